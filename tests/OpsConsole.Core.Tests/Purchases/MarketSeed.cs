@@ -50,7 +50,8 @@ internal static class MarketSeed
 
     /// <summary>
     /// deadlocks of this database in pg_stat_database. Backends add their counts when they end, so this first
-    /// waits (with a deadline) until no other session is connected to the database: close the pools before.
+    /// waits (with a deadline) until no session of the purchase path (application name OpsConsole) is left:
+    /// dispose the services first.
     /// </summary>
     public static async Task<long> DeadlocksAsync(string connectionString)
     {
@@ -58,7 +59,7 @@ internal static class MarketSeed
         await connection.OpenAsync();
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (await connection.ExecuteScalarAsync<long>(
-                   "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()") > 0)
+                   "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'OpsConsole'") > 0)
         {
             Assert.True(DateTime.UtcNow < deadline, "Sessions of the test database did not end within 30 s.");
             await Task.Delay(20);
