@@ -257,7 +257,9 @@ public static partial class RunbookParser
         }
 
         var text = InlineText(paragraph.Inline).Trim();
-        var inlineSource = TaskMarker().Replace(Slice(source, paragraph), "", 1);
+        // From the paragraph itself, not its line: the line also holds the list marker.
+        var inlineSource = TaskMarker().Replace(
+            string.Join('\n', source[paragraph.Span.Start..Math.Min(paragraph.Span.End + 1, source.Length)].Split('\n').Select(l => l.TrimStart())), "", 1);
         var html = StripParagraph(Html(inlineSource));
         string? detail = null;
         var rest = item.Skip(1).ToArray();
