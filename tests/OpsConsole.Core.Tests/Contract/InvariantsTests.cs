@@ -4,8 +4,8 @@ using Xunit.Sdk;
 namespace OpsConsole.Core.Tests.Contract;
 
 /// <summary>
-/// The invariant check itself: it must fail, naming the rows, on each kind of breakage. These tests break
-/// invariants on purpose, so they have a database of their own (this class's fixture).
+/// The invariant check itself (Core's queries, behind the tests' assertion): it must fail, naming the rows,
+/// on each kind of breakage. These tests break invariants on purpose, so they have a database of their own.
 /// </summary>
 public sealed class InvariantsTests(MarketplaceDatabase database) : ContractTest(database), IClassFixture<MarketplaceDatabase>
 {
@@ -23,8 +23,8 @@ public sealed class InvariantsTests(MarketplaceDatabase database) : ContractTest
 
         var message = await FailureAsync();
 
-        Assert.Contains("Invariant 1.", message, StringComparison.Ordinal);
-        Assert.Contains($"id={lead}", message, StringComparison.Ordinal);
+        Assert.Contains("Invariant 1 ", message, StringComparison.Ordinal);
+        Assert.Contains($"lead {lead}: sold_count = 2", message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -35,8 +35,8 @@ public sealed class InvariantsTests(MarketplaceDatabase database) : ContractTest
 
         var message = await FailureAsync();
 
-        Assert.Contains("Invariant 2.", message, StringComparison.Ordinal);
-        Assert.Contains($"workspace_id={workspace}", message, StringComparison.Ordinal);
+        Assert.Contains("Invariant 2 ", message, StringComparison.Ordinal);
+        Assert.Contains($"workspace {workspace}", message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -53,8 +53,8 @@ public sealed class InvariantsTests(MarketplaceDatabase database) : ContractTest
 
         var message = await FailureAsync();
 
-        Assert.Contains("Invariant 3a.", message, StringComparison.Ordinal);
-        Assert.Contains($"lead_id={lead}", message, StringComparison.Ordinal);
+        Assert.Contains("Invariant 3 ", message, StringComparison.Ordinal);
+        Assert.Contains($"purchase {purchase}", message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -66,7 +66,7 @@ public sealed class InvariantsTests(MarketplaceDatabase database) : ContractTest
 
         var message = await FailureAsync();
 
-        Assert.Contains("Invariant 4.", message, StringComparison.Ordinal);
+        Assert.Contains("Invariant 4 ", message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -77,8 +77,8 @@ public sealed class InvariantsTests(MarketplaceDatabase database) : ContractTest
 
         var message = await FailureAsync();
 
-        Assert.Contains("Invariant 5a.", message, StringComparison.Ordinal);
-        Assert.Contains($"lead_id={lead}", message, StringComparison.Ordinal);
+        Assert.Contains("Invariant 5 ", message, StringComparison.Ordinal);
+        Assert.Contains($"lead {lead}: reserved, but not by a pending purchase", message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -96,7 +96,7 @@ public sealed class InvariantsTests(MarketplaceDatabase database) : ContractTest
 
         var message = await FailureAsync();
 
-        Assert.Contains("Invariant 5b.", message, StringComparison.Ordinal);
-        Assert.Contains($"lead_id={lead}", message, StringComparison.Ordinal);
+        Assert.Contains("Invariant 5 ", message, StringComparison.Ordinal);
+        Assert.Contains($"lead {lead}: 2 live pending purchases hold it", message, StringComparison.Ordinal);
     }
 }
