@@ -1,7 +1,8 @@
 -- 0001_marketplace_tables.sql
 --
--- The marketplace tables of /work/shared/marketplace-contract.md, with the columns,
--- constraints and indexes that 0002_fix_payment_race_conditions.sql relies on.
+-- The marketplace tables of the marketplace database contract (marketplace-contract.md),
+-- with the columns, constraints and indexes that 0002_fix_payment_race_conditions.sql
+-- relies on.
 --
 -- In production these tables already exist (the deployment guide only adds columns to
 -- `leads`), while tests and new environments start from an empty database. So every
