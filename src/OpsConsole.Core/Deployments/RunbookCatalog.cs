@@ -14,7 +14,7 @@ public sealed record RunbookTemplate(string Slug, string Source, Runbook? Runboo
 /// The runbooks a run can start from: those shipped in this assembly (<c>Deployments/Runbooks/*.md</c>) and the
 /// <c>*.md</c> files of <see cref="DeploymentOptions.RunbookDirectory"/>, read again on every listing so that a
 /// runbook added there is offered without a restart. A file in the folder with the name of a built-in one
-/// replaces it. Parsed runbooks are cached by version hash, which is also how a run finds its own version.
+/// replaces it. Parsed runbooks are cached by name and version hash, which is also how a run finds its own version.
 /// </summary>
 public sealed class RunbookCatalog(IOptions<DeploymentOptions> options)
 {
@@ -58,8 +58,11 @@ public sealed class RunbookCatalog(IOptions<DeploymentOptions> options)
     public Runbook ForVersion(string slug, string markdown)
     {
         var version = RunbookParser.VersionOf(markdown);
-        return _byVersion.GetOrAdd(version, _ => RunbookParser.Parse(slug, markdown));
+        return _byVersion.GetOrAdd(slug + ":" + version, _ => RunbookParser.Parse(slug, markdown));
     }
+
+    /// <summary>The parsed runbook of a version seen before, or null.</summary>
+    public Runbook? CachedVersion(string slug, string versionHash) => _byVersion.GetValueOrDefault(slug + ":" + versionHash);
 
     private RunbookTemplate Load(string slug, string source, string markdown)
     {

@@ -1,0 +1,128 @@
+namespace OpsConsole.Core.Deployments;
+
+/// <summary>
+/// The four-eyes rules of a run's record, as one pure function of the run and the actor. The service
+/// evaluates them inside the transaction that writes the signature, on the run's state as locked there.
+/// </summary>
+public static class SignOffRules
+{
+    /// <summary>Why <paramref name="actor"/> may not sign <paramref name="kind"/> on <paramref name="run"/>, or null when they may.</summary>
+    public static DeploymentRefusal? Check(DeploymentRun run, DeploymentActor actor, SignOffKind kind)
+    {
+        var needed = kind == SignOffKind.Approved ? DeploymentPermissions.Approve : DeploymentPermissions.SignOff;
+        if (!actor.Can(needed))
+        {
+            var what = kind == SignOffKind.Approved ? "approve deployments" : "sign off deployments";
+            return new(RefusalReason.NotAllowed, $"{actor.UserName} is not allowed to {what}.");
+        }
+
+        if (ReadOnlyRefusal(run) is { } readOnly)
+        {
+            return readOnly;
+        }
+
+        return kind switch
+        {
+            SignOffKind.Deployed => run.Deployed is { } d ? AlreadySigned(kind, d) : null,
+            SignOffKind.Verified => CheckVerified(run, actor),
+            SignOffKind.Approved => CheckApproved(run, actor),
+            SignOffKind.RolledBack => CheckRolledBack(run),
+            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
+        };
+    }
+
+    /// <summary>Why the run is read-only, or null when it is open.</summary>
+    public static DeploymentRefusal? ReadOnlyRefusal(DeploymentRun run) => run.Status switch
+    {
+        DeploymentStatus.Complete => new(RefusalReason.ReadOnly,
+            $"This run is COMPLETE (approved by {run.Approved?.UserName} at {run.Approved?.At:u}); it is read-only, only notes can be added."),
+        DeploymentStatus.RolledBack => new(RefusalReason.ReadOnly,
+            $"This run is ROLLED BACK (signed by {run.RolledBack?.UserName} at {run.RolledBack?.At:u}); it is read-only, only notes can be added."),
+        _ => null,
+    };
+
+    /// <summary>What still stands between the run and approval (empty when nothing does), whoever approves.</summary>
+    public static IReadOnlyList<string> ApprovalBlockers(DeploymentRun run)
+    {
+        var blockers = new List<string>();
+        if (run.Deployed is null)
+        {
+            blockers.Add("Nobody has signed as deployer yet.");
+        }
+
+        if (run.Verified is null)
+        {
+            blockers.Add("Nobody has signed as verifier yet.");
+        }
+
+        var open = run.Runbook.ItemsOf(SectionRole.FinalChecklist).Where(i => run.StateOf(i.Key) == ItemState.Unchecked).ToArray();
+        if (open.Length > 0)
+        {
+            blockers.Add($"{Count(open.Length, "final-checklist item")} neither checked nor N/A: {string.Join("; ", open.Select(i => i.Text))}.");
+        }
+
+        var notPassing = run.Runbook.Probes
+            .Select(p => (Probe: p, Result: run.LatestProbeResults.GetValueOrDefault(p.Key)))
+            .Where(p => p.Result is not { Passed: true })
+            .ToArray();
+        if (notPassing.Length > 0)
+        {
+            blockers.Add($"{Count(notPassing.Length, "check")} not passing on its latest run: "
+                + string.Join("; ", notPassing.Select(p => p.Result is null ? $"{p.Probe.Title} (never run)" : $"{p.Probe.Title} ({p.Result.Message})"))
+                + ".");
+        }
+
+        return blockers;
+    }
+
+    /// <summary>Rollback items neither checked nor N/A.</summary>
+    public static IReadOnlyList<ChecklistItem> OpenRollbackItems(DeploymentRun run) =>
+        [.. run.Runbook.ItemsOf(SectionRole.Rollback).Where(i => run.StateOf(i.Key) == ItemState.Unchecked)];
+
+    private static DeploymentRefusal? CheckVerified(DeploymentRun run, DeploymentActor actor)
+    {
+        if (run.Verified is { } v)
+        {
+            return AlreadySigned(SignOffKind.Verified, v);
+        }
+
+        if (run.Deployed is null)
+        {
+            return new(RefusalReason.NotReady, "The deployer signs first; then someone else verifies.");
+        }
+
+        return actor.Is(run.Deployed.UserName)
+            ? new(RefusalReason.FourEyes, $"{actor.UserName} deployed this run, so someone else must verify it.")
+            : null;
+    }
+
+    private static DeploymentRefusal? CheckApproved(DeploymentRun run, DeploymentActor actor)
+    {
+        if (actor.Is(run.Deployed?.UserName))
+        {
+            return new(RefusalReason.FourEyes, $"{actor.UserName} deployed this run and cannot approve it: approval needs a third person.");
+        }
+
+        if (actor.Is(run.Verified?.UserName))
+        {
+            return new(RefusalReason.FourEyes, $"{actor.UserName} verified this run and cannot approve it: approval needs a third person.");
+        }
+
+        var blockers = ApprovalBlockers(run);
+        return blockers.Count == 0 ? null : new(RefusalReason.NotReady, "Not ready for approval. " + string.Join(" ", blockers));
+    }
+
+    private static DeploymentRefusal? CheckRolledBack(DeploymentRun run)
+    {
+        var open = OpenRollbackItems(run);
+        return open.Count == 0
+            ? null
+            : new(RefusalReason.NotReady,
+                $"The rollback is not done: {Count(open.Count, "rollback item")} neither checked nor N/A: {string.Join("; ", open.Select(i => i.Text))}.");
+    }
+
+    private static DeploymentRefusal AlreadySigned(SignOffKind kind, Signature signature) =>
+        new(RefusalReason.Stale, $"{kind.Label()} is already signed by {signature.UserName} at {signature.At:u}.");
+
+    private static string Count(int n, string what) => n == 1 ? $"1 {what}" : $"{n} {what}s";
+}
