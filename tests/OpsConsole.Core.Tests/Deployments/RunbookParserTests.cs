@@ -20,6 +20,8 @@ public sealed class RunbookParserTests
 
         Assert.Equal("Race-condition fixes for lead purchases", runbook.Title);
         Assert.Equal(64, runbook.VersionHash.Length);
+        Assert.Contains("payment fixes", runbook.IntroHtml, StringComparison.Ordinal);
+        Assert.DoesNotContain("runbook authors", runbook.IntroHtml, StringComparison.Ordinal);
         var topLevel = runbook.Sections.Where(s => s.Level == 2).Select(s => s.Role).Distinct().ToArray();
         Assert.Equal(
             [SectionRole.Contacts, SectionRole.PreDeployment, SectionRole.Steps, SectionRole.Verification, SectionRole.Monitoring,
