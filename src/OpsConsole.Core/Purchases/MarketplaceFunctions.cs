@@ -1,0 +1,94 @@
+using Dapper;
+using Npgsql;
+
+namespace OpsConsole.Core.Purchases;
+
+/// <summary>A pending purchase that holds its leads.</summary>
+public sealed record LeadReservation(Guid PurchaseId, decimal TotalPrice, int LeadCount);
+
+/// <summary>What <c>complete_credit_lead_purchase</c> answered.</summary>
+public sealed record CreditCompletion(Guid PurchaseId, PurchaseOutcome Outcome, decimal BuyerBalance);
+
+/// <summary>What <c>complete_stripe_lead_purchase</c> answered.</summary>
+public sealed record StripeCompletion(Guid PurchaseId, PurchaseOutcome Outcome);
+
+/// <summary>
+/// Typed calls of the five marketplace functions of the contract, one call per method, each in its own
+/// transaction. Business refusals come back as <see cref="MarketplaceException"/>; lock conflicts are not
+/// retried here (see <see cref="PurchaseService"/> for the retrying purchase path).
+/// </summary>
+public sealed class MarketplaceFunctions(NpgsqlDataSource dataSource)
+{
+    /// <summary><c>validate_and_lock_leads_for_purchase</c>: reserves the leads in a new pending purchase.</summary>
+    public Task<LeadReservation> ValidateAndLockLeadsAsync(
+        Guid buyerWorkspaceId, IReadOnlyList<Guid> leadIds, PaymentMethod paymentMethod, CancellationToken cancellationToken)
+    {
+        const string sql = """
+            SELECT purchase_id AS PurchaseId, total_price AS TotalPrice, lead_count AS LeadCount
+            FROM validate_and_lock_leads_for_purchase(@BuyerWorkspaceId, @LeadIds, @PaymentMethod)
+            """;
+        return QuerySingleAsync<LeadReservation>(sql,
+            new { BuyerWorkspaceId = buyerWorkspaceId, LeadIds = leadIds.ToArray(), PaymentMethod = paymentMethod.ToSql() },
+            cancellationToken);
+    }
+
+    /// <summary><c>complete_credit_lead_purchase</c>: pays a pending credit purchase, or fails it for insufficient credits.</summary>
+    public async Task<CreditCompletion> CompleteCreditPurchaseAsync(Guid purchaseId, CancellationToken cancellationToken)
+    {
+        const string sql = """
+            SELECT purchase_id AS PurchaseId, status AS Status, buyer_balance AS BuyerBalance
+            FROM complete_credit_lead_purchase(@PurchaseId)
+            """;
+        var row = await QuerySingleAsync<StatusRow>(sql, new { PurchaseId = purchaseId }, cancellationToken);
+        return new CreditCompletion(row.PurchaseId, MarketplaceErrors.OutcomeForStatus(row.Status), row.BuyerBalance ?? 0m);
+    }
+
+    /// <summary><c>complete_stripe_lead_purchase</c>: records a Stripe payment event and completes the purchase once.</summary>
+    public async Task<StripeCompletion> CompleteStripePurchaseAsync(
+        Guid purchaseId, string stripeEventId, string paymentIntentId, CancellationToken cancellationToken)
+    {
+        const string sql = """
+            SELECT purchase_id AS PurchaseId, status AS Status
+            FROM complete_stripe_lead_purchase(@PurchaseId, @StripeEventId, @PaymentIntentId)
+            """;
+        var row = await QuerySingleAsync<StatusRow>(sql,
+            new { PurchaseId = purchaseId, StripeEventId = stripeEventId, PaymentIntentId = paymentIntentId }, cancellationToken);
+        return new StripeCompletion(row.PurchaseId, MarketplaceErrors.OutcomeForStatus(row.Status));
+    }
+
+    /// <summary><c>mark_leads_sold_bulk</c>: marks leads reserved by the purchase as sold; all or none.</summary>
+    public Task<int> MarkLeadsSoldBulkAsync(Guid purchaseId, IReadOnlyList<Guid> leadIds, CancellationToken cancellationToken)
+    {
+        const string sql = "SELECT mark_leads_sold_bulk(@PurchaseId, @LeadIds)";
+        return QuerySingleAsync<int>(sql, new { PurchaseId = purchaseId, LeadIds = leadIds.ToArray() }, cancellationToken);
+    }
+
+    /// <summary><c>release_expired_lead_reservations</c>: expires pending purchases past their reservation.</summary>
+    public Task<int> ReleaseExpiredReservationsAsync(CancellationToken cancellationToken)
+    {
+        const string sql = "SELECT release_expired_lead_reservations()";
+        return QuerySingleAsync<int>(sql, null, cancellationToken);
+    }
+
+    private async Task<T> QuerySingleAsync<T>(string sql, object? parameters, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            return await connection.QuerySingleAsync<T>(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken));
+        }
+        catch (PostgresException error) when (MarketplaceErrors.Translate(error) is { } refusal)
+        {
+            throw refusal;
+        }
+    }
+
+    private sealed class StatusRow
+    {
+        public Guid PurchaseId { get; init; }
+
+        public string Status { get; init; } = "";
+
+        public decimal? BuyerBalance { get; init; }
+    }
+}

@@ -1,0 +1,56 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using OpsConsole.Core.Purchases;
+
+namespace OpsConsole.Core;
+
+/// <summary>Registration of everything OpsConsole.Core offers.</summary>
+public static class ServiceCollectionExtensions
+{
+    /// <summary>Name of the connection string of the marketplace database.</summary>
+    public const string ConnectionStringName = "Marketplace";
+
+    /// <summary>
+    /// Registers one <see cref="NpgsqlDataSource"/> over <c>ConnectionStrings:Marketplace</c> and the services of the core library.
+    /// </summary>
+    public static IServiceCollection AddOpsConsoleCore(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<PurchaseOptions>().Bind(configuration.GetSection(PurchaseOptions.Section))
+            .Validate(o => o.MaxConflictRetries >= 0, "Purchases:MaxConflictRetries must be 0 or more.")
+            .Validate(o => o.ConflictRetryBaseDelay > TimeSpan.Zero, "Purchases:ConflictRetryBaseDelay must be positive.")
+            .Validate(o => o.ReservationTtl is null || o.ReservationTtl > TimeSpan.Zero, "Purchases:ReservationTtl must be positive.")
+            .ValidateOnStart();
+
+        services.AddSingleton(_ => BuildDataSource(configuration));
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<MarketplaceFunctions>();
+        services.AddSingleton<IPurchaseService, PurchaseService>();
+        return services;
+    }
+
+    /// <summary>Builds the data source the way the console uses it: application name set, reservation TTL applied.</summary>
+    public static NpgsqlDataSource BuildDataSource(IConfiguration configuration)
+    {
+        var connectionString = configuration.GetConnectionString(ConnectionStringName);
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            throw new InvalidOperationException($"ConnectionStrings:{ConnectionStringName} is not set.");
+        }
+
+        var builder = new NpgsqlDataSourceBuilder(connectionString);
+        // Named so the lock views can tell the console's own sessions from the marketplace's.
+        builder.ConnectionStringBuilder.ApplicationName ??= "OpsConsole";
+        var ttl = configuration.GetSection(PurchaseOptions.Section).Get<PurchaseOptions>()?.ReservationTtl;
+        if (ttl is { } reservationTtl)
+        {
+            // A session setting read by validate_and_lock_leads_for_purchase; the signatures stay the contract's.
+            var option = $"-c marketplace.reservation_ttl={(long)reservationTtl.TotalSeconds}s";
+            builder.ConnectionStringBuilder.Options = string.IsNullOrEmpty(builder.ConnectionStringBuilder.Options)
+                ? option
+                : builder.ConnectionStringBuilder.Options + " " + option;
+        }
+
+        return builder.Build();
+    }
+}

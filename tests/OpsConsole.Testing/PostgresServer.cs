@@ -1,0 +1,143 @@
+using System.Diagnostics;
+using Npgsql;
+using OpsConsole.Core.Database;
+
+namespace OpsConsole.Testing;
+
+/// <summary>
+/// One throwaway PostgreSQL cluster for the whole test run: started on first use on a free loopback port,
+/// migrated once into a template database, and removed when the test process ends, however it ends.
+/// Each test class gets its own database copied from the template, so classes stay independent and run in
+/// parallel. Clusters left behind by a killed run are cleaned up by the next run.
+/// </summary>
+public sealed class PostgresServer
+{
+    private const string TemplateDatabase = "opsconsole_template";
+    private const string FolderPrefix = "opsconsole-test-";
+    private static readonly Lazy<Task<PostgresServer>> Shared = new(StartAsync);
+    private readonly SemaphoreSlim _createGate = new(1, 1);
+
+    private PostgresServer(LocalPostgresCluster cluster) => Cluster = cluster;
+
+    /// <summary>The running cluster.</summary>
+    public LocalPostgresCluster Cluster { get; }
+
+    /// <summary>The shared server, started on first call.</summary>
+    public static Task<PostgresServer> InstanceAsync() => Shared.Value;
+
+    /// <summary>Creates a fresh, fully migrated database and returns its connection string.</summary>
+    public async Task<string> CreateDatabaseAsync(CancellationToken cancellationToken = default)
+    {
+        var name = "t_" + Guid.NewGuid().ToString("N");
+        // CREATE DATABASE ... TEMPLATE fails while another session touches the template: one copy at a time.
+        await _createGate.WaitAsync(cancellationToken);
+        try
+        {
+            await ExecuteAsync(Cluster.ConnectionString(), $"CREATE DATABASE {name} TEMPLATE {TemplateDatabase}", cancellationToken);
+        }
+        finally
+        {
+            _createGate.Release();
+        }
+
+        return Cluster.ConnectionString(name);
+    }
+
+    /// <summary>Creates an empty database (no migrations) and returns its connection string.</summary>
+    public async Task<string> CreateEmptyDatabaseAsync(CancellationToken cancellationToken = default)
+    {
+        var name = "e_" + Guid.NewGuid().ToString("N");
+        await ExecuteAsync(Cluster.ConnectionString(), $"CREATE DATABASE {name} TEMPLATE template0", cancellationToken);
+        return Cluster.ConnectionString(name);
+    }
+
+    /// <summary>Drops a database made by this server, closing its sessions first.</summary>
+    public async Task DropDatabaseAsync(string connectionString, CancellationToken cancellationToken = default)
+    {
+        var name = new NpgsqlConnectionStringBuilder(connectionString).Database!;
+        await ExecuteAsync(Cluster.ConnectionString(), $"DROP DATABASE IF EXISTS {name} WITH (FORCE)", cancellationToken);
+    }
+
+    private static async Task<PostgresServer> StartAsync()
+    {
+        RemoveLeftovers();
+        var folder = Path.Combine(Path.GetTempPath(), $"{FolderPrefix}{Environment.ProcessId}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(folder);
+        await File.WriteAllTextAsync(Path.Combine(folder, "owner.pid"), Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        var cluster = await LocalPostgresCluster.StartAsync(
+            new LocalClusterOptions { DataDirectory = Path.Combine(folder, "pgdata"), Durable = false },
+            CancellationToken.None);
+        StartReaper(cluster, folder);
+
+        await ExecuteAsync(cluster.ConnectionString(), $"CREATE DATABASE {TemplateDatabase}", CancellationToken.None);
+        var template = new NpgsqlConnectionStringBuilder(cluster.ConnectionString(TemplateDatabase)) { Pooling = false }.ConnectionString;
+        await DatabaseMigrator.MigrateAsync(template, CancellationToken.None);
+        return new PostgresServer(cluster);
+    }
+
+    // The test host is ended soon after its last test, often before a ProcessExit handler could stop a server,
+    // so a detached watcher does it: it waits for this process to end (however it ends), then stops the
+    // cluster and deletes its folder.
+    private static void StartReaper(LocalPostgresCluster cluster, string folder)
+    {
+        var script = $"""
+            exec >/dev/null 2>&1 </dev/null
+            tail --pid={Environment.ProcessId} -f /dev/null
+            {StopCommand(cluster.BinDirectory, cluster.DataDirectory)}
+            rm -rf '{folder}'
+            """;
+        using var reaper = Process.Start(new ProcessStartInfo { FileName = "setsid", ArgumentList = { "bash", "-c", script }, UseShellExecute = false })
+            ?? throw new InvalidOperationException("Could not start the cluster reaper.");
+    }
+
+    private static string StopCommand(string bin, string dataDirectory)
+    {
+        var pgCtl = $"'{Path.Combine(bin, "pg_ctl")}' -D '{dataDirectory}' -m immediate -w stop";
+        return LocalPostgresCluster.CallerIsRoot ? "runuser -u postgres -- " + pgCtl : pgCtl;
+    }
+
+    // A run killed before its ProcessExit handler ran leaves a cluster running: stop it and delete its folder.
+    private static void RemoveLeftovers()
+    {
+        foreach (var folder in Directory.GetDirectories(Path.GetTempPath(), FolderPrefix + "*"))
+        {
+            var ownerFile = Path.Combine(folder, "owner.pid");
+            if (!File.Exists(ownerFile) || !int.TryParse(File.ReadAllText(ownerFile), out var owner) || IsAlive(owner))
+            {
+                continue;
+            }
+
+            var pgdata = Path.Combine(folder, "pgdata");
+            var bin = LocalPostgresCluster.FindBinDirectory();
+            if (bin is not null && File.Exists(Path.Combine(pgdata, "postmaster.pid")))
+            {
+                using var stop = Process.Start(new ProcessStartInfo { FileName = "bash", ArgumentList = { "-c", StopCommand(bin, pgdata) }, RedirectStandardOutput = true });
+                stop?.WaitForExit(30_000);
+            }
+
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static bool IsAlive(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task ExecuteAsync(string connectionString, string sql, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}
