@@ -80,7 +80,7 @@ public sealed class DemoSeeder(NpgsqlDataSource dataSource)
         FROM (
             SELECT n,
                    CASE WHEN n >= 11 THEN 60.00 ELSE 2000.00 + n * 250 END AS purchased,
-                   (n * 37.25)::numeric(12,2) AS earned,
+                   CASE WHEN n >= 11 THEN 0 ELSE (n * 37.25)::numeric(12,2) END AS earned,
                    CASE WHEN n >= 11 THEN 40.00 ELSE (n * 55.50)::numeric(12,2) END AS used
             FROM generate_series(1, cardinality(@Names::text[])) AS n
         ) AS amounts;

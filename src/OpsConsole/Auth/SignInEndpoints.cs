@@ -47,8 +47,8 @@ public static class SignInEndpoints
     public static IEndpointRouteBuilder MapSignInEndpoints(this IEndpointRouteBuilder endpoints)
     {
         var account = endpoints.MapGroup("/account");
-        account.MapPost("/login", SignInAsync).AllowAnonymous().RequireRateLimiting(RateLimitPolicy);
-        account.MapPost("/logout", SignOutAsync);
+        account.MapPost("/login", (Delegate)SignInAsync).AllowAnonymous().RequireRateLimiting(RateLimitPolicy);
+        account.MapPost("/logout", (Delegate)SignOutAsync);
         account.MapGet("/login/oidc", ChallengeOidc).AllowAnonymous();
         return endpoints;
     }
@@ -63,7 +63,7 @@ public static class SignInEndpoints
         CancellationToken cancellationToken)
     {
         var logger = loggerFactory.CreateLogger(typeof(SignInEndpoints));
-        SignInResult result;
+        Core.Accounts.SignInResult result;
         try
         {
             result = await accounts.SignInAsync(userName ?? "", password ?? "", cancellationToken);

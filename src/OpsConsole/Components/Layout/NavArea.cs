@@ -1,4 +1,5 @@
 using MudBlazor;
+using OpsConsole.Auth;
 
 namespace OpsConsole.Components.Layout;
 
