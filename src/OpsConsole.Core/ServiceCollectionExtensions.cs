@@ -19,7 +19,7 @@ public static class ServiceCollectionExtensions
         services.AddOptions<PurchaseOptions>().Bind(configuration.GetSection(PurchaseOptions.Section))
             .Validate(o => o.MaxConflictRetries >= 0, "Purchases:MaxConflictRetries must be 0 or more.")
             .Validate(o => o.ConflictRetryBaseDelay > TimeSpan.Zero, "Purchases:ConflictRetryBaseDelay must be positive.")
-            .Validate(o => o.ReservationTtl is null || o.ReservationTtl > TimeSpan.Zero, "Purchases:ReservationTtl must be positive.")
+            .Validate(o => o.ReservationTtl is null || o.ReservationTtl >= TimeSpan.FromMilliseconds(1), "Purchases:ReservationTtl must be at least 1 ms.")
             .ValidateOnStart();
 
         services.AddSingleton(_ => BuildDataSource(configuration));
@@ -45,7 +45,7 @@ public static class ServiceCollectionExtensions
         if (ttl is { } reservationTtl)
         {
             // A session setting read by validate_and_lock_leads_for_purchase; the signatures stay the contract's.
-            var option = $"-c marketplace.reservation_ttl={(long)reservationTtl.TotalSeconds}s";
+            var option = $"-c marketplace.reservation_ttl={(long)reservationTtl.TotalMilliseconds}ms";
             builder.ConnectionStringBuilder.Options = string.IsNullOrEmpty(builder.ConnectionStringBuilder.Options)
                 ? option
                 : builder.ConnectionStringBuilder.Options + " " + option;

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
@@ -57,12 +58,13 @@ public sealed class PurchaseService : IPurchaseService
     private readonly ResiliencePipeline _conflictRetry;
 
     /// <summary>Creates the service.</summary>
-    public PurchaseService(NpgsqlDataSource dataSource, MarketplaceFunctions functions, IOptions<PurchaseOptions> options, TimeProvider time)
+    public PurchaseService(
+        NpgsqlDataSource dataSource, MarketplaceFunctions functions, IOptions<PurchaseOptions> options, TimeProvider time, ILogger<PurchaseService> logger)
     {
         _dataSource = dataSource;
         _functions = functions;
         _time = time;
-        _conflictRetry = BuildConflictRetry(options.Value, time);
+        _conflictRetry = BuildConflictRetry(options.Value, time, logger);
     }
 
     /// <inheritdoc />
@@ -199,7 +201,7 @@ public sealed class PurchaseService : IPurchaseService
         return new PurchaseResult(refusal.Outcome, null, null, null, attempts, _time.GetElapsedTime(started), refusal.Message);
     }
 
-    private static ResiliencePipeline BuildConflictRetry(PurchaseOptions options, TimeProvider time)
+    private static ResiliencePipeline BuildConflictRetry(PurchaseOptions options, TimeProvider time, ILogger logger)
     {
         var builder = new ResiliencePipelineBuilder { TimeProvider = time };
         if (options.MaxConflictRetries > 0)
@@ -212,6 +214,12 @@ public sealed class PurchaseService : IPurchaseService
                 UseJitter = true,
                 Delay = options.ConflictRetryBaseDelay,
                 MaxDelay = options.ConflictRetryMaxDelay,
+                OnRetry = args =>
+                {
+                    logger.LogDebug("Lock conflict on attempt {Attempt}; retrying in {Delay} ms",
+                        args.AttemptNumber + 1, args.RetryDelay.TotalMilliseconds);
+                    return ValueTask.CompletedTask;
+                },
             });
         }
 
