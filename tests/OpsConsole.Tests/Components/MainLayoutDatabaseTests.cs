@@ -24,7 +24,7 @@ public sealed class MainLayoutDatabaseTests : ConsoleBunitContext
     private NpgsqlDataSource _dataSource = null!;
     private DatabaseProbe _probe = null!;
 
-    public override async Task InitializeAsync()
+    protected override async Task ConfigureAsync()
     {
         _folder = Path.Combine(Path.GetTempPath(), $"opsconsole-banner-test-{Guid.NewGuid():N}");
         _cluster = await LocalPostgresCluster.StartAsync(

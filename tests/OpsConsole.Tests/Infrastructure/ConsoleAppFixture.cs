@@ -24,11 +24,17 @@ public class ConsoleAppFixture : IAsyncLifetime
     {
         await Database.InitializeAsync();
         _factory = new ConsoleAppFactory(Database.ConnectionString, Settings);
+        BeforeStart(_factory);
         var accounts = _factory.Services.GetRequiredService<AccountService>();
         foreach (var role in OpsRoles.All)
         {
             await accounts.UpsertAsync(role, role, Password, CancellationToken.None);
         }
+    }
+
+    /// <summary>Last chance to change the factory before the app starts (Kestrel instead of the test server, say).</summary>
+    protected virtual void BeforeStart(ConsoleAppFactory factory)
+    {
     }
 
     public virtual async Task DisposeAsync()

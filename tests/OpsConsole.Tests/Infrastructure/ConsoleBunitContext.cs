@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using Bunit;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.AspNetCore.Components.Forms;
 using Microsoft.Extensions.DependencyInjection;
@@ -44,7 +45,15 @@ public abstract class ConsoleBunitContext : BunitContext, IAsyncLifetime
         _authentication.User = new ClaimsPrincipal(new ClaimsIdentity(
             [new Claim(ClaimTypes.Name, userName), new Claim(ClaimTypes.Role, role)], "test", ClaimTypes.Name, ClaimTypes.Role));
 
-    public virtual Task InitializeAsync() => Task.CompletedTask;
+    async Task IAsyncLifetime.InitializeAsync()
+    {
+        await ConfigureAsync();
+        // Retrieves the renderer, after which no service can be added: so after ConfigureAsync.
+        SetRendererInfo(new RendererInfo("Server", isInteractive: true));
+    }
+
+    /// <summary>For tests that need services of their own (a database, say) before the first render.</summary>
+    protected virtual Task ConfigureAsync() => Task.CompletedTask;
 
     async Task IAsyncLifetime.DisposeAsync()
     {
