@@ -63,11 +63,12 @@ public sealed class DemoSeeder(NpgsqlDataSource dataSource)
 
     private const string IsSeededSql = "SELECT EXISTS (SELECT 1 FROM workspaces WHERE id = @FirstWorkspace)";
 
-    // Balances follow balance = total_purchased + total_earned - total_used, except for three
-    // workspaces that carry the drift of the races the guide describes: a purchase charged twice (3),
-    // a sale whose earnings reached the balance but not total_earned (7), and a charge counted in
-    // total_used whose deduction was lost (10). Workspaces 11 and 12 are nearly broke, so that demo
-    // purchases also meet insufficient credits.
+    // Every workspace starts with bought credits only (no earnings or use yet, so that invariant 4, credits
+    // conserved, holds from the first purchase on). Balances follow balance = total_purchased + total_earned
+    // - total_used, except for three workspaces that carry the drift of the races the guide describes: a
+    // purchase charged twice (3), earnings paid into the balance without total_earned (7), and a charge
+    // whose deduction was lost (10). Workspaces 11 and 12 are nearly broke, so that demo purchases also
+    // meet insufficient credits.
     private const string SeedWorkspacesAndCreditsSql = """
         INSERT INTO workspaces (id, name)
         SELECT ('00000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid, name
@@ -75,13 +76,10 @@ public sealed class DemoSeeder(NpgsqlDataSource dataSource)
 
         INSERT INTO workspace_credits (workspace_id, balance, total_purchased, total_earned, total_used)
         SELECT ('00000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid,
-               purchased + earned - used + CASE n WHEN 3 THEN -37.50 WHEN 7 THEN 42.00 WHEN 10 THEN 18.25 ELSE 0 END,
-               purchased, earned, used
+               purchased + CASE n WHEN 3 THEN -37.50 WHEN 7 THEN 42.00 WHEN 10 THEN 18.25 ELSE 0 END,
+               purchased, 0, 0
         FROM (
-            SELECT n,
-                   CASE WHEN n >= 11 THEN 60.00 ELSE 2000.00 + n * 250 END AS purchased,
-                   CASE WHEN n >= 11 THEN 0 ELSE (n * 37.25)::numeric(12,2) END AS earned,
-                   CASE WHEN n >= 11 THEN 40.00 ELSE (n * 55.50)::numeric(12,2) END AS used
+            SELECT n, CASE WHEN n >= 11 THEN 20.00 ELSE 2000.00 + n * 250 END AS purchased
             FROM generate_series(1, cardinality(@Names::text[])) AS n
         ) AS amounts;
         """;

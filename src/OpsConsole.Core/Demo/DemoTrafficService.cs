@@ -26,7 +26,7 @@ public sealed class DemoTrafficService(
     private static readonly TimeSpan RefreshEvery = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan BackOffAfterError = TimeSpan.FromSeconds(5);
 
-    private volatile IReadOnlyList<DemoLead> _hotLeads = [];
+    private IReadOnlyList<DemoLead> _hotLeads = [];
     private volatile IReadOnlyList<Guid> _buyers = [];
 
     /// <inheritdoc />
@@ -71,7 +71,7 @@ public sealed class DemoTrafficService(
                 }
 
                 var (leads, available) = await market.GetHotLeadsAsync(settings.HotLeads, cancellationToken);
-                _hotLeads = leads;
+                Volatile.Write(ref _hotLeads, leads);
                 if (available < settings.RestockBelow)
                 {
                     var listed = await seeder.ListMoreLeadsAsync(Math.Max(settings.LeadCount / 3, settings.RestockBelow), cancellationToken);
@@ -95,7 +95,7 @@ public sealed class DemoTrafficService(
             // Jitter of ±50 % keeps the buyers from marching in step.
             await Task.Delay(pause * (0.5 + random.NextDouble()), timeProvider, cancellationToken);
             var buyers = _buyers;
-            var hot = _hotLeads;
+            var hot = Volatile.Read(ref _hotLeads);
             if (buyers.Count == 0 || hot.Count == 0)
             {
                 continue;
@@ -116,6 +116,11 @@ public sealed class DemoTrafficService(
             {
                 var result = await purchases.PurchaseWithCreditsAsync(buyer, leads, Actor, cancellationToken);
                 stats.Record(result.Outcome);
+                if (result.Outcome is PurchaseOutcome.Completed or PurchaseOutcome.Conflict)
+                {
+                    // Sold, or taken by someone else: stop reaching for them before the next refresh.
+                    ForgetLeads(leads);
+                }
             }
             catch (Exception ex) when (IsDatabaseTrouble(ex) && !cancellationToken.IsCancellationRequested)
             {
@@ -124,6 +129,17 @@ public sealed class DemoTrafficService(
                 await Task.Delay(BackOffAfterError, timeProvider, cancellationToken);
             }
         }
+    }
+
+    private void ForgetLeads(IReadOnlyCollection<Guid> leads)
+    {
+        IReadOnlyList<DemoLead> current, remaining;
+        do
+        {
+            current = _hotLeads;
+            remaining = current.Where(l => !leads.Contains(l.Id)).ToList();
+        }
+        while (Interlocked.CompareExchange(ref _hotLeads, remaining, current) != current);
     }
 
     private static bool IsDatabaseTrouble(Exception exception) =>

@@ -51,12 +51,22 @@ public sealed class MainLayoutDatabaseTests : ConsoleBunitContext
         Assert.Empty(cut.FindAll("[data-testid=database-banner]"));
 
         await _cluster.KillAsync();
-        cut.WaitForAssertion(() => Assert.NotEmpty(cut.FindAll("[data-testid=database-banner]")), RecoveryDeadline);
-        Assert.Contains("Database unreachable", cut.Find("[data-testid=database-indicator]").TextContent);
+        cut.WaitForAssertion(
+            () =>
+            {
+                Assert.NotEmpty(cut.FindAll("[data-testid=database-banner]"));
+                Assert.Contains("Database unreachable", cut.Find("[data-testid=database-indicator]").TextContent);
+            },
+            RecoveryDeadline);
 
         await _cluster.RestartAsync();
-        cut.WaitForAssertion(() => Assert.Empty(cut.FindAll("[data-testid=database-banner]")), RecoveryDeadline);
-        Assert.Contains("Database OK", cut.Find("[data-testid=database-indicator]").TextContent);
+        cut.WaitForAssertion(
+            () =>
+            {
+                Assert.Empty(cut.FindAll("[data-testid=database-banner]"));
+                Assert.Contains("Database OK", cut.Find("[data-testid=database-indicator]").TextContent);
+            },
+            RecoveryDeadline);
     }
 
     protected override async ValueTask DisposeAsyncCore()
