@@ -61,7 +61,7 @@ public sealed class ConsoleDatabase : IAsyncDisposable
                 DataDirectory = Path.GetFullPath(settings.DataDirectory),
                 Port = settings.Port,
                 Durable = settings.Durable,
-                BinDirectory = settings.BinDirectory,
+                BinDirectory = string.IsNullOrWhiteSpace(settings.BinDirectory) ? null : settings.BinDirectory,
             }, cancellationToken);
         }
         catch (PostgresBinariesNotFoundException ex)
