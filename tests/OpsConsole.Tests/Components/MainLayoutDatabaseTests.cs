@@ -3,6 +3,8 @@ using Microsoft.AspNetCore.Components;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using MudBlazor;
+using MudBlazor.Extensions;
 using Npgsql;
 using OpsConsole.Components.Layout;
 using OpsConsole.Core.Accounts;
@@ -67,6 +69,22 @@ public sealed class MainLayoutDatabaseTests : ConsoleBunitContext
                 Assert.Contains("Database OK", cut.Find("[data-testid=database-indicator]").TextContent);
             },
             RecoveryDeadline);
+    }
+
+    [Fact]
+    public async Task The_theme_choice_is_kept_for_the_user_across_page_loads()
+    {
+        SignInAs("theme-tester", OpsRoles.Support);
+        var first = Render<MainLayout>(p => p.Add(l => l.Body, (RenderFragment)(b => b.AddContent(0, "page"))));
+        Assert.False(first.FindComponent<MudThemeProvider>().Instance.GetState(x => x.IsDarkMode));
+
+        first.Find("[data-testid=theme-toggle]").Click();
+        first.WaitForAssertion(() => Assert.True(first.FindComponent<MudThemeProvider>().Instance.GetState(x => x.IsDarkMode)));
+        Assert.True(await new UserPreferencesStore(_dataSource).GetDarkModeAsync("theme-tester", CancellationToken.None));
+
+        await DisposeComponentsAsync();
+        var reloaded = Render<MainLayout>(p => p.Add(l => l.Body, (RenderFragment)(b => b.AddContent(0, "page"))));
+        reloaded.WaitForAssertion(() => Assert.True(reloaded.FindComponent<MudThemeProvider>().Instance.GetState(x => x.IsDarkMode)));
     }
 
     protected override async ValueTask DisposeAsyncCore()
