@@ -12,6 +12,9 @@ public sealed class AccountOptions
     /// <summary>How long a locked account stays locked.</summary>
     public TimeSpan LockoutDuration { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>How often a signed-in user's account is checked again (still there, same role).</summary>
+    public TimeSpan RevalidationInterval { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>The shortest password <see cref="AccountService.UpsertAsync"/> accepts.</summary>
     public int MinimumPasswordLength { get; set; } = 8;
 }

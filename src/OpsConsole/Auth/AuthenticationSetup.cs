@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authentication.OpenIdConnect;
+using Microsoft.AspNetCore.Components.Authorization;
 using OpsConsole.Core.Accounts;
 
 namespace OpsConsole.Auth;
@@ -27,6 +28,7 @@ public static class AuthenticationSetup
                 options.SlidingExpiration = true;
                 options.Events.OnRedirectToLogin = context => RedirectOrStatus(context, StatusCodes.Status401Unauthorized);
                 options.Events.OnRedirectToAccessDenied = context => RedirectOrStatus(context, StatusCodes.Status403Forbidden);
+                options.Events.OnValidatePrincipal = AccountRevalidation.ValidateCookieAsync;
             });
 
         var oidc = configuration.GetSection(OpenIdConnectSettings.SectionName).Get<OpenIdConnectSettings>() ?? new();
@@ -56,6 +58,8 @@ public static class AuthenticationSetup
 
         services.AddAuthorization(options => options.AddOpsPolicies());
         services.AddCascadingAuthenticationState();
+        services.AddSingleton<AccountRevalidation>();
+        services.AddScoped<AuthenticationStateProvider, AccountRevalidatingAuthenticationStateProvider>();
         return services;
     }
 
@@ -81,7 +85,11 @@ public static class AuthenticationSetup
     public static ClaimsPrincipal CreateLocalPrincipal(OpsAccount account)
     {
         var identity = new ClaimsIdentity(
-            [new Claim(ClaimTypes.Name, account.UserName), new Claim(ClaimTypes.Role, account.Role)],
+            [
+                new Claim(ClaimTypes.Name, account.UserName),
+                new Claim(ClaimTypes.Role, account.Role),
+                new Claim(OpsClaims.Source, OpsClaims.LocalSource),
+            ],
             CookieAuthenticationDefaults.AuthenticationScheme,
             ClaimTypes.Name,
             ClaimTypes.Role);

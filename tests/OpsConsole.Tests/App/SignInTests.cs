@@ -69,6 +69,25 @@ public sealed class SignInTests(ConsoleAppFixture app) : IClassFixture<ConsoleAp
     }
 
     [Fact]
+    public async Task A_role_taken_away_with_users_add_ends_the_old_cookie_rights()
+    {
+        var accounts = app.Factory.Services.GetRequiredService<AccountService>();
+        await accounts.UpsertAsync("demote-me", OpsRoles.Support, ConsoleAppFixture.Password, CancellationToken.None);
+        using var client = SignInClient.Create(app.Factory);
+        await client.SignInAsync("demote-me", ConsoleAppFixture.Password);
+        using (var before = await client.PostAsync(CreditEndpoints.AdjustmentsPath, null))
+        {
+            Assert.Equal(HttpStatusCode.NotImplemented, before.StatusCode);
+        }
+
+        await accounts.UpsertAsync("demote-me", OpsRoles.Manager, ConsoleAppFixture.Password, CancellationToken.None);
+        using var after = await client.PostAsync(CreditEndpoints.AdjustmentsPath, null);
+
+        // The cookie still says support, but the account no longer does: signed out, not served.
+        Assert.Equal(HttpStatusCode.Unauthorized, after.StatusCode);
+    }
+
+    [Fact]
     public async Task A_wrong_password_and_an_unknown_name_get_the_same_answer()
     {
         using var client = SignInClient.Create(app.Factory);

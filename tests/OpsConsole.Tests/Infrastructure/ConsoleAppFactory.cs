@@ -15,6 +15,8 @@ public sealed class ConsoleAppFactory(string connectionString, IReadOnlyDictiona
         builder.UseSetting("Demo:Enabled", "false");
         builder.UseSetting("Database:Probe:Interval", "00:00:00.500");
         builder.UseSetting("Accounts:SignInAttemptsPerMinute", "1000");
+        // Every request re-checks the account, so tests see role changes at once.
+        builder.UseSetting("Accounts:RevalidationInterval", "00:00:00");
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             builder.UseSetting(key, value);
