@@ -5,12 +5,12 @@ using Microsoft.Extensions.Logging;
 namespace OpsConsole.Tests.Infrastructure;
 
 /// <summary>The console app on a given database, demo off, with test settings on top of appsettings.json.</summary>
-public sealed class ConsoleAppFactory(string connectionString, IReadOnlyDictionary<string, string?>? settings = null)
+public sealed class ConsoleAppFactory(string connectionString, IReadOnlyDictionary<string, string?>? settings = null, string environment = "Development")
     : WebApplicationFactory<Program>
 {
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        builder.UseEnvironment("Development");
+        builder.UseEnvironment(environment);
         builder.UseSetting("ConnectionStrings:Marketplace", connectionString);
         builder.UseSetting("Demo:Enabled", "false");
         builder.UseSetting("Database:Probe:Interval", "00:00:00.500");

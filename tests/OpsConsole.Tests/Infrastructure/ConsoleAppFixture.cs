@@ -20,10 +20,12 @@ public class ConsoleAppFixture : IAsyncLifetime
 
     protected virtual IReadOnlyDictionary<string, string?> Settings { get; } = new Dictionary<string, string?>();
 
+    protected virtual string Environment => "Development";
+
     public virtual async Task InitializeAsync()
     {
         await Database.InitializeAsync();
-        _factory = new ConsoleAppFactory(Database.ConnectionString, Settings);
+        _factory = new ConsoleAppFactory(Database.ConnectionString, Settings, Environment);
         BeforeStart(_factory);
         var accounts = _factory.Services.GetRequiredService<AccountService>();
         foreach (var role in OpsRoles.All)
