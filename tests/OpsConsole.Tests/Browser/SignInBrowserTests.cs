@@ -10,7 +10,7 @@ public sealed class SignInBrowserTests(BrowserFixture browser, ITestOutputHelper
     private static readonly string[] Areas = ["Deployments", "Purchase metrics", "Locks", "Credits", "Stripe"];
 
     [Fact]
-    public async Task A_manager_signs_in_sees_the_navigation_and_is_refused_adjusting_credits()
+    public async Task A_manager_signs_in_sees_the_navigation_is_refused_adjusting_credits_and_signs_out()
     {
         await using var context = await browser.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new() { Width = 1280, Height = 800 } });
         var page = await context.NewPageAsync();
@@ -48,6 +48,9 @@ public sealed class SignInBrowserTests(BrowserFixture browser, ITestOutputHelper
         var screenshot = BrowserFixture.ArtifactPath("manager-refused-credit-adjustment.png");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot, FullPage = true });
         output.WriteLine($"Screenshot: {screenshot}");
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
+        await Assertions.Expect(page).ToHaveURLAsync($"{browser.BaseUrl}/login");
 
         consoleErrors.ForEach(output.WriteLine);
         // A content security policy that blocked Blazor or MudBlazor would show up here first.
