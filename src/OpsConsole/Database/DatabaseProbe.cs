@@ -23,8 +23,19 @@ public sealed class DatabaseProbe(
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var wakeUp = new SemaphoreSlim(0);
-        void OnFailureReported() => wakeUp.Release();
+        // At most one pending wake-up: a burst of reports from many pages means one early probe, not many.
+        using var wakeUp = new SemaphoreSlim(0, 1);
+        void OnFailureReported()
+        {
+            try
+            {
+                wakeUp.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+            }
+        }
+
         status.FailureReported += OnFailureReported;
         try
         {

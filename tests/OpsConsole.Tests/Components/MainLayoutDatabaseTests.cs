@@ -78,7 +78,8 @@ public sealed class MainLayoutDatabaseTests : ConsoleBunitContext
         var first = Render<MainLayout>(p => p.Add(l => l.Body, (RenderFragment)(b => b.AddContent(0, "page"))));
         Assert.False(first.FindComponent<MudThemeProvider>().Instance.GetState(x => x.IsDarkMode));
 
-        first.Find("[data-testid=theme-toggle]").Click();
+        // ClickAsync completes when the handler has, so the choice is stored by then.
+        await first.Find("[data-testid=theme-toggle]").ClickAsync(new Microsoft.AspNetCore.Components.Web.MouseEventArgs());
         first.WaitForAssertion(() => Assert.True(first.FindComponent<MudThemeProvider>().Instance.GetState(x => x.IsDarkMode)));
         Assert.True(await new UserPreferencesStore(_dataSource).GetDarkModeAsync("theme-tester", CancellationToken.None));
 
