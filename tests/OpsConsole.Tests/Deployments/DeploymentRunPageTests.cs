@@ -1,0 +1,192 @@
+using Bunit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using OpsConsole.Components.Pages.Deployments;
+using OpsConsole.Core;
+using OpsConsole.Core.Accounts;
+using OpsConsole.Core.Deployments;
+using OpsConsole.Testing;
+using OpsConsole.Tests.Infrastructure;
+
+namespace OpsConsole.Tests.Deployments;
+
+public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : ConsoleBunitContext, IClassFixture<MarketplaceDatabase>
+{
+    private IDeploymentService Service => Services.GetRequiredService<IDeploymentService>();
+
+    protected override Task ConfigureAsync()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Marketplace"] = database.ConnectionString,
+            // bUnit starts no hosted service; live changes are published to the hub by the tests.
+            ["Deployments:ListenForChanges"] = "false",
+        }).Build();
+        Services.AddLogging();
+        Services.AddOpsConsoleCore(configuration);
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task An_open_run_shows_the_guides_sections_in_order_with_items_checks_contacts_and_signatures()
+    {
+        var runId = await DeploymentScenario.StartAsync(Service);
+        SignInAs("engineer", OpsRoles.Engineer);
+
+        var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
+        cut.WaitForElement("[data-testid=deployment-run]");
+
+        var roles = cut.FindAll("[data-testid=section]").Select(s => s.GetAttribute("data-role") ?? "").Distinct().ToArray();
+        Assert.Equal(
+            ["PreDeployment", "Steps", "MigrationVerification", "Verification", "Monitoring", "Rollback", "FinalChecklist", "SignOff", "Notes"],
+            roles);
+        var run = await DeploymentScenario.LoadAsync(Service, runId);
+        Assert.Equal(run.Runbook.Items.Count, cut.FindAll("[data-testid=item]").Count);
+        Assert.Equal(10, cut.FindAll("[data-testid=probe][data-result=never-run]").Count);
+        Assert.Equal("INCOMPLETE", cut.Find("[data-testid=run-status]").TextContent.Trim());
+        Assert.Equal(5, cut.FindAll("[data-testid=contacts] input").Count);
+        Assert.NotEmpty(cut.FindAll("[data-testid=sign-deployed]"));
+        Assert.True(cut.FindAll("[data-testid=reference-panel]").Count >= 6);
+        Assert.Contains(cut.FindAll("[data-testid=command]"), c => c.TextContent.Contains("supabase db push", StringComparison.Ordinal));
+        Assert.Contains("href=\"/locks\"", cut.Markup, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Ticking_an_item_shows_who_ticked_it_and_when()
+    {
+        var runId = await DeploymentScenario.StartAsync(Service);
+        var item = (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.Items[0];
+        SignInAs("engineer2", OpsRoles.Engineer);
+        var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
+        cut.WaitForElement("[data-testid=deployment-run]");
+
+        await cut.InvokeAsync(() => cut.Instance.SetItemAsync(item, ItemState.Checked, null));
+
+        cut.WaitForAssertion(() =>
+        {
+            var row = cut.Find($"[data-testid=item][data-key='{item.Key}']");
+            Assert.Equal("checked", row.GetAttribute("data-state"));
+            Assert.StartsWith("Checked by engineer2 at ", row.QuerySelector("[data-testid=item-by]")!.TextContent.Trim(), StringComparison.Ordinal);
+        });
+        Assert.Contains(cut.FindAll("[data-testid=timeline-event]"), e => e.GetAttribute("data-action") == "item.checked");
+    }
+
+    [Fact]
+    public async Task NA_without_a_reason_is_refused_with_the_reason_and_the_item_stays_unchecked()
+    {
+        var runId = await DeploymentScenario.StartAsync(Service);
+        var item = (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.Items[1];
+        SignInAs("engineer", OpsRoles.Engineer);
+        var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
+        var row = cut.WaitForElement($"[data-testid=item][data-key='{item.Key}']");
+
+        row.QuerySelector("[data-testid=item-na]")!.Click();
+        cut.WaitForElement($"[data-testid=item][data-key='{item.Key}'] [data-testid=item-na-save]").Click();
+
+        cut.WaitForAssertion(() => Assert.Contains("N/A needs a reason", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
+        Assert.Equal("unchecked", cut.Find($"[data-testid=item][data-key='{item.Key}']").GetAttribute("data-state"));
+        Assert.Equal(ItemState.Unchecked, (await DeploymentScenario.LoadAsync(Service, runId)).StateOf(item.Key));
+    }
+
+    [Fact]
+    public async Task Approving_your_own_deployment_is_refused_with_the_reason_and_nothing_is_signed()
+    {
+        var runId = await DeploymentScenario.StartAsync(Service, DeploymentScenario.Manager);
+        Assert.True((await Service.SignAsync(DeploymentScenario.Manager, runId, SignOffKind.Deployed, CancellationToken.None)).Succeeded);
+        Assert.True((await Service.SignAsync(DeploymentScenario.Engineer, runId, SignOffKind.Verified, CancellationToken.None)).Succeeded);
+        SignInAs("manager", OpsRoles.Manager);
+        var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
+
+        cut.WaitForElement("[data-testid=sign-approved]").Click();
+
+        cut.WaitForAssertion(() => Assert.Contains("manager deployed this run and cannot approve it", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
+        Assert.Equal("INCOMPLETE", cut.Find("[data-testid=run-status]").TextContent.Trim());
+        Assert.Null((await DeploymentScenario.LoadAsync(Service, runId)).Approved);
+    }
+
+    [Fact]
+    public async Task A_run_approved_in_another_tab_refuses_the_tick_and_the_page_shows_it_complete_and_read_only()
+    {
+        var runId = await DeploymentScenario.StartAsync(Service);
+        var item = (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.Items[0];
+        SignInAs("engineer", OpsRoles.Engineer);
+        var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
+        cut.WaitForElement("[data-testid=deployment-run]");
+        await DeploymentScenario.CompleteAsync(Service, runId);
+
+        await cut.InvokeAsync(() => cut.Instance.SetItemAsync(item, ItemState.Checked, null));
+
+        cut.WaitForAssertion(() => Assert.Contains("This run is COMPLETE (approved by manager", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
+        Assert.Equal("COMPLETE", cut.Find("[data-testid=run-status]").TextContent.Trim());
+        Assert.NotEmpty(cut.FindAll("[data-testid=read-only]"));
+        Assert.Empty(cut.FindAll("[data-testid=sign-off] button"));
+        Assert.True(cut.Find("[data-testid=run-checks]").HasAttribute("disabled"));
+        Assert.All(cut.FindAll("[data-testid=item] input[type=checkbox]"), box => Assert.True(box.HasAttribute("disabled")));
+        Assert.Equal(ItemState.Unchecked, (await DeploymentScenario.LoadAsync(Service, runId)).StateOf(item.Key));
+    }
+
+    [Fact]
+    public async Task A_complete_run_still_takes_notes()
+    {
+        var runId = await DeploymentScenario.StartAsync(Service);
+        await DeploymentScenario.CompleteAsync(Service, runId);
+        SignInAs("support", OpsRoles.Support);
+        var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
+        cut.WaitForElement("[data-testid=notes]");
+
+        cut.Find("textarea[data-testid=note-text]").Input("Support briefed on the change.");
+        cut.Find("[data-testid=add-note]").Click();
+
+        cut.WaitForAssertion(() => Assert.Contains("Support briefed on the change.", cut.Find("[data-testid=note]").TextContent, StringComparison.Ordinal));
+        Assert.Equal("support", Assert.Single((await DeploymentScenario.LoadAsync(Service, runId)).Notes).Author);
+    }
+
+    [Fact]
+    public async Task Support_can_read_the_run_but_a_direct_tick_or_signature_is_refused_on_the_server()
+    {
+        var runId = await DeploymentScenario.StartAsync(Service);
+        var item = (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.Items[0];
+        SignInAs("support", OpsRoles.Support);
+        var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
+        cut.WaitForElement("[data-testid=deployment-run]");
+
+        await cut.InvokeAsync(() => cut.Instance.SetItemAsync(item, ItemState.Checked, null));
+        cut.WaitForAssertion(() => Assert.Contains("support is not allowed to tick deployment items", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
+        await cut.InvokeAsync(() => cut.Instance.SignAsync(SignOffKind.Deployed));
+        cut.WaitForAssertion(() => Assert.Contains("support is not allowed to sign off deployments", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
+
+        var run = await DeploymentScenario.LoadAsync(Service, runId);
+        Assert.Equal((ItemState.Unchecked, (Signature?)null), (run.StateOf(item.Key), run.Deployed));
+    }
+
+    [Fact]
+    public async Task A_tick_by_someone_else_appears_with_their_name_when_the_change_is_announced()
+    {
+        var runId = await DeploymentScenario.StartAsync(Service);
+        var item = (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.Items[3];
+        SignInAs("engineer2", OpsRoles.Engineer);
+        var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
+        cut.WaitForElement("[data-testid=deployment-run]");
+
+        Assert.True((await Service.SetItemAsync(DeploymentScenario.Engineer, runId, item.Key, ItemState.Checked, null, null, CancellationToken.None)).Succeeded);
+        var last = (await DeploymentScenario.LoadAsync(Service, runId)).LastEventId;
+        Services.GetRequiredService<DeploymentEventHub>().Publish(new DeploymentChange(runId, last));
+
+        cut.WaitForAssertion(() =>
+        {
+            Assert.Equal("checked", cut.Find($"[data-testid=item][data-key='{item.Key}']").GetAttribute("data-state"));
+            Assert.StartsWith("engineer marked", cut.Find("[data-testid=last-change]").TextContent.Trim(), StringComparison.Ordinal);
+        });
+    }
+
+    [Fact]
+    public async Task An_unknown_run_says_so()
+    {
+        SignInAs("engineer", OpsRoles.Engineer);
+        await Task.CompletedTask;
+
+        var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, 424242));
+
+        cut.WaitForAssertion(() => Assert.Contains("There is no deployment run 424242", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
+    }
+}

@@ -1,0 +1,78 @@
+using Bunit;
+using Microsoft.AspNetCore.Components;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using OpsConsole.Components.Pages.Deployments;
+using OpsConsole.Core;
+using OpsConsole.Core.Accounts;
+using OpsConsole.Core.Deployments;
+using OpsConsole.Testing;
+using OpsConsole.Tests.Infrastructure;
+
+namespace OpsConsole.Tests.Deployments;
+
+public sealed class DeploymentsPageTests(MarketplaceDatabase database) : ConsoleBunitContext, IClassFixture<MarketplaceDatabase>
+{
+    private IDeploymentService Service => Services.GetRequiredService<IDeploymentService>();
+
+    protected override Task ConfigureAsync()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Marketplace"] = database.ConnectionString,
+            ["Deployments:ListenForChanges"] = "false",
+        }).Build();
+        Services.AddLogging();
+        Services.AddOpsConsoleCore(configuration);
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task The_list_shows_each_run_with_status_progress_who_started_it_and_when()
+    {
+        var runId = await DeploymentScenario.StartAsync(Service, DeploymentScenario.Engineer2);
+        var runbook = (await DeploymentScenario.LoadAsync(Service, runId)).Runbook;
+        var item = runbook.Items[0];
+        await Service.SetItemAsync(DeploymentScenario.Engineer2, runId, item.Key, ItemState.Checked, null, null, CancellationToken.None);
+        SignInAs("support", OpsRoles.Support);
+
+        var cut = Render<DeploymentsPage>();
+
+        cut.WaitForAssertion(() =>
+        {
+            var row = cut.FindAll("[data-testid=runs] tbody tr").Single(r => r.TextContent.Contains($"#{runId} ", StringComparison.Ordinal));
+            Assert.Contains("INCOMPLETE", row.TextContent, StringComparison.Ordinal);
+            Assert.Contains($"1 / {runbook.Items.Count} items, 0 / 10 checks passing", row.TextContent, StringComparison.Ordinal);
+            Assert.Contains("engineer2", row.TextContent, StringComparison.Ordinal);
+            Assert.Matches(@"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", row.TextContent);
+        });
+    }
+
+    [Fact]
+    public void Support_is_refused_starting_a_run()
+    {
+        SignInAs("support", OpsRoles.Support);
+        var cut = Render<DeploymentsPage>();
+
+        cut.WaitForElement("[data-testid=start-run]").Click();
+
+        cut.WaitForAssertion(() => Assert.Contains("support is not allowed to start deployments", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task An_engineer_starts_a_run_from_the_shipped_runbook_and_lands_on_it()
+    {
+        SignInAs("engineer", OpsRoles.Engineer);
+        var cut = Render<DeploymentsPage>();
+        var before = (await Service.ListRunsAsync(DeploymentScenario.Engineer, CancellationToken.None)).Value!.Count;
+
+        cut.WaitForElement("[data-testid=start-run]").Click();
+
+        var navigation = Services.GetRequiredService<NavigationManager>();
+        cut.WaitForAssertion(() => Assert.Matches(@"/deployments/\d+$", navigation.Uri));
+        var runs = (await Service.ListRunsAsync(DeploymentScenario.Engineer, CancellationToken.None)).Value!;
+        Assert.Equal(before + 1, runs.Count);
+        Assert.EndsWith($"/deployments/{runs[0].Id}", navigation.Uri, StringComparison.Ordinal);
+        Assert.Equal("engineer", runs[0].StartedBy);
+    }
+}
