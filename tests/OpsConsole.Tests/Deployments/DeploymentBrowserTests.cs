@@ -1,0 +1,115 @@
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Playwright;
+using OpsConsole.Core.Accounts;
+using OpsConsole.Core.Deployments;
+using OpsConsole.Tests.Browser;
+using OpsConsole.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace OpsConsole.Tests.Deployments;
+
+public sealed class DeploymentBrowserTests(BrowserFixture browser, ITestOutputHelper output) : IClassFixture<BrowserFixture>, IAsyncLifetime
+{
+    private readonly List<IBrowserContext> _contexts = [];
+
+    private IDeploymentService Service => browser.Factory.Services.GetRequiredService<IDeploymentService>();
+
+    public async Task InitializeAsync() =>
+        // The fixture makes one account per role; the second engineer is the demo's engineer2.
+        await browser.Factory.Services.GetRequiredService<AccountService>()
+            .UpsertAsync("engineer2", OpsRoles.Engineer, ConsoleAppFixture.Password, CancellationToken.None);
+
+    public async Task DisposeAsync()
+    {
+        foreach (var context in _contexts)
+        {
+            await context.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Two_engineers_on_the_same_run_see_each_others_ticks_live_with_who_made_them()
+    {
+        var runId = await DeploymentScenario.StartAsync(Service);
+        var items = (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.Items;
+        var engineer = await SignedInAsync("engineer", $"/deployments/{runId}");
+        var engineer2 = await SignedInAsync("engineer2", $"/deployments/{runId}");
+
+        await Tick(engineer, items[0].Key).ClickAsync();
+        var seenBy2 = Item(engineer2, items[0].Key);
+        await Assertions.Expect(seenBy2).ToHaveAttributeAsync("data-state", "checked", new() { Timeout = 1000 });
+        await Assertions.Expect(seenBy2.GetByTestId("item-by")).ToContainTextAsync("Checked by engineer at");
+        await Assertions.Expect(engineer2.GetByTestId("last-change")).ToContainTextAsync("engineer marked");
+
+        await Tick(engineer2, items[1].Key).ClickAsync();
+        var seenBy1 = Item(engineer, items[1].Key);
+        await Assertions.Expect(seenBy1).ToHaveAttributeAsync("data-state", "checked", new() { Timeout = 1000 });
+        await Assertions.Expect(seenBy1.GetByTestId("item-by")).ToContainTextAsync("Checked by engineer2 at");
+        // Neither tick overwrote the other.
+        await Assertions.Expect(Item(engineer, items[0].Key)).ToHaveAttributeAsync("data-state", "checked");
+        await Assertions.Expect(Item(engineer2, items[1].Key)).ToHaveAttributeAsync("data-state", "checked");
+        await engineer2.ScreenshotAsync(new() { Path = BrowserFixture.ArtifactPath("deployment-live-ticks.png"), FullPage = false });
+    }
+
+    [Fact]
+    public async Task A_run_goes_to_complete_with_a_deployer_a_verifier_and_the_managers_approval()
+    {
+        var engineer = await SignedInAsync("engineer", "/deployments");
+        await engineer.GetByTestId("start-run").ClickAsync();
+        await Assertions.Expect(engineer).ToHaveURLAsync(new Regex(@"/deployments/\d+$"));
+        var runId = long.Parse(engineer.Url[(engineer.Url.LastIndexOf('/') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+        await Assertions.Expect(engineer.GetByTestId("run-status")).ToHaveTextAsync("INCOMPLETE");
+
+        var final = (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.ItemsOf(SectionRole.FinalChecklist);
+        foreach (var item in final)
+        {
+            await Tick(engineer, item.Key).ClickAsync();
+            await Assertions.Expect(Item(engineer, item.Key)).ToHaveAttributeAsync("data-state", "checked");
+        }
+
+        await engineer.GetByTestId("run-checks").ClickAsync();
+        await Assertions.Expect(engineer.Locator("[data-testid=probe][data-result=pass]")).ToHaveCountAsync(10, new() { Timeout = 15_000 });
+        await engineer.GetByTestId("sign-deployed").ClickAsync();
+        await Assertions.Expect(engineer.GetByTestId("signature-deployed").GetByTestId("signed-by")).ToHaveTextAsync("engineer");
+
+        // The deployer cannot verify their own deployment.
+        await engineer.GetByTestId("sign-verified").ClickAsync();
+        await Assertions.Expect(engineer.GetByTestId("refusal")).ToContainTextAsync("someone else must verify");
+
+        var engineer2 = await SignedInAsync("engineer2", $"/deployments/{runId}");
+        await engineer2.GetByTestId("sign-verified").ClickAsync();
+        await Assertions.Expect(engineer2.GetByTestId("signature-verified").GetByTestId("signed-by")).ToHaveTextAsync("engineer2");
+
+        var manager = await SignedInAsync(OpsRoles.Manager, $"/deployments/{runId}");
+        await manager.GetByTestId("sign-approved").ClickAsync();
+        await Assertions.Expect(manager.GetByTestId("run-status")).ToHaveTextAsync("COMPLETE");
+        await Assertions.Expect(manager.GetByTestId("read-only")).ToBeVisibleAsync();
+        await Assertions.Expect(engineer.GetByTestId("run-status")).ToHaveTextAsync("COMPLETE", new() { Timeout = 1000 });
+
+        var download = await manager.RunAndWaitForDownloadAsync(() => manager.GetByTestId("export-record").ClickAsync());
+        var record = await File.ReadAllTextAsync(await download.PathAsync());
+        Assert.Contains("- Status: **COMPLETE**", record, StringComparison.Ordinal);
+        Assert.Matches(@"\| Approved by \| manager \|", record);
+        await manager.ScreenshotAsync(new() { Path = BrowserFixture.ArtifactPath("deployment-complete.png"), FullPage = true });
+        output.WriteLine($"Run {runId} completed; record:\n{record[..Math.Min(record.Length, 600)]}");
+    }
+
+    private static ILocator Item(IPage page, string key) => page.Locator($"[data-testid=item][data-key='{key}']");
+
+    private static ILocator Tick(IPage page, string key) => Item(page, key).Locator("label.mud-checkbox");
+
+    private async Task<IPage> SignedInAsync(string userName, string path)
+    {
+        var context = await browser.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new() { Width = 1280, Height = 900 }, AcceptDownloads = true });
+        _contexts.Add(context);
+        var page = await context.NewPageAsync();
+        await page.GotoAsync($"{browser.BaseUrl}{path}");
+        await page.GetByLabel("User name").FillAsync(userName);
+        await page.GetByLabel("Password").FillAsync(ConsoleAppFixture.Password);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await Assertions.Expect(page).ToHaveURLAsync($"{browser.BaseUrl}{path}");
+        await Assertions.Expect(page.Locator("[data-interactive=true]")).ToBeAttachedAsync();
+        return page;
+    }
+}
