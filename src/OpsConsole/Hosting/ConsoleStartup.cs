@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using OpsConsole.Core.Accounts;
 using OpsConsole.Core.Database;
 using OpsConsole.Core.Demo;
+using OpsConsole.Core.Deployments;
 
 namespace OpsConsole.Hosting;
 
@@ -46,6 +47,9 @@ public static class ConsoleStartup
         {
             await accounts.UpsertAsync(userName, role, demo.Password, cancellationToken);
         }
+
+        var runId = await services.GetRequiredService<DeploymentDemoSeed>().EnsureOpenRunAsync(cancellationToken);
+        logger.LogInformation("Demo deployment run {RunId} is open on /deployments", runId);
     }
 
     private static void PrintWelcome(WebApplication app, ConsoleDatabase database, DemoMode demo, string? version)

@@ -3,6 +3,7 @@ using OpsConsole.Auth;
 using OpsConsole.Cli;
 using OpsConsole.Core.Accounts;
 using OpsConsole.Core.Demo;
+using OpsConsole.Core.Deployments;
 using OpsConsole.Core.Purchases;
 using OpsConsole.Database;
 using OpsConsole.Hosting;
@@ -21,6 +22,7 @@ public sealed class ConfigurationTests
         Bind<DemoOptions>(example, DemoOptions.SectionName);
         Bind<OpenIdConnectSettings>(example, OpenIdConnectSettings.SectionName);
         Bind<PurchaseOptions>(example, PurchaseOptions.Section);
+        Bind<DeploymentOptions>(example, DeploymentOptions.Section);
         var accounts = example.GetSection(AccountOptions.SectionName);
         Bind<AccountOptions>(new ConfigurationBuilder().AddInMemoryCollection(
             accounts.AsEnumerable(makePathsRelative: true).Where(kv => kv.Key != "SignInAttemptsPerMinute")).Build(), null);
