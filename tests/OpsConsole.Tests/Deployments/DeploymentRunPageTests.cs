@@ -68,7 +68,10 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Conso
             Assert.Equal("checked", row.GetAttribute("data-state"));
             Assert.StartsWith("Checked by engineer2 at ", row.QuerySelector("[data-testid=item-by]")!.TextContent.Trim(), StringComparison.Ordinal);
         });
-        Assert.Contains(cut.FindAll("[data-testid=timeline-event]"), e => e.GetAttribute("data-action") == "item.checked");
+        var tick = Assert.Single(cut.FindAll("[data-testid=timeline-event]"), e => e.GetAttribute("data-action") == "item.checked");
+        Assert.Contains("engineer2", tick.TextContent, StringComparison.Ordinal);
+        Assert.Contains("\"state\": \"unchecked\"", tick.TextContent, StringComparison.Ordinal);
+        Assert.Contains("\"state\": \"checked\"", tick.TextContent, StringComparison.Ordinal);
     }
 
     [Fact]
