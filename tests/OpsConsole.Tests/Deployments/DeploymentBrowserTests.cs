@@ -92,6 +92,8 @@ public sealed class DeploymentBrowserTests(BrowserFixture browser, ITestOutputHe
         Assert.Contains("- Status: **COMPLETE**", record, StringComparison.Ordinal);
         Assert.Matches(@"\| Approved by \| manager \|", record);
         await manager.ScreenshotAsync(new() { Path = BrowserFixture.ArtifactPath("deployment-complete.png"), FullPage = true });
+        await manager.GetByTestId("sign-off").ScreenshotAsync(new() { Path = BrowserFixture.ArtifactPath("deployment-complete-sign-off.png") });
+        await manager.Locator("[data-testid=probe]").Nth(2).ScreenshotAsync(new() { Path = BrowserFixture.ArtifactPath("deployment-complete-probe.png") });
         output.WriteLine($"Run {runId} completed; record:\n{record[..Math.Min(record.Length, 600)]}");
     }
 
