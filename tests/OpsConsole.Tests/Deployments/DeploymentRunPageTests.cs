@@ -34,7 +34,7 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Conso
         SignInAs("engineer", OpsRoles.Engineer);
 
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
-        cut.WaitForElement("[data-testid=deployment-run]");
+        ElementOf(cut, "[data-testid=deployment-run]");
 
         var roles = cut.FindAll("[data-testid=section]").Select(s => s.GetAttribute("data-role") ?? "").Distinct().ToArray();
         Assert.Equal(
@@ -58,11 +58,11 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Conso
         var item = (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.Items[0];
         SignInAs("engineer2", OpsRoles.Engineer);
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
-        cut.WaitForElement("[data-testid=deployment-run]");
+        ElementOf(cut, "[data-testid=deployment-run]");
 
         await cut.InvokeAsync(() => cut.Instance.SetItemAsync(item, ItemState.Checked, null));
 
-        cut.WaitForAssertion(() =>
+        Eventually(cut, () =>
         {
             var row = cut.Find($"[data-testid=item][data-key='{item.Key}']");
             Assert.Equal("checked", row.GetAttribute("data-state"));
@@ -81,12 +81,12 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Conso
         var item = (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.Items[1];
         SignInAs("engineer", OpsRoles.Engineer);
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
-        var row = cut.WaitForElement($"[data-testid=item][data-key='{item.Key}']");
+        var row = ElementOf(cut, $"[data-testid=item][data-key='{item.Key}']");
 
         row.QuerySelector("[data-testid=item-na]")!.Click();
-        cut.WaitForElement($"[data-testid=item][data-key='{item.Key}'] [data-testid=item-na-save]").Click();
+        ElementOf(cut, $"[data-testid=item][data-key='{item.Key}'] [data-testid=item-na-save]").Click();
 
-        cut.WaitForAssertion(() => Assert.Contains("N/A needs a reason", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
+        Eventually(cut, () => Assert.Contains("N/A needs a reason", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
         Assert.Equal("unchecked", cut.Find($"[data-testid=item][data-key='{item.Key}']").GetAttribute("data-state"));
         Assert.Equal(ItemState.Unchecked, (await DeploymentScenario.LoadAsync(Service, runId)).StateOf(item.Key));
     }
@@ -100,9 +100,9 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Conso
         SignInAs("manager", OpsRoles.Manager);
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
 
-        cut.WaitForElement("[data-testid=sign-approved]").Click();
+        ElementOf(cut, "[data-testid=sign-approved]").Click();
 
-        cut.WaitForAssertion(() => Assert.Contains("manager deployed this run and cannot approve it", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
+        Eventually(cut, () => Assert.Contains("manager deployed this run and cannot approve it", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
         Assert.Equal("INCOMPLETE", cut.Find("[data-testid=run-status]").TextContent.Trim());
         Assert.Null((await DeploymentScenario.LoadAsync(Service, runId)).Approved);
     }
@@ -114,12 +114,12 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Conso
         var item = (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.Items[0];
         SignInAs("engineer", OpsRoles.Engineer);
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
-        cut.WaitForElement("[data-testid=deployment-run]");
+        ElementOf(cut, "[data-testid=deployment-run]");
         await DeploymentScenario.CompleteAsync(Service, runId);
 
         await cut.InvokeAsync(() => cut.Instance.SetItemAsync(item, ItemState.Checked, null));
 
-        cut.WaitForAssertion(() => Assert.Contains("This run is COMPLETE (approved by manager", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
+        Eventually(cut, () => Assert.Contains("This run is COMPLETE (approved by manager", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
         Assert.Equal("COMPLETE", cut.Find("[data-testid=run-status]").TextContent.Trim());
         Assert.NotEmpty(cut.FindAll("[data-testid=read-only]"));
         Assert.Empty(cut.FindAll("[data-testid=sign-off] button"));
@@ -135,12 +135,12 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Conso
         await DeploymentScenario.CompleteAsync(Service, runId);
         SignInAs("support", OpsRoles.Support);
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
-        cut.WaitForElement("[data-testid=notes]");
+        ElementOf(cut, "[data-testid=notes]");
 
         cut.Find("textarea[data-testid=note-text]").Input("Support briefed on the change.");
         cut.Find("[data-testid=add-note]").Click();
 
-        cut.WaitForAssertion(() => Assert.Contains("Support briefed on the change.", cut.Find("[data-testid=note]").TextContent, StringComparison.Ordinal));
+        Eventually(cut, () => Assert.Contains("Support briefed on the change.", cut.Find("[data-testid=note]").TextContent, StringComparison.Ordinal));
         Assert.Equal("support", Assert.Single((await DeploymentScenario.LoadAsync(Service, runId)).Notes).Author);
     }
 
@@ -151,12 +151,12 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Conso
         var item = (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.Items[0];
         SignInAs("support", OpsRoles.Support);
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
-        cut.WaitForElement("[data-testid=deployment-run]");
+        ElementOf(cut, "[data-testid=deployment-run]");
 
         await cut.InvokeAsync(() => cut.Instance.SetItemAsync(item, ItemState.Checked, null));
-        cut.WaitForAssertion(() => Assert.Contains("support is not allowed to tick deployment items", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
+        Eventually(cut, () => Assert.Contains("support is not allowed to tick deployment items", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
         await cut.InvokeAsync(() => cut.Instance.SignAsync(SignOffKind.Deployed));
-        cut.WaitForAssertion(() => Assert.Contains("support is not allowed to sign off deployments", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
+        Eventually(cut, () => Assert.Contains("support is not allowed to sign off deployments", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
 
         var run = await DeploymentScenario.LoadAsync(Service, runId);
         Assert.Equal((ItemState.Unchecked, (Signature?)null), (run.StateOf(item.Key), run.Deployed));
@@ -169,13 +169,13 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Conso
         var item = (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.Items[3];
         SignInAs("engineer2", OpsRoles.Engineer);
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
-        cut.WaitForElement("[data-testid=deployment-run]");
+        ElementOf(cut, "[data-testid=deployment-run]");
 
         Assert.True((await Service.SetItemAsync(DeploymentScenario.Engineer, runId, item.Key, ItemState.Checked, null, null, CancellationToken.None)).Succeeded);
         var last = (await DeploymentScenario.LoadAsync(Service, runId)).LastEventId;
         Services.GetRequiredService<DeploymentEventHub>().Publish(new DeploymentChange(runId, last));
 
-        cut.WaitForAssertion(() =>
+        Eventually(cut, () =>
         {
             Assert.Equal("checked", cut.Find($"[data-testid=item][data-key='{item.Key}']").GetAttribute("data-state"));
             Assert.StartsWith("engineer marked", cut.Find("[data-testid=last-change]").TextContent.Trim(), StringComparison.Ordinal);
@@ -190,6 +190,15 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Conso
 
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, 424242));
 
-        cut.WaitForAssertion(() => Assert.Contains("There is no deployment run 424242", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
+        Eventually(cut, () => Assert.Contains("There is no deployment run 424242", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
     }
+
+    // Generous deadlines: each assertion waits on the database, and the machine is shared.
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+
+    private static void Eventually<T>(IRenderedComponent<T> cut, Action assertion) where T : Microsoft.AspNetCore.Components.IComponent =>
+        cut.WaitForAssertion(assertion, Wait);
+
+    private static AngleSharp.Dom.IElement ElementOf<T>(IRenderedComponent<T> cut, string selector) where T : Microsoft.AspNetCore.Components.IComponent =>
+        cut.WaitForElement(selector, Wait);
 }

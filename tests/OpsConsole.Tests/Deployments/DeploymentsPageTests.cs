@@ -38,7 +38,7 @@ public sealed class DeploymentsPageTests(MarketplaceDatabase database) : Console
 
         var cut = Render<DeploymentsPage>();
 
-        cut.WaitForAssertion(() =>
+        Eventually(cut, () =>
         {
             var row = cut.FindAll("[data-testid=runs] tbody tr").Single(r => r.TextContent.Contains($"#{runId} ", StringComparison.Ordinal));
             Assert.Contains("INCOMPLETE", row.TextContent, StringComparison.Ordinal);
@@ -54,9 +54,9 @@ public sealed class DeploymentsPageTests(MarketplaceDatabase database) : Console
         SignInAs("support", OpsRoles.Support);
         var cut = Render<DeploymentsPage>();
 
-        cut.WaitForElement("[data-testid=start-run]").Click();
+        ElementOf(cut, "[data-testid=start-run]").Click();
 
-        cut.WaitForAssertion(() => Assert.Contains("support is not allowed to start deployments", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
+        Eventually(cut, () => Assert.Contains("support is not allowed to start deployments", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -66,13 +66,22 @@ public sealed class DeploymentsPageTests(MarketplaceDatabase database) : Console
         var cut = Render<DeploymentsPage>();
         var before = (await Service.ListRunsAsync(DeploymentScenario.Engineer, CancellationToken.None)).Value!.Count;
 
-        cut.WaitForElement("[data-testid=start-run]").Click();
+        ElementOf(cut, "[data-testid=start-run]").Click();
 
         var navigation = Services.GetRequiredService<NavigationManager>();
-        cut.WaitForAssertion(() => Assert.Matches(@"/deployments/\d+$", navigation.Uri));
+        Eventually(cut, () => Assert.Matches(@"/deployments/\d+$", navigation.Uri));
         var runs = (await Service.ListRunsAsync(DeploymentScenario.Engineer, CancellationToken.None)).Value!;
         Assert.Equal(before + 1, runs.Count);
         Assert.EndsWith($"/deployments/{runs[0].Id}", navigation.Uri, StringComparison.Ordinal);
         Assert.Equal("engineer", runs[0].StartedBy);
     }
+
+    // Generous deadlines: each assertion waits on the database, and the machine is shared.
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+
+    private static void Eventually<T>(IRenderedComponent<T> cut, Action assertion) where T : Microsoft.AspNetCore.Components.IComponent =>
+        cut.WaitForAssertion(assertion, Wait);
+
+    private static AngleSharp.Dom.IElement ElementOf<T>(IRenderedComponent<T> cut, string selector) where T : Microsoft.AspNetCore.Components.IComponent =>
+        cut.WaitForElement(selector, Wait);
 }
