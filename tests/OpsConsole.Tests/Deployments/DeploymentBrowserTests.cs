@@ -9,6 +9,9 @@ using Xunit.Abstractions;
 
 namespace OpsConsole.Tests.Deployments;
 
+// One collection: these classes run one after another, so their database and browser work does not
+// starve the rest of the suite (bUnit's 1 s waits elsewhere failed under their combined load).
+[Collection(DeploymentTests.Collection)]
 public sealed class DeploymentBrowserTests(BrowserFixture browser, ITestOutputHelper output) : IClassFixture<BrowserFixture>, IAsyncLifetime
 {
     private readonly List<IBrowserContext> _contexts = [];

@@ -10,6 +10,9 @@ using OpsConsole.Tests.Infrastructure;
 
 namespace OpsConsole.Tests.Deployments;
 
+// One collection: these classes run one after another, so their database and browser work does not
+// starve the rest of the suite (bUnit's 1 s waits elsewhere failed under their combined load).
+[Collection(DeploymentTests.Collection)]
 public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : ConsoleBunitContext, IClassFixture<MarketplaceDatabase>
 {
     private IDeploymentService Service => Services.GetRequiredService<IDeploymentService>();
