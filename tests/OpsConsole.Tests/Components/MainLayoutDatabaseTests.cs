@@ -80,12 +80,13 @@ public sealed class MainLayoutDatabaseTests : ConsoleBunitContext
 
         // ClickAsync completes when the handler has, so the choice is stored by then.
         await first.Find("[data-testid=theme-toggle]").ClickAsync(new Microsoft.AspNetCore.Components.Web.MouseEventArgs());
-        first.WaitForAssertion(() => Assert.True(first.FindComponent<MudThemeProvider>().Instance.GetState(x => x.IsDarkMode)));
+        first.WaitForAssertion(() => Assert.True(first.FindComponent<MudThemeProvider>().Instance.GetState(x => x.IsDarkMode)), TimeSpan.FromSeconds(10));
         Assert.True(await new UserPreferencesStore(_dataSource).GetDarkModeAsync("theme-tester", CancellationToken.None));
 
         await DisposeComponentsAsync();
         var reloaded = Render<MainLayout>(p => p.Add(l => l.Body, (RenderFragment)(b => b.AddContent(0, "page"))));
-        reloaded.WaitForAssertion(() => Assert.True(reloaded.FindComponent<MudThemeProvider>().Instance.GetState(x => x.IsDarkMode)));
+        // The reload reads the choice from the database: bUnit's 1 s default is too short on a loaded machine.
+        reloaded.WaitForAssertion(() => Assert.True(reloaded.FindComponent<MudThemeProvider>().Instance.GetState(x => x.IsDarkMode)), TimeSpan.FromSeconds(10));
     }
 
     protected override async ValueTask DisposeAsyncCore()
