@@ -48,11 +48,11 @@ public partial class DeploymentRunPage
     /// <summary>The run as shown (null while loading or when it cannot be shown).</summary>
     internal DeploymentRun? Run => _run;
 
-    protected override void OnInitialized() => _subscription = Events.Subscribe(Id, OnChangeAsync);
-
     protected override async Task OnInitializedAsync()
     {
         _actor = await DeploymentActors.ForAsync(Authorization, (await AuthenticationState).User);
+        // Subscribed once the user is known and before the first load, so no change falls in between.
+        _subscription = Events.Subscribe(Id, OnChangeAsync);
         await ReloadAsync();
     }
 
@@ -149,7 +149,11 @@ public partial class DeploymentRunPage
             return;
         }
 
-        _run = loaded.Value;
+        // Loads can overlap (a click and a live update); a slower, older one must not win.
+        if (_run is null || loaded.Value!.LastEventId >= _run.LastEventId)
+        {
+            _run = loaded.Value;
+        }
     }
 
     private Task OnChangeAsync(DeploymentChange change) => InvokeAsync(async () =>
