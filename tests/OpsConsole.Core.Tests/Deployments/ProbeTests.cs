@@ -60,9 +60,10 @@ public sealed class ProbeTests(MarketplaceDatabase database) : IClassFixture<Mar
     }
 
     [Fact]
-    public async Task Dropping_one_of_the_four_functions_fails_the_count_probe_and_its_permission_row_goes_with_it()
+    public async Task Dropping_one_of_the_four_functions_fails_the_count_probe_and_its_latest_run_blocks_approval()
     {
         var runId = await StartAsync(Service);
+        Assert.All((await Service.RunProbesAsync(Actors.Engineer, runId, null, Ct)).Value!, p => Assert.True(p.Verdict.Passed, p.Verdict.Message));
         await using (var connection = await Db.OpenConnectionAsync())
         {
             await connection.ExecuteAsync("DROP FUNCTION public.complete_stripe_lead_purchase(uuid, text, text)");
