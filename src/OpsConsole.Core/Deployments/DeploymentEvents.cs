@@ -156,7 +156,9 @@ public sealed class DeploymentEventListener(
             {
                 return;
             }
-            catch (Exception e) when (e is NpgsqlException or IOException or TimeoutException or InvalidOperationException)
+            // Any failure: an exception escaping a BackgroundService stops the whole console, and losing
+            // live updates must not do that.
+            catch (Exception e)
             {
                 if (_listening.Task.IsCompleted)
                 {
