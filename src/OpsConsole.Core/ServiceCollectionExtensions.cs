@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using OpsConsole.Core.Metrics;
 using OpsConsole.Core.Purchases;
 
 namespace OpsConsole.Core;
@@ -26,6 +27,7 @@ public static class ServiceCollectionExtensions
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<MarketplaceFunctions>();
         services.AddSingleton<IPurchaseService, PurchaseService>();
+        services.AddOpsConsoleMetrics(configuration);
         return services;
     }
 
