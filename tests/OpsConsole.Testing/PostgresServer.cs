@@ -102,21 +102,28 @@ public sealed class PostgresServer
     {
         foreach (var folder in Directory.GetDirectories(Path.GetTempPath(), FolderPrefix + "*"))
         {
-            var ownerFile = Path.Combine(folder, "owner.pid");
-            if (!File.Exists(ownerFile) || !int.TryParse(File.ReadAllText(ownerFile), out var owner) || IsAlive(owner))
+            try
             {
-                continue;
-            }
+                var ownerFile = Path.Combine(folder, "owner.pid");
+                if (!File.Exists(ownerFile) || !int.TryParse(File.ReadAllText(ownerFile), out var owner) || IsAlive(owner))
+                {
+                    continue;
+                }
 
-            var pgdata = Path.Combine(folder, "pgdata");
-            var bin = LocalPostgresCluster.FindBinDirectory();
-            if (bin is not null && File.Exists(Path.Combine(pgdata, "postmaster.pid")))
+                var pgdata = Path.Combine(folder, "pgdata");
+                var bin = LocalPostgresCluster.FindBinDirectory();
+                if (bin is not null && File.Exists(Path.Combine(pgdata, "postmaster.pid")))
+                {
+                    using var stop = Process.Start(new ProcessStartInfo { FileName = "bash", ArgumentList = { "-c", StopCommand(bin, pgdata) }, RedirectStandardOutput = true });
+                    stop?.WaitForExit(30_000);
+                }
+
+                Directory.Delete(folder, recursive: true);
+            }
+            catch (Exception error) when (error is IOException or UnauthorizedAccessException)
             {
-                using var stop = Process.Start(new ProcessStartInfo { FileName = "bash", ArgumentList = { "-c", StopCommand(bin, pgdata) }, RedirectStandardOutput = true });
-                stop?.WaitForExit(30_000);
+                // The dead run's own reaper may be deleting the same folder right now: leave it to it.
             }
-
-            Directory.Delete(folder, recursive: true);
         }
     }
 

@@ -9,11 +9,14 @@ public sealed class PurchaseOptions
     /// <summary>Retries after a lock conflict (55P03) before a conflict is reported. 0 disables retrying.</summary>
     public int MaxConflictRetries { get; set; } = 3;
 
-    /// <summary>Delay before the first retry; doubles each time, with jitter.</summary>
-    public TimeSpan ConflictRetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(25);
+    /// <summary>
+    /// Delay before the first retry; doubles each time, with jitter. A purchase holds its leads for a few
+    /// milliseconds, so short delays find them free again while the buyer is still waiting.
+    /// </summary>
+    public TimeSpan ConflictRetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(5);
 
     /// <summary>Upper bound of one retry delay.</summary>
-    public TimeSpan ConflictRetryMaxDelay { get; set; } = TimeSpan.FromMilliseconds(500);
+    public TimeSpan ConflictRetryMaxDelay { get; set; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
     /// How long a reservation holds its leads. Null keeps the database's setting

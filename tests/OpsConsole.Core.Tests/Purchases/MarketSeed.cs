@@ -3,7 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
-using OpsConsole.Core.Purchases;
+using OpsConsole.Core.Tests.Contract;
 
 namespace OpsConsole.Core.Tests.Purchases;
 
@@ -43,9 +43,7 @@ internal static class MarketSeed
     public static async Task AssertInvariantsAsync(NpgsqlDataSource dataSource)
     {
         await using var connection = await dataSource.OpenConnectionAsync();
-        var violations = await MarketplaceInvariants.FindViolationsAsync(connection, CancellationToken.None);
-        Assert.True(violations.Count == 0,
-            "Invariants broken:\n" + string.Join('\n', violations.Select(v => $"  {v.Invariant}: {v.Subject}: {v.Detail}")));
+        await Invariants.AssertAllInvariantsAsync(connection);
     }
 
     /// <summary>

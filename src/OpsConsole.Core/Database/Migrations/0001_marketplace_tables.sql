@@ -1,7 +1,8 @@
 -- 0001_marketplace_tables.sql
 --
--- The marketplace tables of /work/shared/marketplace-contract.md, with the columns,
--- constraints and indexes that 0002_fix_payment_race_conditions.sql relies on.
+-- The marketplace tables of the marketplace database contract (marketplace-contract.md),
+-- with the columns, constraints and indexes that 0002_fix_payment_race_conditions.sql
+-- relies on.
 --
 -- In production these tables already exist (the deployment guide only adds columns to
 -- `leads`), while tests and new environments start from an empty database. So every
@@ -116,10 +117,12 @@ ALTER TABLE public.stripe_webhook_events
 
 -- Constraints are added by name only when missing: ALTER TABLE ... ADD CONSTRAINT has
 -- no IF NOT EXISTS, and a pre-existing table may lack any of them.
--- The balance check is NOT VALID on purpose: it binds every new write, but rows that
--- drifted below zero before this migration must stay representable until the credit
--- reconciliation editor fixes them. For the same reason there is no check of the
--- balance formula (invariant 2): finding drift is a live check's job, not a constraint's.
+-- There is no CHECK (balance >= 0) and no check of the balance formula (invariant 2):
+-- rows that drifted before this migration must stay representable, and must still take
+-- updates that do not make them worse, until the credit reconciliation editor fixes them.
+-- A CHECK, even NOT VALID, refuses every update of a row already below zero (a seller at
+-- -50 could then not be paid for a lead sold by card, and the paid webhook would fail
+-- forever). The trigger below refuses only what makes a balance negative or more negative.
 DO $constraints$
 DECLARE
     c record;
@@ -146,9 +149,7 @@ BEGIN
             ('marketplace_purchase_items', 'marketplace_purchase_items_price_check',
              $d$CHECK (price >= 0)$d$),
             ('leads', 'leads_reserved_by_purchase_id_fkey',
-             $d$FOREIGN KEY (reserved_by_purchase_id) REFERENCES public.marketplace_purchases (id)$d$),
-            ('workspace_credits', 'workspace_credits_balance_check',
-             $d$CHECK (balance >= 0) NOT VALID$d$)
+             $d$FOREIGN KEY (reserved_by_purchase_id) REFERENCES public.marketplace_purchases (id)$d$)
           ) AS wanted (table_name, constraint_name, definition)
     LOOP
         IF NOT EXISTS (
@@ -163,6 +164,31 @@ BEGIN
     END LOOP;
 END
 $constraints$;
+
+-- A balance may not become negative, nor more negative than it was (drift from before this
+-- migration is kept, not hidden, and not worsened). The WHEN clauses are evaluated without
+-- calling the function, so the purchase path pays nothing for rows that stay non-negative.
+CREATE OR REPLACE FUNCTION public.workspace_credits_refuse_negative_balance()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = public, pg_temp
+AS $fn$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = '23514',
+        MESSAGE = format('workspace %s: balance %s would be negative%s', NEW.workspace_id, NEW.balance,
+                         CASE WHEN TG_OP = 'UPDATE' THEN format(' and lower than %s', OLD.balance) ELSE '' END);
+END
+$fn$;
+
+CREATE OR REPLACE TRIGGER workspace_credits_no_new_negative_balance
+    BEFORE INSERT ON public.workspace_credits
+    FOR EACH ROW WHEN (NEW.balance < 0)
+    EXECUTE FUNCTION public.workspace_credits_refuse_negative_balance();
+
+CREATE OR REPLACE TRIGGER workspace_credits_no_lower_negative_balance
+    BEFORE UPDATE OF balance ON public.workspace_credits
+    FOR EACH ROW WHEN (NEW.balance < 0 AND NEW.balance < OLD.balance)
+    EXECUTE FUNCTION public.workspace_credits_refuse_negative_balance();
 
 -- Indexes: each serves a function of 0002 or a monitoring query of the deployment guide.
 -- Purchases by age: success rate, recent purchases and performance queries.

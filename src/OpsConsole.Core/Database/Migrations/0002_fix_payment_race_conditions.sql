@@ -558,6 +558,7 @@ SET search_path = public, pg_temp
 AS $fn$
 #variable_conflict use_column
 DECLARE
+    v_now   timestamptz := clock_timestamp();  -- a value, not a volatile call, so the index can seek
     v_ids   uuid[];
     v_actor text := coalesce(nullif(current_setting('marketplace.actor', true), ''), session_user);
 BEGIN
@@ -566,7 +567,7 @@ BEGIN
     SELECT array_agg(x.id ORDER BY x.id) INTO v_ids
       FROM (SELECT p.id
               FROM marketplace_purchases AS p
-             WHERE p.status = 'pending' AND p.reserved_until < clock_timestamp()
+             WHERE p.status = 'pending' AND p.reserved_until < v_now
              ORDER BY p.id
                FOR UPDATE SKIP LOCKED) AS x;
 

@@ -10,8 +10,10 @@
 -- code still runs turns every purchase into "function does not exist".
 --
 -- What: drops the four functions the guide names. Tables, columns, constraints, indexes
--- and data stay (the guide: "columns can stay, they don't hurt"); so do the role and
--- the migration journal entry, so re-applying 0002 recreates the functions as before.
+-- and data stay (the guide: "columns can stay, they don't hurt"), and so does the role.
+-- The migration journal (ops.schema_versions) still lists 0002, so the migrator will not
+-- bring the functions back by itself: to roll forward again, run
+-- 0002_fix_payment_race_conditions.sql with psql the same way (it is safe to re-run).
 --
 -- release_expired_lead_reservations is kept on purpose: it only expires abandoned
 -- checkouts and frees their leads, which is harmless with or without the other four, and

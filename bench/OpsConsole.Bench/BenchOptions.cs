@@ -1,0 +1,40 @@
+using System.Globalization;
+
+namespace OpsConsole.Bench;
+
+/// <summary>Command-line settings of a benchmark run.</summary>
+internal sealed record BenchOptions(int Rounds, int Seconds, string? Only)
+{
+    public static BenchOptions Parse(string[] args)
+    {
+        var rounds = 3;
+        var seconds = 10;
+        string? only = null;
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--rounds":
+                    rounds = int.Parse(args[++i], CultureInfo.InvariantCulture);
+                    break;
+                case "--seconds":
+                    seconds = int.Parse(args[++i], CultureInfo.InvariantCulture);
+                    break;
+                case "--only":
+                    only = args[++i];
+                    break;
+                default:
+                    throw new ArgumentException($"Unknown argument {args[i]}. Use --rounds N, --seconds S, --only throughput|contention.");
+            }
+        }
+
+        if (rounds < 1 || seconds < 1)
+        {
+            throw new ArgumentException("--rounds and --seconds must be at least 1.");
+        }
+
+        return new BenchOptions(rounds, seconds, only);
+    }
+
+    public bool Runs(string name) => Only is null || string.Equals(Only, name, StringComparison.OrdinalIgnoreCase);
+}

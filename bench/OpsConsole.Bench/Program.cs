@@ -1,0 +1,21 @@
+using OpsConsole.Bench;
+
+// Benchmarks of the purchase path against a throwaway PostgreSQL cluster with durable commits.
+// dotnet run -c Release --project bench/OpsConsole.Bench -- [--rounds N] [--seconds S] [--only NAME]
+var options = BenchOptions.Parse(args);
+await using var server = await BenchServer.StartAsync(CancellationToken.None);
+var report = new Report(server.Description);
+
+if (options.Runs("throughput"))
+{
+    await ThroughputBenchmark.RunAsync(server, options, report, CancellationToken.None);
+}
+
+if (options.Runs("contention"))
+{
+    await ContentionBenchmark.RunAsync(server, options, report, CancellationToken.None);
+}
+
+Console.WriteLine();
+Console.WriteLine(report.ToMarkdown());
+return report.AllGoalsMet ? 0 : 2;

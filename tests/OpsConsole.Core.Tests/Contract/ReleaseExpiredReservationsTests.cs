@@ -1,0 +1,123 @@
+using Dapper;
+using OpsConsole.Testing;
+
+namespace OpsConsole.Core.Tests.Contract;
+
+/// <summary>
+/// release_expired_lead_reservations. It works on the whole database, so each test first drains what
+/// earlier tests of this class left to expire; the tests of one class run one after another.
+/// </summary>
+public sealed class ReleaseExpiredReservationsTests(MarketplaceDatabase database) : ContractTest(database), IClassFixture<MarketplaceDatabase>
+{
+    private async Task<(Guid Buyer, Guid[] Leads, Guid PurchaseId)> CheckoutAsync(int leadCount, string paymentMethod = "credits")
+    {
+        var buyer = await Data.WorkspaceWithCreditsAsync(100m, Ct);
+        var seller = await Data.WorkspaceWithoutCreditsAsync(Ct);
+        var leads = new Guid[leadCount];
+        for (var i = 0; i < leadCount; i++)
+        {
+            leads[i] = await Data.ListedLeadAsync(seller, 10m, Ct);
+        }
+
+        return (buyer, leads, (await Data.ReserveAsync(buyer, leads, paymentMethod, Ct)).PurchaseId);
+    }
+
+    [Fact]
+    public async Task Expires_the_pending_purchases_past_their_reservation_frees_their_leads_and_returns_how_many()
+    {
+        await Data.ReleaseExpiredAsync(Ct);
+        var (buyerA, leadsA, purchaseA) = await CheckoutAsync(2);
+        var (_, leadsB, purchaseB) = await CheckoutAsync(1, "stripe");
+        await Data.BackdateReservationAsync(purchaseA, Ct);
+        await Data.BackdateReservationAsync(purchaseB, Ct);
+
+        var expired = await Data.ReleaseExpiredAsync(Ct);
+
+        Assert.Equal(2, expired);
+        Assert.Equal("expired", (await Data.PurchaseAsync(purchaseA, Ct)).Status);
+        Assert.Equal("expired", (await Data.PurchaseAsync(purchaseB, Ct)).Status);
+        foreach (var lead in leadsA.Concat(leadsB))
+        {
+            var row = await Data.LeadRowAsync(lead, Ct);
+            Assert.Equal(("available", (Guid?)null, (DateTime?)null), (row.MarketplaceStatus, row.ReservedByPurchaseId, row.ReservedUntil));
+        }
+
+        var audit = Assert.Single(await Data.AuditAsync(purchaseA, Ct), a => a.Action == "purchase_expired");
+        Assert.Equal(buyerA, audit.WorkspaceId);
+        Assert.Equal(leadsA.Order(), audit.GuidList("released_lead_ids"));
+        Assert.Single(await Data.AuditAsync(purchaseB, Ct), a => a.Action == "purchase_expired");
+        await AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task Returns_zero_and_changes_nothing_when_no_reservation_has_run_out()
+    {
+        await Data.ReleaseExpiredAsync(Ct);
+        var (_, leads, purchase) = await CheckoutAsync(1);
+
+        Assert.Equal(0, await Data.ReleaseExpiredAsync(Ct));
+
+        Assert.Equal("pending", (await Data.PurchaseAsync(purchase, Ct)).Status);
+        Assert.Equal(purchase, (await Data.LeadRowAsync(leads[0], Ct)).ReservedByPurchaseId);
+        Assert.DoesNotContain(await Data.AuditAsync(purchase, Ct), a => a.Action == "purchase_expired");
+    }
+
+    [Fact]
+    public async Task Leaves_alone_purchases_that_are_not_pending()
+    {
+        await Data.ReleaseExpiredAsync(Ct);
+        var (_, leads, purchase) = await CheckoutAsync(1);
+        await Data.BackdateReservationAsync(purchase, Ct);
+        Assert.Equal("completed", (await Data.CompleteCreditAsync(purchase, Ct)).Status);
+
+        Assert.Equal(0, await Data.ReleaseExpiredAsync(Ct));
+
+        Assert.Equal("completed", (await Data.PurchaseAsync(purchase, Ct)).Status);
+        Assert.Equal("sold", (await Data.LeadRowAsync(leads[0], Ct)).MarketplaceStatus);
+    }
+
+    [Fact]
+    public async Task Does_not_free_a_lead_a_newer_checkout_took_over()
+    {
+        await Data.ReleaseExpiredAsync(Ct);
+        var (_, leads, stale) = await CheckoutAsync(2);
+        await Data.BackdateReservationAsync(stale, Ct);
+        var newBuyer = await Data.WorkspaceWithCreditsAsync(100m, Ct);
+        var taker = await Data.ReserveAsync(newBuyer, [leads[0]], "credits", Ct);
+
+        Assert.Equal(1, await Data.ReleaseExpiredAsync(Ct));
+
+        Assert.Equal("expired", (await Data.PurchaseAsync(stale, Ct)).Status);
+        Assert.Equal(("reserved", (Guid?)taker.PurchaseId), await ReservationAsync(leads[0]));
+        Assert.Equal(("available", (Guid?)null), await ReservationAsync(leads[1]));
+        var audit = Assert.Single(await Data.AuditAsync(stale, Ct), a => a.Action == "purchase_expired");
+        Assert.Equal([leads[1]], audit.GuidList("released_lead_ids"));
+        await AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task Skips_a_purchase_another_transaction_has_locked_and_expires_it_on_a_later_run()
+    {
+        await Data.ReleaseExpiredAsync(Ct);
+        var (_, leads, purchase) = await CheckoutAsync(1);
+        await Data.BackdateReservationAsync(purchase, Ct);
+        await using (var holder = await Database.DataSource.OpenConnectionAsync(Ct))
+        await using (var held = await holder.BeginTransactionAsync(Ct))
+        {
+            await holder.ExecuteAsync(new CommandDefinition(
+                "SELECT 1 FROM marketplace_purchases WHERE id = @Id FOR UPDATE", new { Id = purchase }, held, cancellationToken: Ct));
+
+            Assert.Equal(0, await Data.ReleaseExpiredAsync(Ct));
+            Assert.Equal("pending", (await Data.PurchaseAsync(purchase, Ct)).Status);
+        }
+
+        Assert.Equal(1, await Data.ReleaseExpiredAsync(Ct));
+        Assert.Equal("available", (await Data.LeadRowAsync(leads[0], Ct)).MarketplaceStatus);
+    }
+
+    private async Task<(string Status, Guid? ReservedBy)> ReservationAsync(Guid lead)
+    {
+        var row = await Data.LeadRowAsync(lead, Ct);
+        return (row.MarketplaceStatus, row.ReservedByPurchaseId);
+    }
+}
