@@ -28,4 +28,18 @@ if [ ! -x /usr/bin/chromium ]; then
   apt_install chromium
 fi
 
-dotnet test OpsConsole.sln "$@"
+# One TRX file per test project, summed into the plain closing line CI reads.
+results="TestResults/run-$(date +%Y%m%d-%H%M%S)"
+status=0
+dotnet test OpsConsole.sln --logger trx --results-directory "$results" "$@" || status=$?
+
+passed=0
+failed=0
+for trx in "$results"/*.trx; do
+  [ -f "$trx" ] || continue
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
+  passed=$((passed + $(echo "$counters" | grep -o ' passed="[0-9]*"' | tr -dc '0-9')))
+  failed=$((failed + $(echo "$counters" | grep -o ' failed="[0-9]*"' | tr -dc '0-9')))
+done
+echo "$passed passed, $failed failed"
+exit "$status"
