@@ -21,6 +21,7 @@ public sealed partial class MetricsSampler : BackgroundService
     private readonly Lock _gate = new();
     private readonly List<MetricsSubscription> _subscribers = [];
     private readonly CancellationTokenSource _lifetime = new();
+    private int _disposed;
 
     /// <summary>Creates the sampler; it samples once started as a hosted service, or when <see cref="SampleAsync"/> is called.</summary>
     public MetricsSampler(PurchaseMetricsQuery query, IOptions<MetricsOptions> options, TimeProvider time, ILogger<MetricsSampler> logger)
@@ -129,13 +130,23 @@ public sealed partial class MetricsSampler : BackgroundService
     /// <inheritdoc />
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        await _lifetime.CancelAsync();
+        if (Volatile.Read(ref _disposed) == 0)
+        {
+            await _lifetime.CancelAsync();
+        }
+
         await base.StopAsync(cancellationToken);
     }
 
     /// <inheritdoc />
     public override void Dispose()
     {
+        // Registered both as a singleton and as the hosted service, so the container may dispose it twice.
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         _lifetime.Cancel();
         _lifetime.Dispose();
         base.Dispose();
