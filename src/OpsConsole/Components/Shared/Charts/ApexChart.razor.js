@@ -15,10 +15,10 @@ export async function create(host, spec) {
             fontFamily: 'inherit',
         },
         dataLabels: { enabled: false },
-        legend: { show: true, position: 'top', horizontalAlign: 'left' },
+        legend: { show: true, position: 'bottom' },
         markers: { size: 0 },
         tooltip: { shared: true, intersect: false, x: { format: 'HH:mm' } },
-        xaxis: { type: 'datetime', labels: { datetimeUTC: false } },
+        xaxis: { type: 'datetime', labels: { datetimeUTC: false, format: 'HH:mm' } },
         noData: { text: 'No data' },
         ...options(spec),
     });
@@ -45,18 +45,19 @@ function options(spec) {
         series: spec.series.map(s => ({ name: s.name, type: s.kind, data: s.data })),
         colors: spec.series.some(s => s.color) ? spec.series.map((s, i) => s.color ?? palette[i % palette.length]) : undefined,
         stroke: { width: spec.series.map(s => (s.kind === 'column' ? 0 : 2)), curve: 'straight' },
-        // ApexCharts pairs y axes with series by position: one entry per series, shown on the axis's first series.
+        // ApexCharts pairs y axes with series by position: one entry per series, all of an axis's series with the
+        // same explicit scale, shown once. (Tying them with seriesName would also group and stack the legend.)
         yaxis: spec.series.map((s, i) => {
             const axis = spec.axes[s.axis] ?? {};
             const decimals = axis.decimals ?? 0;
+            const range = scale(spec, s.axis);
             return {
-                seriesName: spec.series[firstSeriesOf(s.axis)].name,
                 show: firstSeriesOf(s.axis) === i,
                 opposite: !!axis.opposite,
                 title: { text: axis.title ?? '' },
-                min: axis.min ?? undefined,
-                max: axis.max ?? upperBound(spec, s.axis),
-                forceNiceScale: true,
+                min: range.min,
+                max: range.max,
+                tickAmount: range.tickAmount,
                 labels: { formatter: v => (v === null || v === undefined ? '' : Number(v).toFixed(decimals)) },
             };
         }),
@@ -74,16 +75,27 @@ function options(spec) {
     };
 }
 
-// The top of an axis: above its highest point and its highest threshold, so every threshold line is drawn
-// even while the data stays far below it (ApexCharts leaves out annotations outside the axis range).
-function upperBound(spec, axis) {
-    let top = 0;
+// The scale of an axis: from its minimum to above its highest point and its highest threshold, so every
+// threshold line is drawn even while the data stays far below it (ApexCharts leaves out annotations outside
+// the axis range). Steps of 1, 2, 2.5 or 5 times a power of ten, so whole counts get whole labels.
+function scale(spec, axis) {
+    const settings = spec.axes[axis] ?? {};
+    const min = settings.min ?? 0;
+    let top = min;
     for (const s of spec.series) {
         if (s.axis !== axis) continue;
         for (const [, y] of s.data) if (y !== null && y > top) top = y;
     }
     for (const t of spec.thresholds) if (t.axis === axis && t.y > top) top = t.y;
-    return top > 0 ? top * 1.1 : 1;
+    if (settings.max !== null && settings.max !== undefined) return { min, max: settings.max, tickAmount: undefined };
+
+    const span = Math.max((top - min) * 1.1, (settings.decimals ?? 0) === 0 ? 1 : 0.1);
+    const rough = span / 5;
+    const power = Math.pow(10, Math.floor(Math.log10(rough)));
+    const step = [1, 2, 2.5, 5, 10].map(m => m * power).find(candidate => candidate >= rough
+        && ((settings.decimals ?? 0) > 0 || Number.isInteger(candidate)));
+    const ticks = Math.ceil(span / step);
+    return { min, max: min + ticks * step, tickAmount: ticks };
 }
 
 const palette = ['#2E93fA', '#66DA26', '#E91E63', '#FF9800', '#546E7A', '#9C27B0'];
