@@ -1,27 +1,33 @@
-using OpsConsole.Components;
+using OpsConsole.Cli;
+using OpsConsole.Core;
+using OpsConsole.Core.Accounts;
+using OpsConsole.Core.Demo;
+using OpsConsole.Hosting;
+
+if (ConsoleCommands.IsCommand(args))
+{
+    return await ConsoleCommands.RunAsync(args, Console.In, Console.Out, Console.Error);
+}
 
 var builder = WebApplication.CreateBuilder(args);
 
-// Add services to the container.
-builder.Services.AddRazorComponents()
-    .AddInteractiveServerComponents();
+// ConnectionStrings:Marketplace, or a local PostgreSQL cluster started (and later stopped) here.
+await using var database = await ConsoleDatabase.StartOrExplainAsync(builder.Configuration, Console.Error, CancellationToken.None);
+if (database is null)
+{
+    return 1;
+}
+
+database.ApplyTo(builder.Configuration);
+var demo = DemoMode.For(builder.Configuration, enabledByDefault: database.IsLocal);
+
+builder.Services.AddOpsConsoleCore(builder.Configuration);
+builder.Services.AddOpsConsoleAccounts(builder.Configuration);
+builder.Services.AddOpsConsoleDemo(builder.Configuration, runTraffic: demo.Enabled);
+builder.Services.AddOpsConsoleUi(builder.Configuration, builder.Environment);
 
 var app = builder.Build();
-
-// Configure the HTTP request pipeline.
-if (!app.Environment.IsDevelopment())
-{
-    app.UseExceptionHandler("/Error", createScopeForErrors: true);
-    // The default HSTS value is 30 days. You may want to change this for production scenarios, see https://aka.ms/aspnetcore-hsts.
-    app.UseHsts();
-}
-app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);
-app.UseHttpsRedirection();
-
-app.UseAntiforgery();
-
-app.MapStaticAssets();
-app.MapRazorComponents<App>()
-    .AddInteractiveServerRenderMode();
-
-app.Run();
+app.UseOpsConsoleUi();
+await app.PrepareDatabaseAsync(database, demo, app.Lifetime.ApplicationStopping);
+await app.RunAsync();
+return 0;

@@ -1,0 +1,20 @@
+namespace OpsConsole.Core.Accounts;
+
+/// <summary>Lockout and password rules for local accounts (configuration section <c>Accounts</c>).</summary>
+public sealed class AccountOptions
+{
+    /// <summary>The configuration section these options bind to.</summary>
+    public const string SectionName = "Accounts";
+
+    /// <summary>Failed sign-ins in a row after which the account is locked.</summary>
+    public int MaxFailedAttempts { get; set; } = 5;
+
+    /// <summary>How long a locked account stays locked.</summary>
+    public TimeSpan LockoutDuration { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How often a signed-in user's account is checked again (still there, same role).</summary>
+    public TimeSpan RevalidationInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>The shortest password <see cref="AccountService.UpsertAsync"/> accepts.</summary>
+    public int MinimumPasswordLength { get; set; } = 8;
+}

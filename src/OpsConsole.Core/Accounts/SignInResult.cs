@@ -1,0 +1,22 @@
+namespace OpsConsole.Core.Accounts;
+
+/// <summary>How a sign-in attempt ended.</summary>
+public enum SignInOutcome
+{
+    /// <summary>Name and password matched an unlocked account.</summary>
+    Succeeded,
+
+    /// <summary>The name or the password was wrong (deliberately not saying which).</summary>
+    Failed,
+
+    /// <summary>Too many failures in a row: the account refuses sign-in until the lock expires.</summary>
+    LockedOut,
+}
+
+/// <summary>The result of <see cref="AccountService.SignInAsync"/>; the account is set only on success.</summary>
+public sealed record SignInResult(SignInOutcome Outcome, OpsAccount? Account)
+{
+    internal static SignInResult Failed { get; } = new(SignInOutcome.Failed, null);
+
+    internal static SignInResult LockedOut { get; } = new(SignInOutcome.LockedOut, null);
+}

@@ -1,0 +1,111 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Authentication.OpenIdConnect;
+using Microsoft.AspNetCore.Components.Authorization;
+using OpsConsole.Core.Accounts;
+
+namespace OpsConsole.Auth;
+
+public static class AuthenticationSetup
+{
+    public const string OidcScheme = OpenIdConnectDefaults.AuthenticationScheme;
+
+    public static IServiceCollection AddOpsAuthentication(this IServiceCollection services, IConfiguration configuration, IHostEnvironment environment)
+    {
+        var authentication = services
+            .AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme)
+            .AddCookie(options =>
+            {
+                options.LoginPath = "/login";
+                options.LogoutPath = "/account/logout";
+                options.AccessDeniedPath = "/access-denied";
+                options.Cookie.Name = "OpsConsole.Auth";
+                options.Cookie.HttpOnly = true;
+                // Lax, not Strict: an OpenID Connect provider sends the user back with a cross-site redirect.
+                options.Cookie.SameSite = SameSiteMode.Lax;
+                options.Cookie.SecurePolicy = environment.IsDevelopment() ? CookieSecurePolicy.SameAsRequest : CookieSecurePolicy.Always;
+                options.ExpireTimeSpan = TimeSpan.FromHours(8);
+                options.SlidingExpiration = true;
+                options.Events.OnRedirectToLogin = context => RedirectOrStatus(context, StatusCodes.Status401Unauthorized);
+                options.Events.OnRedirectToAccessDenied = context => RedirectOrStatus(context, StatusCodes.Status403Forbidden);
+                options.Events.OnValidatePrincipal = AccountRevalidation.ValidateCookieAsync;
+            });
+
+        var oidc = configuration.GetSection(OpenIdConnectSettings.SectionName).Get<OpenIdConnectSettings>() ?? new();
+        services.AddSingleton(oidc);
+        if (oidc.IsConfigured)
+        {
+            authentication.AddOpenIdConnect(OidcScheme, oidc.DisplayName, options =>
+            {
+                options.Authority = oidc.Authority;
+                options.ClientId = oidc.ClientId;
+                options.ClientSecret = oidc.ClientSecret;
+                options.ResponseType = "code";
+                options.UsePkce = true;
+                options.SaveTokens = false;
+                options.MapInboundClaims = false;
+                options.SignInScheme = CookieAuthenticationDefaults.AuthenticationScheme;
+                options.RequireHttpsMetadata = !environment.IsDevelopment();
+                options.TokenValidationParameters.NameClaimType = oidc.NameClaim;
+                options.TokenValidationParameters.RoleClaimType = ClaimTypes.Role;
+                options.Events.OnTokenValidated = context =>
+                {
+                    AddConsoleRoles(context.Principal, oidc.RoleClaim);
+                    return Task.CompletedTask;
+                };
+            });
+        }
+
+        services.AddAuthorization(options => options.AddOpsPolicies());
+        services.AddCascadingAuthenticationState();
+        services.AddSingleton<AccountRevalidation>();
+        services.AddScoped<AuthenticationStateProvider, AccountRevalidatingAuthenticationStateProvider>();
+        return services;
+    }
+
+    /// <summary>Copies the values of the configured role claim that name a console role into role claims.</summary>
+    internal static void AddConsoleRoles(ClaimsPrincipal? principal, string roleClaim)
+    {
+        if (principal?.Identity is not ClaimsIdentity identity)
+        {
+            return;
+        }
+
+        var roles = identity.FindAll(roleClaim)
+            .Select(c => OpsRoles.Normalize(c.Value))
+            .OfType<string>()
+            .Distinct()
+            .ToList();
+        foreach (var role in roles.Where(r => !identity.HasClaim(ClaimTypes.Role, r)))
+        {
+            identity.AddClaim(new Claim(ClaimTypes.Role, role));
+        }
+    }
+
+    public static ClaimsPrincipal CreateLocalPrincipal(OpsAccount account)
+    {
+        var identity = new ClaimsIdentity(
+            [
+                new Claim(ClaimTypes.Name, account.UserName),
+                new Claim(ClaimTypes.Role, account.Role),
+                new Claim(OpsClaims.Source, OpsClaims.LocalSource),
+            ],
+            CookieAuthenticationDefaults.AuthenticationScheme,
+            ClaimTypes.Name,
+            ClaimTypes.Role);
+        return new ClaimsPrincipal(identity);
+    }
+
+    // API callers get status codes; browsers get the sign-in or refusal page.
+    private static Task RedirectOrStatus(Microsoft.AspNetCore.Authentication.RedirectContext<CookieAuthenticationOptions> context, int status)
+    {
+        if (context.Request.Path.StartsWithSegments("/api"))
+        {
+            context.Response.StatusCode = status;
+            return Task.CompletedTask;
+        }
+
+        context.Response.Redirect(context.RedirectUri);
+        return Task.CompletedTask;
+    }
+}

@@ -1,0 +1,71 @@
+using Microsoft.AspNetCore.Components;
+using Microsoft.AspNetCore.Components.Authorization;
+using OpsConsole.Core.Accounts;
+using OpsConsole.Database;
+
+namespace OpsConsole.Components.Layout;
+
+public partial class MainLayout : IDisposable
+{
+    private readonly CancellationTokenSource _disposed = new();
+    private bool _drawerOpen = true;
+    private bool _darkMode;
+    private string? _userName;
+
+    [CascadingParameter]
+    private Task<AuthenticationState>? AuthenticationState { get; set; }
+
+    [Inject]
+    private UserPreferencesStore Preferences { get; set; } = default!;
+
+    [Inject]
+    private DatabaseStatus DatabaseStatus { get; set; } = default!;
+
+    protected override async Task OnInitializedAsync()
+    {
+        if (AuthenticationState is null)
+        {
+            return;
+        }
+
+        _userName = (await AuthenticationState).User.Identity?.Name;
+        if (_userName is null)
+        {
+            return;
+        }
+
+        try
+        {
+            _darkMode = await Preferences.GetDarkModeAsync(_userName, _disposed.Token);
+        }
+        catch (Exception ex) when (DatabaseStatus.IsDatabaseFailure(ex))
+        {
+            // The light theme will do; the banner tells the user why the page is short of data.
+            DatabaseStatus.ReportFailure(ex);
+        }
+    }
+
+    private async Task ToggleDarkModeAsync()
+    {
+        _darkMode = !_darkMode;
+        if (_userName is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await Preferences.SetDarkModeAsync(_userName, _darkMode, _disposed.Token);
+        }
+        catch (Exception ex) when (DatabaseStatus.IsDatabaseFailure(ex))
+        {
+            DatabaseStatus.ReportFailure(ex);
+        }
+    }
+
+    public void Dispose()
+    {
+        _disposed.Cancel();
+        _disposed.Dispose();
+    }
+}

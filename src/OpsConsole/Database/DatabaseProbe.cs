@@ -1,0 +1,95 @@
+using Dapper;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace OpsConsole.Database;
+
+/// <summary>Configuration section <c>Database:Probe</c>.</summary>
+public sealed class DatabaseProbeOptions
+{
+    public const string SectionName = "Database:Probe";
+
+    public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(2);
+
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(2);
+}
+
+/// <summary>Runs a cheap <c>SELECT 1</c> every <see cref="DatabaseProbeOptions.Interval"/> and feeds <see cref="DatabaseStatus"/>.</summary>
+public sealed class DatabaseProbe(
+    NpgsqlDataSource dataSource,
+    DatabaseStatus status,
+    IOptions<DatabaseProbeOptions> options,
+    ILogger<DatabaseProbe> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // At most one pending wake-up: a burst of reports from many pages means one early probe, not many.
+        using var wakeUp = new SemaphoreSlim(0, 1);
+        void OnFailureReported()
+        {
+            try
+            {
+                wakeUp.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+            }
+        }
+
+        status.FailureReported += OnFailureReported;
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                await ProbeOnceAsync(stoppingToken);
+                using var interval = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                interval.CancelAfter(options.Value.Interval);
+                try
+                {
+                    // Wait for the interval, or less when a page has just reported a failure.
+                    await wakeUp.WaitAsync(Timeout.Infinite, interval.Token);
+                }
+                catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+                {
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            status.FailureReported -= OnFailureReported;
+        }
+    }
+
+    internal async Task ProbeOnceAsync(CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.Value.Timeout);
+        var wasReachable = status.IsReachable;
+        try
+        {
+            await using var connection = await dataSource.OpenConnectionAsync(timeout.Token);
+            await connection.ExecuteScalarAsync<int>(new CommandDefinition("SELECT 1", cancellationToken: timeout.Token));
+            status.ReportReachable();
+            if (!wasReachable)
+            {
+                logger.LogInformation("The database answers again");
+            }
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && (DatabaseStatus.IsDatabaseFailure(ex) || ex is OperationCanceledException or System.Net.Sockets.SocketException))
+        {
+            if (wasReachable)
+            {
+                logger.LogWarning("The database is unreachable: {Error}", DatabaseStatus.Describe(ex));
+            }
+
+            // Pooled connections to a restarted server are dead; drop them so the next page gets fresh ones.
+            dataSource.Clear();
+            status.ReportUnreachable(ex is OperationCanceledException
+                ? $"No answer within {options.Value.Timeout.TotalSeconds:0.#} s"
+                : DatabaseStatus.Describe(ex));
+        }
+    }
+}

@@ -1,0 +1,76 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Options;
+using OpsConsole.Core.Accounts;
+using OpsConsole.Core.Database;
+using OpsConsole.Core.Demo;
+
+namespace OpsConsole.Hosting;
+
+/// <summary>What runs once before the console serves: migrations, demo seed and accounts, and the welcome text.</summary>
+public static class ConsoleStartup
+{
+    /// <summary>
+    /// Migrates the embedded database (a configured one only with <c>Database:MigrateOnStart</c>), and in demo
+    /// mode seeds the demo data once and sets the demo accounts' password.
+    /// </summary>
+    public static async Task PrepareDatabaseAsync(this WebApplication app, ConsoleDatabase database, DemoMode demo, CancellationToken cancellationToken)
+    {
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ConsoleStartup));
+        string? version = null;
+        if (database.IsLocal || app.Configuration.GetValue<bool>("Database:MigrateOnStart"))
+        {
+            var migration = await DatabaseMigrator.MigrateAsync(database.ConnectionString, cancellationToken);
+            version = migration.CurrentVersion;
+            logger.LogInformation("Migrations applied: {Count}, database at {Version}", migration.AppliedScripts.Count, version);
+        }
+
+        if (demo.Enabled)
+        {
+            await SeedDemoAsync(app.Services, demo, logger, cancellationToken);
+        }
+
+        app.Lifetime.ApplicationStarted.Register(() => PrintWelcome(app, database, demo, version));
+    }
+
+    public static async Task SeedDemoAsync(IServiceProvider services, DemoMode demo, ILogger logger, CancellationToken cancellationToken)
+    {
+        var leadCount = services.GetRequiredService<IOptions<DemoOptions>>().Value.LeadCount;
+        if (await services.GetRequiredService<DemoSeeder>().SeedAsync(leadCount, cancellationToken))
+        {
+            logger.LogInformation("Demo data seeded: {Workspaces} workspaces, {Leads} listed leads", DemoSeeder.WorkspaceNames.Count, leadCount);
+        }
+
+        var accounts = services.GetRequiredService<AccountService>();
+        foreach (var (userName, role) in DemoMode.Accounts)
+        {
+            await accounts.UpsertAsync(userName, role, demo.Password, cancellationToken);
+        }
+    }
+
+    private static void PrintWelcome(WebApplication app, ConsoleDatabase database, DemoMode demo, string? version)
+    {
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+        var text = new System.Text.StringBuilder()
+            .AppendLine()
+            .AppendLine($"OpsConsole is running at {string.Join(", ", addresses)}")
+            .AppendLine($"  database: {database.Describe()}" + (version is null ? "" : $", migrated to {version}"));
+        if (demo.Enabled)
+        {
+            var options = app.Services.GetRequiredService<IOptions<DemoOptions>>().Value;
+            text.AppendLine($"  demo traffic: {options.Buyers} buyers, {options.PurchasesPerSecond} purchases per second")
+                .AppendLine(demo.PasswordGenerated
+                    ? $"  demo accounts, password {demo.Password} (new at each start; set Demo:Password to keep one):"
+                    : "  demo accounts, password from Demo:Password:");
+            foreach (var (userName, role) in DemoMode.Accounts)
+            {
+                text.AppendLine($"    {userName,-10} {role}");
+            }
+        }
+
+        text.AppendLine(database.IsLocal && database.Local!.StartedHere
+            ? "Press Ctrl+C to stop; the local database stops with the console."
+            : "Press Ctrl+C to stop.");
+        Console.Out.Write(text.ToString());
+    }
+}

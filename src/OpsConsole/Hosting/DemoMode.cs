@@ -1,0 +1,31 @@
+using OpsConsole.Core.Demo;
+
+namespace OpsConsole.Hosting;
+
+/// <summary>Whether this run seeds demo data, creates demo accounts and runs demo traffic.</summary>
+public sealed record DemoMode(bool Enabled, string Password, bool PasswordGenerated)
+{
+    /// <summary>The demo accounts and their roles.</summary>
+    public static IReadOnlyList<(string UserName, string Role)> Accounts { get; } =
+    [
+        ("engineer", Core.Accounts.OpsRoles.Engineer),
+        ("engineer2", Core.Accounts.OpsRoles.Engineer),
+        ("support", Core.Accounts.OpsRoles.Support),
+        ("manager", Core.Accounts.OpsRoles.Manager),
+        ("admin", Core.Accounts.OpsRoles.Admin),
+    ];
+
+    /// <summary>On by default for the embedded database; for a configured one only when <c>Demo:Enabled</c> is true.</summary>
+    public static DemoMode For(IConfiguration configuration, bool enabledByDefault)
+    {
+        var options = configuration.GetSection(DemoOptions.SectionName).Get<DemoOptions>() ?? new();
+        var configured = options.Password;
+        return string.IsNullOrEmpty(configured)
+            ? new DemoMode(options.Enabled ?? enabledByDefault, RandomPassword(), true)
+            : new DemoMode(options.Enabled ?? enabledByDefault, configured, false);
+    }
+
+    // 16 characters from an alphabet without look-alikes (no 0/O, 1/l/I), easy to type from the console output.
+    private static string RandomPassword() =>
+        System.Security.Cryptography.RandomNumberGenerator.GetString("abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789", 16);
+}

@@ -1,0 +1,77 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Playwright;
+using OpsConsole.Tests.Infrastructure;
+
+namespace OpsConsole.Tests.Browser;
+
+/// <summary>
+/// The console on a real loopback port (Kestrel, not the in-memory test server) and Debian's Chromium
+/// driven by Playwright. Playwright's own browser downloads are not used: <c>/usr/bin/chromium</c> is.
+/// </summary>
+public sealed class BrowserFixture : ConsoleAppFixture
+{
+    public const string ChromiumPath = "/usr/bin/chromium";
+
+    private IPlaywright? _playwright;
+
+    public IBrowser Browser { get; private set; } = null!;
+
+    public string BaseUrl { get; private set; } = "";
+
+    public override async Task InitializeAsync()
+    {
+        if (!File.Exists(ChromiumPath))
+        {
+            throw new InvalidOperationException($"{ChromiumPath} is missing: install it with `apt-get install -y chromium` (test.sh does).");
+        }
+
+        await base.InitializeAsync();
+        BaseUrl = Factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
+            .First().Replace("127.0.0.1", "localhost", StringComparison.Ordinal).TrimEnd('/');
+
+        _playwright = await Playwright.CreateAsync();
+        Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = ChromiumPath,
+            Headless = true,
+            Args =
+            [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run",
+            ],
+        });
+    }
+
+    protected override void BeforeStart(ConsoleAppFactory factory)
+    {
+        factory.UseKestrel(0);
+        factory.StartServer();
+    }
+
+    /// <summary>Where browser tests keep their screenshots: <c>TestResults/playwright</c> at the repository root.</summary>
+    public static string ArtifactPath(string fileName)
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "OpsConsole.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        var folder = Path.Combine(directory?.FullName ?? AppContext.BaseDirectory, "TestResults", "playwright");
+        Directory.CreateDirectory(folder);
+        return Path.Combine(folder, fileName);
+    }
+
+    public override async Task DisposeAsync()
+    {
+        if (Browser is not null)
+        {
+            await Browser.DisposeAsync();
+        }
+
+        _playwright?.Dispose();
+        await base.DisposeAsync();
+    }
+}

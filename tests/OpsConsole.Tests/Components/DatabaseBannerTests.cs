@@ -1,0 +1,66 @@
+using System.Runtime.CompilerServices;
+using Bunit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.AspNetCore.Components;
+using Microsoft.AspNetCore.Components.Rendering;
+using Npgsql;
+using OpsConsole.Components.Layout;
+using OpsConsole.Components.Shared;
+using OpsConsole.Database;
+using OpsConsole.Tests.Infrastructure;
+
+namespace OpsConsole.Tests.Components;
+
+public sealed class DatabaseBannerTests : ConsoleBunitContext
+{
+    [Fact]
+    public void The_banner_shows_while_the_database_is_unreachable_and_goes_when_it_answers()
+    {
+        var status = Services.GetRequiredService<DatabaseStatus>();
+        var cut = Render<DatabaseBanner>();
+        Assert.Empty(cut.FindAll("[data-testid=database-banner]"));
+
+        status.ReportUnreachable("connection refused");
+        cut.WaitForAssertion(() => Assert.Contains("Database unreachable", cut.Find("[data-testid=database-banner]").TextContent));
+
+        status.ReportReachable();
+        cut.WaitForAssertion(() => Assert.Empty(cut.FindAll("[data-testid=database-banner]")));
+    }
+
+    [Fact]
+    public void A_page_that_throws_a_database_error_is_replaced_by_a_notice_and_rebuilt_when_the_database_answers()
+    {
+        var status = Services.GetRequiredService<DatabaseStatus>();
+        var failuresLeft = new StrongBox<int>(1);
+
+        var cut = Render<DatabaseErrorBoundary>(p => p.AddChildContent<FlakyPage>(page => page.Add(x => x.FailuresLeft, failuresLeft)));
+
+        cut.WaitForAssertion(() => Assert.Contains("needs the database", cut.Find("[data-testid=page-error]").TextContent));
+        Assert.False(status.IsReachable);
+
+        status.ReportReachable();
+        cut.WaitForAssertion(() => Assert.Equal("page content", cut.Find("[data-testid=flaky]").TextContent));
+    }
+
+    private sealed class FlakyPage : ComponentBase
+    {
+        [Parameter, EditorRequired]
+        public required StrongBox<int> FailuresLeft { get; set; }
+
+        protected override void OnInitialized()
+        {
+            if (FailuresLeft.Value-- > 0)
+            {
+                throw new NpgsqlException("Failed to connect to 127.0.0.1:1");
+            }
+        }
+
+        protected override void BuildRenderTree(RenderTreeBuilder builder)
+        {
+            builder.OpenElement(0, "p");
+            builder.AddAttribute(1, "data-testid", "flaky");
+            builder.AddContent(2, "page content");
+            builder.CloseElement();
+        }
+    }
+}

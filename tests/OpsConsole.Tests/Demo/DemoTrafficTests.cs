@@ -1,0 +1,80 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using OpsConsole.Core;
+using OpsConsole.Core.Demo;
+using OpsConsole.Core.Purchases;
+using OpsConsole.Testing;
+
+namespace OpsConsole.Tests.Demo;
+
+public sealed class DemoTrafficTests(MarketplaceDatabase database) : IClassFixture<MarketplaceDatabase>
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task Demo_traffic_buys_leads_and_meets_conflicts_and_insufficient_credits_without_breaking_invariants()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Marketplace"] = database.ConnectionString,
+            ["Demo:Buyers"] = "6",
+            ["Demo:PurchasesPerSecond"] = "30",
+            ["Demo:HotLeads"] = "16",
+            ["Demo:LeadCount"] = "500",
+            ["Demo:RestockBelow"] = "100",
+        }).Build();
+        await using var services = new ServiceCollection()
+            .AddLogging()
+            .AddOpsConsoleCore(configuration)
+            .AddOpsConsoleDemo(configuration, runTraffic: true)
+            .BuildServiceProvider();
+        await services.GetRequiredService<DemoSeeder>().SeedAsync(500, CancellationToken.None);
+        var stats = services.GetRequiredService<DemoTrafficStats>();
+        var traffic = services.GetServices<IHostedService>().OfType<DemoTrafficService>().Single();
+
+        await traffic.StartAsync(CancellationToken.None);
+        var seen = await WaitForOutcomesAsync(stats, [PurchaseOutcome.Completed, PurchaseOutcome.Conflict, PurchaseOutcome.InsufficientCredits]);
+        await traffic.StopAsync(CancellationToken.None);
+
+        Assert.True(seen, $"Within {Deadline.TotalSeconds} s the traffic only produced: {Describe(stats)}");
+        Assert.Equal(0, stats.Snapshot().Errors);
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        var violations = await MarketplaceInvariants.FindViolationsAsync(connection, CancellationToken.None);
+        // Only the drift the seed planted on purpose, untouched and not worsened into negative balances.
+        Assert.All(violations, v => Assert.Equal(2, v.Invariant));
+        Assert.Equal(3, violations.Count);
+    }
+
+    private static async Task<bool> WaitForOutcomesAsync(DemoTrafficStats stats, PurchaseOutcome[] wanted)
+    {
+        var seen = new TaskCompletionSource();
+        void Check()
+        {
+            var outcomes = stats.Snapshot().Outcomes.Select(o => o.Outcome).ToHashSet();
+            if (wanted.All(outcomes.Contains))
+            {
+                seen.TrySetResult();
+            }
+        }
+
+        stats.Changed += Check;
+        try
+        {
+            Check();
+            await seen.Task.WaitAsync(Deadline);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+        finally
+        {
+            stats.Changed -= Check;
+        }
+    }
+
+    private static string Describe(DemoTrafficStats stats) =>
+        string.Join(", ", stats.Snapshot().Outcomes.Select(o => $"{o.Outcome} {o.Count}"));
+}

@@ -1,0 +1,51 @@
+using Microsoft.Extensions.DependencyInjection;
+using OpsConsole.Core.Accounts;
+using OpsConsole.Testing;
+
+namespace OpsConsole.Tests.Infrastructure;
+
+/// <summary>
+/// Class fixture: a migrated database of its own (the team's <see cref="MarketplaceDatabase"/>), the console
+/// app over it, and one account per role, each named after its role, with <see cref="Password"/>.
+/// </summary>
+public class ConsoleAppFixture : IAsyncLifetime
+{
+    public const string Password = "correct horse battery";
+
+    private ConsoleAppFactory? _factory;
+
+    public MarketplaceDatabase Database { get; } = new();
+
+    public ConsoleAppFactory Factory => _factory ?? throw new InvalidOperationException("The fixture is not initialised.");
+
+    protected virtual IReadOnlyDictionary<string, string?> Settings { get; } = new Dictionary<string, string?>();
+
+    protected virtual string Environment => "Development";
+
+    public virtual async Task InitializeAsync()
+    {
+        await Database.InitializeAsync();
+        _factory = new ConsoleAppFactory(Database.ConnectionString, Settings, Environment);
+        BeforeStart(_factory);
+        var accounts = _factory.Services.GetRequiredService<AccountService>();
+        foreach (var role in OpsRoles.All)
+        {
+            await accounts.UpsertAsync(role, role, Password, CancellationToken.None);
+        }
+    }
+
+    /// <summary>Last chance to change the factory before the app starts (Kestrel instead of the test server, say).</summary>
+    protected virtual void BeforeStart(ConsoleAppFactory factory)
+    {
+    }
+
+    public virtual async Task DisposeAsync()
+    {
+        if (_factory is not null)
+        {
+            await _factory.DisposeAsync();
+        }
+
+        await Database.DisposeAsync();
+    }
+}
