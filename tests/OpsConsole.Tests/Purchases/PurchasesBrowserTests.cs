@@ -35,7 +35,7 @@ public sealed class PurchasesBrowserTests(BrowserFixture browser, ITestOutputHel
         var chart = page.GetByTestId("purchase-chart");
         await Assertions.Expect(chart.Locator("svg.apexcharts-svg")).ToBeVisibleAsync();
         await Assertions.Expect(chart).ToHaveAttributeAsync("data-chart-created", "1");
-        await Assertions.Expect(page.GetByTestId("snapshot-info")).ToContainTextAsync("1 purchases");
+        await Assertions.Expect(page.GetByTestId("snapshot-info")).ToContainTextAsync("1 purchase,");
         // Both threshold lines (expected 450 ms, alert 1000 ms) though no purchase took anywhere near that long.
         await Assertions.Expect(chart.Locator(".apexcharts-yaxis-annotations line")).ToHaveCountAsync(2);
         await Assertions.Expect(chart.Locator(".apexcharts-yaxis-annotations")).ToContainTextAsync("alert 1000 ms");
@@ -46,7 +46,7 @@ public sealed class PurchasesBrowserTests(BrowserFixture browser, ITestOutputHel
             Assert.Equal(PurchaseOutcome.Completed, (await purchases.PurchaseWithCreditsAsync(buyer, [lead], "browser-test", CancellationToken.None)).Outcome);
         }
 
-        await Assertions.Expect(page.GetByTestId("snapshot-info")).ToContainTextAsync("6 purchases", new() { Timeout = UpdateTimeout });
+        await Assertions.Expect(page.GetByTestId("snapshot-info")).ToContainTextAsync("6 purchases,", new() { Timeout = UpdateTimeout });
         await Assertions.Expect(chart).Not.ToHaveAttributeAsync("data-chart-updates", "0", new() { Timeout = UpdateTimeout });
         await Assertions.Expect(page.GetByTestId("kpi-purchase-success-rate-value")).ToHaveTextAsync("100.00 %");
         Assert.NotEqual(columnsBefore, await ColumnsAsync(chart));

@@ -74,13 +74,13 @@ public sealed class PurchasesPageTests(MarketplaceDatabase database) : ConsoleBu
         var sampler = Services.GetRequiredService<MetricsSampler>();
 
         var page = Render<PurchasesPage>();
-        page.WaitForAssertion(() => Assert.Contains("4 purchases", page.Find("[data-testid=snapshot-info]").TextContent, StringComparison.Ordinal), Deadline);
+        page.WaitForAssertion(() => Assert.Contains("4 purchases,", page.Find("[data-testid=snapshot-info]").TextContent, StringComparison.Ordinal), Deadline);
         Assert.Equal(1, sampler.SubscriberCount);
 
         page.Find("[data-testid=window-1h]").Click();
 
         page.WaitForAssertion(() => Assert.Contains("Last 1 h", page.Find("[data-testid=snapshot-info]").TextContent, StringComparison.Ordinal), Deadline);
-        Assert.Contains("10 purchases", page.Find("[data-testid=snapshot-info]").TextContent, StringComparison.Ordinal);
+        Assert.Contains("10 purchases,", page.Find("[data-testid=snapshot-info]").TextContent, StringComparison.Ordinal);
 
         await DisposeComponentsAsync();
         Assert.Equal(0, sampler.SubscriberCount);

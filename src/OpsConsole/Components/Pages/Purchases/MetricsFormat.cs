@@ -50,6 +50,9 @@ public static class MetricsFormat
     /// <summary>A count with thousands separators.</summary>
     public static string Count(long count) => count.ToString("#,0", Invariant);
 
+    /// <summary>A count and its noun: <c>1 purchase</c>, <c>1,204 purchases</c>.</summary>
+    public static string Count(long count, string one, string many) => $"{Count(count)} {(count == 1 ? one : many)}";
+
     private static string Milliseconds(double ms) =>
         ms < 10_000 ? ms.ToString("0", Invariant) + " ms" : (ms / 1000).ToString("0.0", Invariant) + " s";
 }
