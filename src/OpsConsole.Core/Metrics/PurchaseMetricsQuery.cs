@@ -14,50 +14,36 @@ namespace OpsConsole.Core.Metrics;
 public sealed class PurchaseMetricsQuery
 {
     // The current window is [@To - @Window, @To), the previous one [@To - 2 * @Window, @To - @Window): one range
-    // scan reads both, split by FILTER. "Failed" is every purchase that ended without a sale.
+    // scan counts both, grouped by (window, status, method) into a handful of rows that ReadAsync adds up; a
+    // hash aggregate over a few groups costs far less per row than a dozen FILTERed aggregates. "Failed" is every
+    // purchase that ended without a sale. The percentiles need the rows themselves: a second scan, of the current
+    // window's completed purchases only, with both percentiles of a column from one sort (an array argument).
+    // work_mem is raised for this transaction only, so a 24-hour window sorts in memory instead of spilling.
     // The credit purchase time is duration_ms, the service's own measurement: the purchase runs in one
     // transaction, where created_at is now() (its start), so completed_at - created_at would miss retries and the
     // round trip. A Stripe checkout spans two transactions (reservation, then webhook), so its
-    // completed_at (clock_timestamp()) - created_at is real, and includes the customer.
-    // Both percentiles of a column come from one sort (percentile_cont over an array); work_mem is raised for this
-    // transaction only, so a 24-hour window sorts and groups in memory instead of spilling to disk.
+    // completed_at (clock_timestamp()) - created_at is real, and includes the customer. date_part (float8) rather
+    // than extract (numeric since PostgreSQL 14).
     // Series: one point per minute from the window's first minute to its last, empty minutes from
     // generate_series; the edge minutes are partial, so the points add up to the window's totals.
     private const string Sql = """
         SELECT set_config('statement_timeout', @TimeoutMs, true), set_config('work_mem', '64MB', true);
 
-        SELECT Created, Completed, Failed, Pending, PreviousCreated, PreviousCompleted, PreviousFailed, PreviousPending,
-               Timed, AverageMs, times[1] AS P50Ms, times[2] AS P95Ms, PreviousTimed, PreviousAverageMs,
-               Checkouts, CheckoutAverageMs, checkout_times[1] AS CheckoutP50Ms, checkout_times[2] AS CheckoutP95Ms
-        FROM (
-            SELECT count(*) FILTER (WHERE cur)                              AS Created,
-                   count(*) FILTER (WHERE cur AND status = 'completed')     AS Completed,
-                   count(*) FILTER (WHERE cur AND ended_unsold)             AS Failed,
-                   count(*) FILTER (WHERE cur AND status = 'pending')       AS Pending,
-                   count(*) FILTER (WHERE NOT cur)                          AS PreviousCreated,
-                   count(*) FILTER (WHERE NOT cur AND status = 'completed') AS PreviousCompleted,
-                   count(*) FILTER (WHERE NOT cur AND ended_unsold)         AS PreviousFailed,
-                   count(*) FILTER (WHERE NOT cur AND status = 'pending')   AS PreviousPending,
-                   count(*) FILTER (WHERE cur AND timed)                    AS Timed,
-                   avg(duration_ms) FILTER (WHERE cur AND timed)            AS AverageMs,
-                   percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY duration_ms) FILTER (WHERE cur AND timed) AS times,
-                   count(*) FILTER (WHERE NOT cur AND timed)                AS PreviousTimed,
-                   avg(duration_ms) FILTER (WHERE NOT cur AND timed)        AS PreviousAverageMs,
-                   count(*) FILTER (WHERE cur AND checkout)                 AS Checkouts,
-                   avg(checkout_ms) FILTER (WHERE cur AND checkout)         AS CheckoutAverageMs,
-                   percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY checkout_ms) FILTER (WHERE cur AND checkout) AS checkout_times
-            FROM (
-                SELECT status,
-                       created_at >= @To - @Window AS cur,
-                       status IN ('failed', 'expired', 'refund_required') AS ended_unsold,
-                       status = 'completed' AND payment_method = 'credits' AND duration_ms IS NOT NULL AS timed,
-                       duration_ms::float8 AS duration_ms,
-                       status = 'completed' AND payment_method = 'stripe' AND completed_at IS NOT NULL AS checkout,
-                       extract(epoch FROM completed_at - created_at)::float8 * 1000 AS checkout_ms
-                FROM marketplace_purchases
-                WHERE created_at >= @To - 2 * @Window AND created_at < @To
-            ) AS p
-        ) AS k;
+        SELECT created_at >= @To - @Window AS Current, status AS Status, payment_method AS PaymentMethod,
+               count(*) AS Purchases, count(duration_ms) AS Timed, coalesce(sum(duration_ms::float8), 0) AS TotalMs
+        FROM marketplace_purchases
+        WHERE created_at >= @To - 2 * @Window AND created_at < @To
+        GROUP BY 1, 2, 3;
+
+        SELECT percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY duration_ms::float8)
+                   FILTER (WHERE payment_method = 'credits' AND duration_ms IS NOT NULL) AS Times,
+               count(*) FILTER (WHERE payment_method = 'stripe' AND completed_at IS NOT NULL) AS Checkouts,
+               avg(date_part('epoch', completed_at - created_at) * 1000)
+                   FILTER (WHERE payment_method = 'stripe' AND completed_at IS NOT NULL) AS CheckoutAverageMs,
+               percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY date_part('epoch', completed_at - created_at) * 1000)
+                   FILTER (WHERE payment_method = 'stripe' AND completed_at IS NOT NULL) AS CheckoutTimes
+        FROM marketplace_purchases
+        WHERE created_at >= @To - @Window AND created_at < @To AND status = 'completed';
 
         SELECT count(*) FILTER (WHERE created_at >= @To - @Window) AS Conflicts,
                count(*) FILTER (WHERE created_at < @To - @Window)  AS PreviousConflicts
@@ -81,7 +67,7 @@ public sealed class PurchaseMetricsQuery
                    count(*) AS purchases,
                    count(*) FILTER (WHERE status = 'completed') AS successful,
                    count(*) FILTER (WHERE status IN ('failed', 'expired', 'refund_required')) AS failed,
-                   avg(duration_ms) FILTER (WHERE status = 'completed' AND payment_method = 'credits')::float8 AS average_ms
+                   avg(duration_ms::float8) FILTER (WHERE status = 'completed' AND payment_method = 'credits') AS average_ms
             FROM marketplace_purchases
             WHERE created_at >= @To - @Window AND created_at < @To
             GROUP BY 1
@@ -140,7 +126,8 @@ public sealed class PurchaseMetricsQuery
             new CommandDefinition(Sql + ";\n" + IntegritySql, parameters, cancellationToken: cancellationToken));
 
         await results.ReadSingleAsync();
-        var p = await results.ReadSingleAsync<PurchaseRow>();
+        var groups = (await results.ReadAsync<PurchaseGroup>()).ToList();
+        var times = await results.ReadSingleAsync<TimesRow>();
         var c = await results.ReadSingleAsync<ConflictRow>();
         var w = await results.ReadSingleAsync<WebhookRow>();
         var series = (await results.ReadAsync<MinuteRow>())
@@ -148,14 +135,16 @@ public sealed class PurchaseMetricsQuery
             .ToList();
         var violations = (await results.ReadAsync<InvariantViolation>()).ToList();
 
+        var credit = CreditTime(groups, current: true);
+        var previousCredit = CreditTime(groups, current: false);
         return new MetricsReadings(
             window,
             parameters.To,
-            new PurchaseCounts(p.Created, p.Completed, p.Failed, p.Pending, c.Conflicts),
-            new PurchaseCounts(p.PreviousCreated, p.PreviousCompleted, p.PreviousFailed, p.PreviousPending, c.PreviousConflicts),
-            new DurationSummary(p.Timed, p.AverageMs, p.P50Ms, p.P95Ms),
-            new DurationSummary(p.PreviousTimed, p.PreviousAverageMs, null, null),
-            new DurationSummary(p.Checkouts, p.CheckoutAverageMs, p.CheckoutP50Ms, p.CheckoutP95Ms),
+            Counts(groups, current: true, c.Conflicts),
+            Counts(groups, current: false, c.PreviousConflicts),
+            new DurationSummary(credit.Count, credit.AverageMs, times.Times?[0], times.Times?[1]),
+            new DurationSummary(previousCredit.Count, previousCredit.AverageMs, null, null),
+            new DurationSummary(times.Checkouts, times.CheckoutAverageMs, times.CheckoutTimes?[0], times.CheckoutTimes?[1]),
             new WebhookCounts(w.Events, w.Deliveries, w.Repeats),
             new WebhookCounts(w.PreviousEvents, w.PreviousDeliveries, w.PreviousRepeats),
             series,
@@ -164,26 +153,41 @@ public sealed class PurchaseMetricsQuery
                 violations.Where(v => v.Invariant == 2).ToList()));
     }
 
-    private sealed class PurchaseRow
+    private static PurchaseCounts Counts(List<PurchaseGroup> groups, bool current, long conflicts)
     {
-        public long Created { get; init; }
-        public long Completed { get; init; }
-        public long Failed { get; init; }
-        public long Pending { get; init; }
-        public long PreviousCreated { get; init; }
-        public long PreviousCompleted { get; init; }
-        public long PreviousFailed { get; init; }
-        public long PreviousPending { get; init; }
+        var window = groups.Where(g => g.Current == current).ToList();
+        return new PurchaseCounts(
+            window.Sum(g => g.Purchases),
+            window.Where(g => g.Status == "completed").Sum(g => g.Purchases),
+            window.Where(g => g.Status is "failed" or "expired" or "refund_required").Sum(g => g.Purchases),
+            window.Where(g => g.Status == "pending").Sum(g => g.Purchases),
+            conflicts);
+    }
+
+    // Completed credit purchases with a measured duration: their number and average.
+    private static (long Count, double? AverageMs) CreditTime(List<PurchaseGroup> groups, bool current)
+    {
+        var timed = groups.Where(g => g.Current == current && g.Status == "completed" && g.PaymentMethod == "credits").ToList();
+        var count = timed.Sum(g => g.Timed);
+        return (count, count == 0 ? null : timed.Sum(g => g.TotalMs) / count);
+    }
+
+    private sealed class PurchaseGroup
+    {
+        public bool Current { get; init; }
+        public string Status { get; init; } = "";
+        public string PaymentMethod { get; init; } = "";
+        public long Purchases { get; init; }
         public long Timed { get; init; }
-        public double? AverageMs { get; init; }
-        public double? P50Ms { get; init; }
-        public double? P95Ms { get; init; }
-        public long PreviousTimed { get; init; }
-        public double? PreviousAverageMs { get; init; }
+        public double TotalMs { get; init; }
+    }
+
+    private sealed class TimesRow
+    {
+        public double[]? Times { get; init; }
         public long Checkouts { get; init; }
         public double? CheckoutAverageMs { get; init; }
-        public double? CheckoutP50Ms { get; init; }
-        public double? CheckoutP95Ms { get; init; }
+        public double[]? CheckoutTimes { get; init; }
     }
 
     private sealed class ConflictRow
