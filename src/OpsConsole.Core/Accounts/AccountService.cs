@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Dapper;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.Options;
@@ -14,6 +15,10 @@ public sealed class AccountService(NpgsqlDataSource dataSource, IPasswordHasher<
     private static readonly OpsAccount NobodyForTiming = new(0, "", OpsRoles.Engineer, "", 0, null);
 
     private readonly Lazy<string> _hashForUnknownNames = new(() => passwordHasher.HashPassword(NobodyForTiming, Guid.NewGuid().ToString()));
+
+    // Failures for names that have no account, kept in memory: they "lock" exactly like real accounts,
+    // so the lockout message cannot tell an attacker which names exist.
+    private readonly ConcurrentDictionary<string, (int Failures, DateTime LockedUntilUtc)> _unknownNames = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
     /// Checks <paramref name="password"/> for <paramref name="userName"/> (case-insensitive).
@@ -35,7 +40,7 @@ public sealed class AccountService(NpgsqlDataSource dataSource, IPasswordHasher<
         {
             // Spend the same time as for a real account, so timing does not tell which half was wrong.
             passwordHasher.VerifyHashedPassword(NobodyForTiming, _hashForUnknownNames.Value, password);
-            return SignInResult.Failed;
+            return RecordUnknownNameFailure(userName.Trim()) ? SignInResult.LockedOut : SignInResult.Failed;
         }
 
         if (row.IsLocked)
@@ -60,6 +65,29 @@ public sealed class AccountService(NpgsqlDataSource dataSource, IPasswordHasher<
         await connection.ExecuteAsync(new CommandDefinition(
             RecordSuccessSql, new { account.Id, NewHash = newHash }, cancellationToken: cancellationToken));
         return new SignInResult(SignInOutcome.Succeeded, account);
+    }
+
+    private bool RecordUnknownNameFailure(string userName)
+    {
+        var now = DateTime.UtcNow;
+        if (_unknownNames.Count > 10_000)
+        {
+            // Bounded: drop what is no longer locked (the rate limiter keeps any one client far below this).
+            foreach (var stale in _unknownNames.Where(e => e.Value.LockedUntilUtc < now).Select(e => e.Key).ToList())
+            {
+                _unknownNames.TryRemove(stale, out _);
+            }
+        }
+
+        var entry = _unknownNames.AddOrUpdate(
+            userName,
+            _ => Count(1),
+            // Still locked: unchanged. Counting: one more. Lock expired: start again.
+            (_, e) => e.LockedUntilUtc > now ? e : Count(e.LockedUntilUtc == default ? e.Failures + 1 : 1));
+        return entry.LockedUntilUtc > now;
+
+        (int, DateTime) Count(int failures) =>
+            (failures, failures >= options.Value.MaxFailedAttempts ? now + options.Value.LockoutDuration : default);
     }
 
     /// <summary>

@@ -120,6 +120,21 @@ public sealed class SignInTests(ConsoleAppFixture app) : IClassFixture<ConsoleAp
     }
 
     [Fact]
+    public async Task A_name_without_an_account_locks_the_same_way_so_the_lockout_does_not_reveal_which_names_exist()
+    {
+        using var client = SignInClient.Create(app.Factory);
+
+        var answers = new List<string>();
+        for (var attempt = 0; attempt < 6; attempt++)
+        {
+            answers.Add((await client.SignInAsync("no-such-account", $"guess {attempt}")).OriginalString);
+        }
+
+        Assert.All(answers[..4], a => Assert.Equal("/login?error=invalid", a));
+        Assert.All(answers[4..], a => Assert.Equal("/login?error=locked", a));
+    }
+
+    [Fact]
     public async Task The_sign_in_form_is_refused_without_its_antiforgery_token()
     {
         using var client = SignInClient.Create(app.Factory);
