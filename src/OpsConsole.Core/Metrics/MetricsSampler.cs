@@ -9,7 +9,8 @@ namespace OpsConsole.Core.Metrics;
 /// the snapshot of each window that some open page is due to refresh, and pushes it to all of that window's
 /// subscribers; the Prometheus endpoint reads the same snapshots. So the number of database round trips per
 /// interval is at most one per window in use, however many pages are open (<see cref="QueriesExecuted"/>
-/// counts them). Each computed snapshot is one evaluation of that window's KPI state machines.
+/// counts them). Each computed snapshot is one evaluation of that window's KPI state machines; an evaluation more
+/// than two minutes (or three intervals) after the window's previous one starts the pending period anew.
 /// </summary>
 public sealed partial class MetricsSampler : BackgroundService
 {
@@ -17,6 +18,7 @@ public sealed partial class MetricsSampler : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger<MetricsSampler> _logger;
     private readonly int _pendingEvaluations;
+    private readonly TimeSpan _pendingResetAfter;
     private readonly Dictionary<MetricsWindow, WindowState> _windows = [];
     private readonly Lock _gate = new();
     private readonly List<MetricsSubscription> _subscribers = [];
@@ -31,6 +33,8 @@ public sealed partial class MetricsSampler : BackgroundService
         _logger = logger;
         Interval = options.Value.SampleInterval;
         _pendingEvaluations = options.Value.PendingEvaluations;
+        // Twice the longest refresh a page offers (1 min), or three intervals if those are longer.
+        _pendingResetAfter = TimeSpan.FromTicks(Math.Max(Interval.Ticks * 3, TimeSpan.FromMinutes(2).Ticks));
         Definitions = KpiDefinition.From(options.Value);
     }
 
@@ -73,7 +77,7 @@ public sealed partial class MetricsSampler : BackgroundService
             _subscribers.Add(subscription);
         }
 
-        _ = DeliverNowAsync(subscription);
+        DeliverSoon(subscription);
         return subscription;
     }
 
@@ -164,7 +168,11 @@ public sealed partial class MetricsSampler : BackgroundService
 
     internal TimeSpan Since(long timestamp) => _time.GetElapsedTime(timestamp);
 
-    internal async Task DeliverNowAsync(MetricsSubscription subscription)
+    // On the thread pool: a page subscribes on its circuit's synchronization context, and the computation it may
+    // start is shared by every viewer, so none of it may run on (or wait for) one circuit's context.
+    internal void DeliverSoon(MetricsSubscription subscription) => _ = Task.Run(() => DeliverNowAsync(subscription));
+
+    private async Task DeliverNowAsync(MetricsSubscription subscription)
     {
         var window = subscription.Window;
         try
@@ -200,7 +208,8 @@ public sealed partial class MetricsSampler : BackgroundService
 
     private async Task<MetricsSnapshot> ComputeAsync(WindowState state)
     {
-        // Off the caller's thread, so the finally below never runs before the caller has stored this task.
+        // Off the caller's thread, so the finally below never runs before the caller (holding the lock) has stored
+        // this task.
         await Task.Yield();
         try
         {
@@ -208,6 +217,12 @@ public sealed partial class MetricsSampler : BackgroundService
             var readings = await _query.ReadAsync(state.Window, _time.GetUtcNow(), _lifetime.Token);
             lock (_gate)
             {
+                if (state.Latest is not null && _time.GetElapsedTime(state.LatestAt) > _pendingResetAfter)
+                {
+                    // Evaluations far apart are not "held for N evaluations in a row": start the pending period anew.
+                    state.Machines = Definitions.ToDictionary(d => d.Kpi, _ => new KpiStateMachine(_pendingEvaluations));
+                }
+
                 var snapshot = MetricsSnapshot.Evaluate(readings, Definitions, state.Machines, _time.GetUtcNow());
                 state.Latest = snapshot;
                 state.LatestAt = _time.GetTimestamp();
@@ -235,7 +250,7 @@ public sealed partial class MetricsSampler : BackgroundService
     {
         public MetricsWindow Window { get; } = window;
 
-        public IReadOnlyDictionary<Kpi, KpiStateMachine> Machines { get; } = machines;
+        public IReadOnlyDictionary<Kpi, KpiStateMachine> Machines { get; set; } = machines;
 
         public Task<MetricsSnapshot>? InFlight { get; set; }
 
@@ -282,7 +297,7 @@ public sealed class MetricsSubscription : IDisposable
             Refresh = refresh;
         }
 
-        _ = _sampler.DeliverNowAsync(this);
+        _sampler.DeliverSoon(this);
     }
 
     /// <inheritdoc />

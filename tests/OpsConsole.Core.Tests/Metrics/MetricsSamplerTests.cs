@@ -198,6 +198,28 @@ public sealed class MetricsSamplerTests(MarketplaceDatabase database) : IClassFi
     }
 
     [Fact]
+    public async Task Evaluations_minutes_apart_do_not_add_up_to_an_alert()
+    {
+        var buyer = await MetricsSeed.BuyerAsync(Db);
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow.AddYears(3));
+        await MetricsSeed.PurchasesAsync(Db, buyer, 1, time.GetUtcNow().AddMinutes(-1), status: "failed");
+        await using var services = MetricsSeed.Services(database.ConnectionString, time: time);
+        var sampler = services.GetRequiredService<MetricsSampler>();
+        var viewer = new Viewer();
+        using var subscription = viewer.Subscribe(sampler, MetricsWindow.SixHours, null);
+        await Viewer.AllReceivedAsync([viewer], 1);
+
+        time.Advance(TimeSpan.FromMinutes(3));
+        subscription.Change(MetricsWindow.SixHours, null);
+        await Viewer.AllReceivedAsync([viewer], 2);
+        time.Advance(sampler.Interval);
+        subscription.Change(MetricsWindow.SixHours, null);
+        await Viewer.AllReceivedAsync([viewer], 3);
+
+        Assert.Equal([KpiState.Warn, KpiState.Warn, KpiState.Alert], viewer.Snapshots.Select(s => s[Kpi.SuccessRate].Status.State));
+    }
+
+    [Fact]
     public async Task The_endpoint_and_the_pages_share_the_latest_snapshot_within_an_interval()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
