@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using OpsConsole.Core.Deployments;
+using OpsConsole.Core.Metrics;
 using OpsConsole.Core.Purchases;
 
 namespace OpsConsole.Core;
@@ -28,6 +29,7 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<MarketplaceFunctions>();
         services.AddSingleton<IPurchaseService, PurchaseService>();
         services.AddOpsConsoleDeployments(configuration);
+        services.AddOpsConsoleMetrics(configuration);
         return services;
     }
 

@@ -4,6 +4,7 @@ using OpsConsole.Auth;
 using OpsConsole.Components;
 using OpsConsole.Database;
 using OpsConsole.Health;
+using OpsConsole.Metrics;
 
 namespace OpsConsole.Hosting;
 
@@ -36,6 +37,7 @@ public static class OpsConsoleUi
         }
 
         app.UseSecurityHeaders();
+        app.UseFrontEndAssets();
         // API callers get bare status codes; people get the not-found page.
         app.UseWhen(
             context => !context.Request.Path.StartsWithSegments("/api"),
@@ -47,6 +49,7 @@ public static class OpsConsoleUi
 
         app.MapStaticAssets().AllowAnonymous();
         app.MapOpsHealth();
+        app.MapPrometheusMetrics();
         app.MapSignInEndpoints();
         app.MapCreditEndpoints();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();

@@ -1,0 +1,375 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace OpsConsole.Core.Metrics;
+
+/// <summary>
+/// The one sampler of a console instance. Every <see cref="MetricsOptions.SampleInterval"/> it computes, once,
+/// the snapshot of each window that some open page is due to refresh, and pushes it to all of that window's
+/// subscribers; the Prometheus endpoint reads the same snapshots. So the number of database round trips per
+/// interval is at most one per window in use, however many pages are open (<see cref="QueriesExecuted"/>
+/// counts them). Each computed snapshot is one evaluation of that window's KPI state machines; an evaluation more
+/// than two minutes (or three intervals) after the window's previous one starts the pending period anew.
+/// </summary>
+public sealed partial class MetricsSampler : BackgroundService
+{
+    private readonly PurchaseMetricsQuery _query;
+    private readonly TimeProvider _time;
+    private readonly ILogger<MetricsSampler> _logger;
+    private readonly int _pendingEvaluations;
+    private readonly TimeSpan _pendingResetAfter;
+    private readonly Dictionary<MetricsWindow, WindowState> _windows = [];
+    private readonly Lock _gate = new();
+    private readonly List<MetricsSubscription> _subscribers = [];
+    private readonly CancellationTokenSource _lifetime = new();
+    private int _disposed;
+
+    /// <summary>Creates the sampler; it samples once started as a hosted service, or when <see cref="SampleAsync"/> is called.</summary>
+    public MetricsSampler(PurchaseMetricsQuery query, IOptions<MetricsOptions> options, TimeProvider time, ILogger<MetricsSampler> logger)
+    {
+        _query = query;
+        _time = time;
+        _logger = logger;
+        Interval = options.Value.SampleInterval;
+        _pendingEvaluations = options.Value.PendingEvaluations;
+        // Twice the longest refresh a page offers (1 min), or three intervals if those are longer.
+        _pendingResetAfter = TimeSpan.FromTicks(Math.Max(Interval.Ticks * 3, TimeSpan.FromMinutes(2).Ticks));
+        Definitions = KpiDefinition.From(options.Value);
+    }
+
+    /// <summary>The KPIs with their configured thresholds.</summary>
+    public IReadOnlyList<KpiDefinition> Definitions { get; }
+
+    /// <summary>How often the sampler runs; the shortest refresh a subscriber gets.</summary>
+    public TimeSpan Interval { get; }
+
+    /// <summary>Metrics round trips made so far (one per computed snapshot): the benchmark's "queries per interval".</summary>
+    public long QueriesExecuted => _query.Executed;
+
+    /// <summary>Open subscriptions.</summary>
+    public int SubscriberCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _subscribers.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Subscribes to the snapshots of <paramref name="window"/>: one is delivered at once (the latest if it is
+    /// fresh, else a new one), then one every <paramref name="refresh"/> (never when null). Handlers run on the
+    /// sampler's threads; a handler's exception is logged and affects no other subscriber.
+    /// </summary>
+    /// <param name="window">The window to receive.</param>
+    /// <param name="refresh">How often to receive one; rounded to whole sample intervals. Null: only the first, and after <see cref="MetricsSubscription.Change"/>.</param>
+    /// <param name="onSnapshot">Receives each snapshot.</param>
+    /// <param name="onError">Receives the error when a snapshot could not be computed (the database is unreachable, a query timed out).</param>
+    public MetricsSubscription Subscribe(
+        MetricsWindow window, TimeSpan? refresh, Func<MetricsSnapshot, Task> onSnapshot, Func<Exception, Task> onError)
+    {
+        var subscription = new MetricsSubscription(this, window, refresh, onSnapshot, onError);
+        lock (_gate)
+        {
+            _subscribers.Add(subscription);
+        }
+
+        DeliverSoon(subscription);
+        return subscription;
+    }
+
+    /// <summary>
+    /// The latest snapshot of <paramref name="window"/> if it is younger than one interval, else a new one; callers
+    /// asking at the same time share one computation.
+    /// </summary>
+    public Task<MetricsSnapshot> GetSnapshotAsync(MetricsWindow window, CancellationToken cancellationToken) =>
+        SnapshotAsync(window, Interval).WaitAsync(cancellationToken);
+
+    /// <summary>
+    /// One interval's work: for each window with a subscriber due for a refresh, one snapshot, pushed to every due
+    /// subscriber of that window. The hosted loop calls it every interval; tests and benchmarks may call it directly.
+    /// </summary>
+    public async Task SampleAsync(CancellationToken cancellationToken)
+    {
+        MetricsSubscription[] subscribers;
+        lock (_gate)
+        {
+            subscribers = [.. _subscribers];
+        }
+
+        // Half an interval of slack, so a subscriber refreshed a little late is not skipped a whole interval.
+        var slack = Interval / 2;
+        foreach (var due in subscribers.Where(s => s.IsDue(slack)).GroupBy(s => s.Window))
+        {
+            MetricsSnapshot snapshot;
+            try
+            {
+                // A snapshot computed moments ago (a page that just opened) serves this interval too.
+                snapshot = await SnapshotAsync(due.Key, slack).WaitAsync(cancellationToken);
+            }
+            catch (Exception error) when (!cancellationToken.IsCancellationRequested)
+            {
+                LogSampleFailed(error, due.Key.Label);
+                await Task.WhenAll(due.Select(s => s.FailAsync(error)));
+                continue;
+            }
+
+            await Task.WhenAll(due.Select(s => s.DeliverAsync(snapshot)));
+        }
+    }
+
+    /// <inheritdoc />
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(Interval, _time);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            await SampleAsync(stoppingToken);
+        }
+    }
+
+    /// <inheritdoc />
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _disposed) == 0)
+        {
+            await _lifetime.CancelAsync();
+        }
+
+        await base.StopAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public override void Dispose()
+    {
+        // Registered both as a singleton and as the hosted service, so the container may dispose it twice.
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        _lifetime.Cancel();
+        _lifetime.Dispose();
+        base.Dispose();
+    }
+
+    internal void Remove(MetricsSubscription subscription)
+    {
+        lock (_gate)
+        {
+            _subscribers.Remove(subscription);
+        }
+    }
+
+    internal long Now() => _time.GetTimestamp();
+
+    internal TimeSpan Since(long timestamp) => _time.GetElapsedTime(timestamp);
+
+    // On the thread pool: a page subscribes on its circuit's synchronization context, and the computation it may
+    // start is shared by every viewer, so none of it may run on (or wait for) one circuit's context.
+    internal void DeliverSoon(MetricsSubscription subscription) => _ = Task.Run(() => DeliverNowAsync(subscription));
+
+    private async Task DeliverNowAsync(MetricsSubscription subscription)
+    {
+        var window = subscription.Window;
+        try
+        {
+            var snapshot = await SnapshotAsync(window, Interval);
+            await subscription.DeliverAsync(snapshot);
+        }
+        catch (Exception error)
+        {
+            LogSampleFailed(error, window.Label);
+            await subscription.FailAsync(error);
+        }
+    }
+
+    private Task<MetricsSnapshot> SnapshotAsync(MetricsWindow window, TimeSpan maxAge)
+    {
+        lock (_gate)
+        {
+            if (!_windows.TryGetValue(window, out var state))
+            {
+                state = new WindowState(window, Definitions.ToDictionary(d => d.Kpi, _ => new KpiStateMachine(_pendingEvaluations)));
+                _windows.Add(window, state);
+            }
+
+            if (state.Latest is { } latest && _time.GetElapsedTime(state.LatestAt) < maxAge)
+            {
+                return Task.FromResult(latest);
+            }
+
+            return state.InFlight ??= ComputeAsync(state);
+        }
+    }
+
+    private async Task<MetricsSnapshot> ComputeAsync(WindowState state)
+    {
+        // Off the caller's thread, so the finally below never runs before the caller (holding the lock) has stored
+        // this task.
+        await Task.Yield();
+        try
+        {
+            // Shared by every waiting caller, so no single caller's token may cancel it; the sampler's lifetime does.
+            var readings = await _query.ReadAsync(state.Window, _time.GetUtcNow(), _lifetime.Token);
+            lock (_gate)
+            {
+                if (state.Latest is not null && _time.GetElapsedTime(state.LatestAt) > _pendingResetAfter)
+                {
+                    // Evaluations far apart are not "held for N evaluations in a row": start the pending period anew.
+                    state.Machines = Definitions.ToDictionary(d => d.Kpi, _ => new KpiStateMachine(_pendingEvaluations));
+                }
+
+                var snapshot = MetricsSnapshot.Evaluate(readings, Definitions, state.Machines, _time.GetUtcNow());
+                state.Latest = snapshot;
+                state.LatestAt = _time.GetTimestamp();
+                return snapshot;
+            }
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                state.InFlight = null;
+            }
+        }
+    }
+
+    internal void LogHandlerFailed(Exception error) => LogSubscriberFailed(error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Metrics snapshot of window {Window} failed")]
+    private partial void LogSampleFailed(Exception error, string window);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A metrics subscriber's handler failed")]
+    private partial void LogSubscriberFailed(Exception error);
+
+    private sealed class WindowState(MetricsWindow window, IReadOnlyDictionary<Kpi, KpiStateMachine> machines)
+    {
+        public MetricsWindow Window { get; } = window;
+
+        public IReadOnlyDictionary<Kpi, KpiStateMachine> Machines { get; set; } = machines;
+
+        public Task<MetricsSnapshot>? InFlight { get; set; }
+
+        public MetricsSnapshot? Latest { get; set; }
+
+        public long LatestAt { get; set; }
+    }
+}
+
+/// <summary>One viewer's subscription to <see cref="MetricsSampler"/>. Dispose it when the viewer goes away.</summary>
+public sealed class MetricsSubscription : IDisposable
+{
+    private readonly MetricsSampler _sampler;
+    private readonly Func<MetricsSnapshot, Task> _onSnapshot;
+    private readonly Func<Exception, Task> _onError;
+    private readonly Lock _gate = new();
+    private MetricsSnapshot? _delivered;
+    private long? _lastAttempt;
+    private bool _disposed;
+
+    internal MetricsSubscription(
+        MetricsSampler sampler, MetricsWindow window, TimeSpan? refresh, Func<MetricsSnapshot, Task> onSnapshot, Func<Exception, Task> onError)
+    {
+        _sampler = sampler;
+        Window = window;
+        Refresh = refresh;
+        _onSnapshot = onSnapshot;
+        _onError = onError;
+    }
+
+    /// <summary>The window this subscriber receives.</summary>
+    public MetricsWindow Window { get; private set; }
+
+    /// <summary>How often it receives a snapshot; null for never (only on subscribe and change).</summary>
+    public TimeSpan? Refresh { get; private set; }
+
+    /// <summary>Switches to another window or refresh; a snapshot of the (new) window is delivered at once.</summary>
+    public void Change(MetricsWindow window, TimeSpan? refresh)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            Window = window;
+            Refresh = refresh;
+        }
+
+        _sampler.DeliverSoon(this);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _disposed = true;
+        }
+
+        _sampler.Remove(this);
+    }
+
+    internal bool IsDue(TimeSpan slack)
+    {
+        lock (_gate)
+        {
+            return !_disposed
+                && Refresh is { } refresh
+                && (_lastAttempt is not { } last || _sampler.Since(last) >= refresh - slack);
+        }
+    }
+
+    internal async Task DeliverAsync(MetricsSnapshot snapshot)
+    {
+        lock (_gate)
+        {
+            // Late for a window changed meanwhile, or older than what this viewer already has: drop it.
+            if (_disposed || snapshot.Window != Window
+                || (_delivered is { } shown && shown.Window == snapshot.Window && shown.ComputedAt > snapshot.ComputedAt))
+            {
+                return;
+            }
+
+            _lastAttempt = _sampler.Now();
+            if (ReferenceEquals(_delivered, snapshot))
+            {
+                return;
+            }
+
+            _delivered = snapshot;
+        }
+
+        try
+        {
+            await _onSnapshot(snapshot);
+        }
+        catch (Exception error)
+        {
+            _sampler.LogHandlerFailed(error);
+        }
+    }
+
+    internal async Task FailAsync(Exception error)
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _lastAttempt = _sampler.Now();
+        }
+
+        try
+        {
+            await _onError(error);
+        }
+        catch (Exception handlerError)
+        {
+            _sampler.LogHandlerFailed(handlerError);
+        }
+    }
+}

@@ -1,0 +1,48 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace OpsConsole.Core.Metrics;
+
+/// <summary>A time window the metrics are computed over, ending now; compared with the window of the same length just before it.</summary>
+public sealed record MetricsWindow
+{
+    /// <summary>The last 15 minutes.</summary>
+    public static readonly MetricsWindow FifteenMinutes = new("15m", "15 min", TimeSpan.FromMinutes(15));
+
+    /// <summary>The last hour.</summary>
+    public static readonly MetricsWindow OneHour = new("1h", "1 h", TimeSpan.FromHours(1));
+
+    /// <summary>The last 6 hours.</summary>
+    public static readonly MetricsWindow SixHours = new("6h", "6 h", TimeSpan.FromHours(6));
+
+    /// <summary>The last 24 hours.</summary>
+    public static readonly MetricsWindow TwentyFourHours = new("24h", "24 h", TimeSpan.FromHours(24));
+
+    private MetricsWindow(string label, string displayName, TimeSpan length)
+    {
+        Label = label;
+        DisplayName = displayName;
+        Length = length;
+    }
+
+    /// <summary>Every window, shortest first.</summary>
+    public static IReadOnlyList<MetricsWindow> All { get; } = [FifteenMinutes, OneHour, SixHours, TwentyFourHours];
+
+    /// <summary>Short name used in settings, URLs and Prometheus labels: <c>15m</c>, <c>1h</c>, <c>6h</c>, <c>24h</c>.</summary>
+    public string Label { get; }
+
+    /// <summary>Name shown to people.</summary>
+    public string DisplayName { get; }
+
+    /// <summary>Length of the window.</summary>
+    public TimeSpan Length { get; }
+
+    /// <summary>The window with this <see cref="Label"/> (case-insensitive).</summary>
+    public static bool TryParse(string? label, [NotNullWhen(true)] out MetricsWindow? window)
+    {
+        window = All.FirstOrDefault(w => string.Equals(w.Label, label?.Trim(), StringComparison.OrdinalIgnoreCase));
+        return window is not null;
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => Label;
+}

@@ -1,0 +1,76 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Playwright;
+using OpsConsole.Core.Accounts;
+using OpsConsole.Core.Purchases;
+using OpsConsole.Tests.Browser;
+using OpsConsole.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace OpsConsole.Tests.Purchases;
+
+public sealed class PurchasesBrowserTests(BrowserFixture browser, ITestOutputHelper output) : IClassFixture<BrowserFixture>
+{
+    // Two refreshes of the page's default 5 s, with room for a slow machine.
+    private static readonly float UpdateTimeout = 30_000;
+
+    [Fact]
+    public async Task The_chart_renders_with_its_threshold_lines_and_updates_in_place_when_purchases_arrive()
+    {
+        var (buyer, leads) = await PurchaseRows.MarketAsync(browser.Database.DataSource, 6);
+        var purchases = browser.Factory.Services.GetRequiredService<IPurchaseService>();
+        Assert.Equal(PurchaseOutcome.Completed, (await purchases.PurchaseWithCreditsAsync(buyer, leads[..1], "browser-test", CancellationToken.None)).Outcome);
+
+        await using var context = await browser.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new() { Width = 1400, Height = 1000 } });
+        var page = await context.NewPageAsync();
+        var consoleErrors = new List<string>();
+        page.Console += (_, message) =>
+        {
+            if (message.Type == "error")
+            {
+                consoleErrors.Add($"{message.Text} ({message.Location})");
+            }
+        };
+        await SignInAsync(page, $"{browser.BaseUrl}/purchases");
+
+        var chart = page.GetByTestId("purchase-chart");
+        await Assertions.Expect(chart.Locator("svg.apexcharts-svg")).ToBeVisibleAsync();
+        await Assertions.Expect(chart).ToHaveAttributeAsync("data-chart-created", "1");
+        await Assertions.Expect(page.GetByTestId("snapshot-info")).ToContainTextAsync("1 purchase,");
+        // Both threshold lines (expected 450 ms, alert 1000 ms) though no purchase took anywhere near that long.
+        await Assertions.Expect(chart.Locator(".apexcharts-yaxis-annotations line")).ToHaveCountAsync(2);
+        await Assertions.Expect(chart.Locator(".apexcharts-yaxis-annotations")).ToContainTextAsync("alert 1000 ms");
+        var columnsBefore = await ColumnsAsync(chart);
+
+        foreach (var lead in leads[1..])
+        {
+            Assert.Equal(PurchaseOutcome.Completed, (await purchases.PurchaseWithCreditsAsync(buyer, [lead], "browser-test", CancellationToken.None)).Outcome);
+        }
+
+        await Assertions.Expect(page.GetByTestId("snapshot-info")).ToContainTextAsync("6 purchases,", new() { Timeout = UpdateTimeout });
+        await Assertions.Expect(chart).Not.ToHaveAttributeAsync("data-chart-updates", "0", new() { Timeout = UpdateTimeout });
+        await Assertions.Expect(page.GetByTestId("kpi-purchase-success-rate-value")).ToHaveTextAsync("100.00 %");
+        Assert.NotEqual(columnsBefore, await ColumnsAsync(chart));
+        // Updated, not re-created.
+        await Assertions.Expect(chart).ToHaveAttributeAsync("data-chart-created", "1");
+        await Assertions.Expect(chart.Locator("svg.apexcharts-svg")).ToHaveCountAsync(1);
+
+        var screenshot = BrowserFixture.ArtifactPath("purchase-metrics.png");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot, FullPage = true });
+        output.WriteLine($"Screenshot: {screenshot}");
+        consoleErrors.ForEach(output.WriteLine);
+        Assert.Empty(consoleErrors);
+    }
+
+    private static async Task SignInAsync(IPage page, string url)
+    {
+        await page.GotoAsync(url);
+        await page.GetByLabel("User name").FillAsync(OpsRoles.Manager);
+        await page.GetByLabel("Password").FillAsync(ConsoleAppFixture.Password);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await Assertions.Expect(page.Locator("[data-interactive=true]")).ToBeAttachedAsync();
+    }
+
+    // The values of the column series' bars, as drawn now.
+    private static Task<string> ColumnsAsync(ILocator chart) =>
+        chart.Locator(".apexcharts-bar-series path").EvaluateAllAsync<string>("paths => paths.map(p => p.getAttribute('val')).join('|')");
+}
