@@ -49,11 +49,11 @@ internal sealed class BenchServer : IAsyncDisposable
     }
 
     /// <summary>The core services as the console registers them, over <paramref name="connectionString"/>.</summary>
-    public static ServiceProvider Services(string connectionString, int maxPoolSize = 100)
+    public static ServiceProvider Services(string connectionString, IDictionary<string, string?>? settings = null)
     {
-        var pooled = new NpgsqlConnectionStringBuilder(connectionString) { MaxPoolSize = maxPoolSize }.ConnectionString;
         var configuration = new ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Marketplace"] = pooled })
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Marketplace"] = connectionString })
+            .AddInMemoryCollection(settings ?? new Dictionary<string, string?>())
             .Build();
         return new ServiceCollection()
             .AddLogging(b => b.SetMinimumLevel(LogLevel.Warning))

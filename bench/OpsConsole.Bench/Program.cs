@@ -16,6 +16,11 @@ if (options.Runs("contention"))
     await ContentionBenchmark.RunAsync(server, options, report, CancellationToken.None);
 }
 
+if (options.Runs("metrics"))
+{
+    await MetricsBenchmarks.RunAsync(server, options, report, CancellationToken.None);
+}
+
 Console.WriteLine();
 Console.WriteLine(report.ToMarkdown());
 return report.AllGoalsMet ? 0 : 2;
