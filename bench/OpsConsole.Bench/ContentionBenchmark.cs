@@ -33,7 +33,8 @@ internal static class ContentionBenchmark
         await using (var services = BenchServer.Services(connectionString))
         {
             var purchases = services.GetRequiredService<IPurchaseService>();
-            for (var round = 1; round <= options.Rounds; round++)
+            // Round 0 warms up (JIT, pool, Npgsql's automatic preparation) and is not reported.
+            for (var round = 0; round <= options.Rounds; round++)
             {
                 var conflictMs = new ConcurrentBag<double>();
                 for (var burst = 0; burst < BurstsPerRound; burst++)
@@ -61,6 +62,12 @@ internal static class ContentionBenchmark
                             completed++;
                         }
                     }
+                }
+
+                if (round == 0)
+                {
+                    conflicts = completed = retried = 0;
+                    continue;
                 }
 
                 p50s.Add(Stats.Percentile(conflictMs, 0.50));

@@ -20,12 +20,15 @@ internal static class Seed
         return (await connection.QueryAsync<Guid>(sql, new { Count = count, Balance = balance })).ToArray();
     }
 
-    /// <summary>Lists <paramref name="count"/> leads spread over the sellers, priced 1.00 to 9.99.</summary>
+    /// <summary>
+    /// Lists <paramref name="count"/> leads, each from a seller drawn at random (not round-robin: buyers walking
+    /// their slices in step would then credit the same sellers at the same moment), priced 1.00 to 9.99.
+    /// </summary>
     public static async Task<Guid[]> LeadsAsync(NpgsqlConnection connection, Guid[] sellers, int count)
     {
         const string sql = """
             INSERT INTO leads (id, workspace_id, is_marketplace_listed, marketplace_price)
-            SELECT gen_random_uuid(), (@Sellers)[1 + n % cardinality(@Sellers)], true, 1 + (n % 900) / 100.0
+            SELECT gen_random_uuid(), (@Sellers)[1 + floor(random() * cardinality(@Sellers))::int], true, 1 + (n % 900) / 100.0
             FROM generate_series(1, @Count) AS n
             RETURNING id
             """;

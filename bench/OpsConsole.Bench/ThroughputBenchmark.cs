@@ -39,6 +39,9 @@ internal static partial class ThroughputBenchmark
             buyers = await Seed.WorkspacesAsync(connection, Buyers, 1_000_000_000m);
         }
 
+        // Warm-up, not measured: JIT, Npgsql's automatic preparation (after a few uses per connection), pool.
+        await PurchaseRoundAsync(connectionString, sellers, buyers, 3, cancellationToken);
+
         var purchaseRates = new List<double>();
         var pgbenchRates = new List<double>();
         var p50s = new List<double>();

@@ -45,6 +45,12 @@ public static class ServiceCollectionExtensions
         var builder = new NpgsqlDataSourceBuilder(connectionString);
         // Named so the lock views can tell the console's own sessions from the marketplace's.
         builder.ConnectionStringBuilder.ApplicationName ??= "OpsConsole";
+        // The console repeats a small set of statements (the purchase batch, the metrics snapshot): let Npgsql
+        // prepare them on each connection after a few uses, so the server stops parsing and planning them each time.
+        if (builder.ConnectionStringBuilder.MaxAutoPrepare == 0)
+        {
+            builder.ConnectionStringBuilder.MaxAutoPrepare = 32;
+        }
         var ttl = configuration.GetSection(PurchaseOptions.Section).Get<PurchaseOptions>()?.ReservationTtl;
         if (ttl is { } reservationTtl)
         {
