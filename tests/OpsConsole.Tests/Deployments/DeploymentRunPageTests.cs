@@ -13,23 +13,8 @@ namespace OpsConsole.Tests.Deployments;
 // One collection: these classes run one after another, so their database and browser work does not
 // starve the rest of the suite (bUnit's 1 s waits elsewhere failed under their combined load).
 [Collection(DeploymentTests.Collection)]
-public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : ConsoleBunitContext, IClassFixture<MarketplaceDatabase>
+public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : DeploymentPageTest(database), IClassFixture<MarketplaceDatabase>
 {
-    private IDeploymentService Service => Services.GetRequiredService<IDeploymentService>();
-
-    protected override Task ConfigureAsync()
-    {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["ConnectionStrings:Marketplace"] = database.ConnectionString,
-            // bUnit starts no hosted service; live changes are published to the hub by the tests.
-            ["Deployments:ListenForChanges"] = "false",
-        }).Build();
-        Services.AddLogging();
-        Services.AddOpsConsoleCore(configuration);
-        return Task.CompletedTask;
-    }
-
     [Fact]
     public async Task An_open_run_shows_the_guides_sections_in_order_with_items_checks_contacts_and_signatures()
     {

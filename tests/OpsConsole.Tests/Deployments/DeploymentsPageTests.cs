@@ -14,22 +14,8 @@ namespace OpsConsole.Tests.Deployments;
 // One collection: these classes run one after another, so their database and browser work does not
 // starve the rest of the suite (bUnit's 1 s waits elsewhere failed under their combined load).
 [Collection(DeploymentTests.Collection)]
-public sealed class DeploymentsPageTests(MarketplaceDatabase database) : ConsoleBunitContext, IClassFixture<MarketplaceDatabase>
+public sealed class DeploymentsPageTests(MarketplaceDatabase database) : DeploymentPageTest(database), IClassFixture<MarketplaceDatabase>
 {
-    private IDeploymentService Service => Services.GetRequiredService<IDeploymentService>();
-
-    protected override Task ConfigureAsync()
-    {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["ConnectionStrings:Marketplace"] = database.ConnectionString,
-            ["Deployments:ListenForChanges"] = "false",
-        }).Build();
-        Services.AddLogging();
-        Services.AddOpsConsoleCore(configuration);
-        return Task.CompletedTask;
-    }
-
     [Fact]
     public async Task The_list_shows_each_run_with_status_progress_who_started_it_and_when()
     {
