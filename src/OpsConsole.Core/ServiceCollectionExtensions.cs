@@ -26,6 +26,7 @@ public static class ServiceCollectionExtensions
 
         services.AddSingleton(_ => BuildDataSource(configuration));
         services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<Database.OpsTransactions>();
         services.AddSingleton<MarketplaceFunctions>();
         services.AddSingleton<IPurchaseService, PurchaseService>();
         services.AddOpsConsoleDeployments(configuration);

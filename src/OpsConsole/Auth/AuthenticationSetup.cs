@@ -60,6 +60,7 @@ public static class AuthenticationSetup
         services.AddCascadingAuthenticationState();
         services.AddSingleton<AccountRevalidation>();
         services.AddScoped<AuthenticationStateProvider, AccountRevalidatingAuthenticationStateProvider>();
+        services.AddScoped<OpsActors>();
         return services;
     }
 

@@ -1,29 +1,26 @@
 using Microsoft.AspNetCore.Authorization;
-using OpsConsole.Core.Accounts;
+using OpsConsole.Core.Actions;
 
 namespace OpsConsole.Auth;
 
 /// <summary>
-/// The console's authorization policies. Every action checks its policy on the server
-/// (endpoint metadata or <see cref="IAuthorizationService"/>); hiding a button is only a courtesy.
+/// The console's authorization policies, one per Core permission, with the roles of <see cref="OpsPermissionTable"/>.
+/// They gate pages and endpoints; Core services check the same permissions again on every action through
+/// <see cref="OpsActor"/>, so hiding a button is only a courtesy.
 /// </summary>
 public static class OpsPolicies
 {
-    public const string ViewAll = "ViewAll";
-    public const string SignOffDeployments = "SignOffDeployments";
-    public const string ApproveDeployments = "ApproveDeployments";
-    public const string EditCredits = "EditCredits";
-    public const string ManageBackends = "ManageBackends";
+    public const string ViewAll = nameof(OpsPermissions.View);
+    public const string SignOffDeployments = nameof(OpsPermissions.SignOffDeployments);
+    public const string ApproveDeployments = nameof(OpsPermissions.ApproveDeployments);
+    public const string EditCredits = nameof(OpsPermissions.EditCredits);
+    public const string ManageBackends = nameof(OpsPermissions.ManageBackends);
+    public const string ManagePayments = nameof(OpsPermissions.ManagePayments);
+    public const string RunDemoScenarios = nameof(OpsPermissions.RunDemoScenarios);
 
     /// <summary>Each policy, the roles that satisfy it and what it allows, in words for refusals.</summary>
     public static IReadOnlyList<OpsPolicy> All { get; } =
-    [
-        new(ViewAll, "view the console", OpsRoles.All),
-        new(SignOffDeployments, "sign off deployments", [OpsRoles.Engineer, OpsRoles.Manager, OpsRoles.Admin]),
-        new(ApproveDeployments, "approve deployments", [OpsRoles.Manager, OpsRoles.Admin]),
-        new(EditCredits, "edit credits", [OpsRoles.Support, OpsRoles.Admin]),
-        new(ManageBackends, "cancel or terminate database backends", [OpsRoles.Engineer, OpsRoles.Admin]),
-    ];
+        OpsPermissionTable.All.Select(p => new OpsPolicy(p.Permission.ToString(), p.Action, p.Roles)).ToList();
 
     public static OpsPolicy Get(string name) => All.Single(p => p.Name == name);
 
