@@ -1,0 +1,59 @@
+using System.Globalization;
+using CsvHelper;
+
+namespace OpsConsole.Core.Exports;
+
+/// <summary>
+/// The one CSV writer of the console (CsvHelper): RFC 4180 quoting, invariant culture, and formula injection
+/// escaped, so a cell a user typed ("=HYPERLINK(...)") opens in a spreadsheet as text, never as a formula.
+/// </summary>
+public static class CsvExport
+{
+    private static readonly CsvWriterOptions Options = new()
+    {
+        Injection = CsvInjection.Escape,
+        FormatProvider = CultureInfo.InvariantCulture,
+        NewLine = "\r\n",
+    };
+
+    /// <summary>
+    /// <paramref name="rows"/> as CSV text: a header from <paramref name="columns"/>' names, then one line per row with
+    /// each column's value. Dates are written in ISO 8601.
+    /// </summary>
+    public static string Write<T>(IEnumerable<T> rows, IReadOnlyList<CsvColumn<T>> columns)
+    {
+        using var writer = new StringWriter(CultureInfo.InvariantCulture);
+        using (var csv = CsvWriter.Create(writer, Options, leaveOpen: true))
+        {
+            foreach (var column in columns)
+            {
+                csv.WriteField(column.Name);
+            }
+
+            csv.EndRecord();
+            foreach (var row in rows)
+            {
+                foreach (var column in columns)
+                {
+                    csv.WriteField(Format(column.Value(row)));
+                }
+
+                csv.EndRecord();
+            }
+        }
+
+        return writer.ToString();
+    }
+
+    private static string Format(object? value) => value switch
+    {
+        null => "",
+        DateTimeOffset at => at.ToString("O", CultureInfo.InvariantCulture),
+        DateTime at => at.ToString("O", CultureInfo.InvariantCulture),
+        IFormattable formattable => formattable.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
+}
+
+/// <summary>One column of a CSV export: its header and how to read its value from a row.</summary>
+public sealed record CsvColumn<T>(string Name, Func<T, object?> Value);
