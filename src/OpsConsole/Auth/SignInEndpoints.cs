@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using OpsConsole.Core.Accounts;
 
@@ -26,15 +27,20 @@ public static class SignInEndpoints
         public const string Unavailable = "unavailable";
     }
 
-    public static IServiceCollection AddSignInRateLimiting(this IServiceCollection services, IConfiguration configuration)
+    /// <summary>Limits sign-in posts per client address to <see cref="AccountOptions.SignInAttemptsPerMinute"/>.</summary>
+    public static IServiceCollection AddSignInRateLimiting(this IServiceCollection services)
     {
-        var permitsPerMinute = configuration.GetValue("Accounts:SignInAttemptsPerMinute", 10);
         return services.AddRateLimiter(options =>
         {
             // Per client address, on top of the per-account lockout: slows guessing across many names.
             options.AddPolicy(RateLimitPolicy, context => RateLimitPartition.GetFixedWindowLimiter(
                 context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
-                _ => new FixedWindowRateLimiterOptions { PermitLimit = permitsPerMinute, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
+                _ => new FixedWindowRateLimiterOptions
+                {
+                    PermitLimit = context.RequestServices.GetRequiredService<IOptions<AccountOptions>>().Value.SignInAttemptsPerMinute,
+                    Window = TimeSpan.FromMinutes(1),
+                    QueueLimit = 0,
+                }));
             options.OnRejected = async (context, cancellationToken) =>
             {
                 var request = context.HttpContext.Request;

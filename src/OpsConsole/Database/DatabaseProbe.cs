@@ -7,7 +7,7 @@ namespace OpsConsole.Database;
 /// <summary>Configuration section <c>Database:Probe</c>.</summary>
 public sealed class DatabaseProbeOptions
 {
-    public const string SectionName = "Database:Probe";
+    public const string Section = "Database:Probe";
 
     public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(2);
 

@@ -16,10 +16,12 @@ public static class OpsConsoleUi
         services.AddRazorComponents().AddInteractiveServerComponents();
         services.AddMudServices();
         services.AddOpsAuthentication(configuration, environment);
-        services.AddSignInRateLimiting(configuration);
+        services.AddSignInRateLimiting();
         services.AddOpsHealthChecks();
 
-        services.Configure<DatabaseProbeOptions>(configuration.GetSection(DatabaseProbeOptions.SectionName));
+        services.AddOptions<DatabaseProbeOptions>().Bind(configuration.GetSection(DatabaseProbeOptions.Section))
+            .Validate(o => o.Interval > TimeSpan.Zero && o.Timeout > TimeSpan.Zero, "Database:Probe:Interval and Timeout must be positive.")
+            .ValidateOnStart();
         services.AddSingleton<DatabaseStatus>();
         services.AddHostedService<DatabaseProbe>();
 

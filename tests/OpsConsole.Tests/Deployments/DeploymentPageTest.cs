@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using OpsConsole.Core;
-using OpsConsole.Core.Accounts;
 using OpsConsole.Core.Deployments;
 using OpsConsole.Testing;
 using OpsConsole.Tests.Infrastructure;
@@ -25,7 +24,6 @@ public abstract class DeploymentPageTest(MarketplaceDatabase database) : Console
         }).Build();
         Services.AddLogging();
         Services.AddOpsConsoleCore(configuration);
-        Services.AddOpsConsoleAccounts(configuration);
         return Task.CompletedTask;
     }
 }
