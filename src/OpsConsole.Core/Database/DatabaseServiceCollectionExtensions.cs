@@ -15,6 +15,7 @@ public static class DatabaseServiceCollectionExtensions
         services.AddOptions<DatabaseOptions>().Bind(configuration.GetSection(DatabaseOptions.Section)).ValidateOnStart();
         services.AddSingleton(_ => ServiceCollectionExtensions.BuildDataSource(configuration));
         services.AddSingleton<OpsTransactions>();
+        services.AddSingleton<DatabasePing>();
         return services;
     }
 }

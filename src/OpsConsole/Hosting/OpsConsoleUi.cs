@@ -3,8 +3,7 @@ using OpsConsole.Api;
 using OpsConsole.Auth;
 using OpsConsole.Components;
 using OpsConsole.Database;
-using OpsConsole.Health;
-using OpsConsole.Metrics;
+using OpsConsole.Endpoints;
 
 namespace OpsConsole.Hosting;
 
@@ -50,8 +49,8 @@ public static class OpsConsoleUi
         app.UseAntiforgery();
 
         app.MapStaticAssets().AllowAnonymous();
-        app.MapOpsHealth();
-        app.MapPrometheusMetrics();
+        app.MapHealthEndpoints();
+        app.MapMetricsEndpoints();
         app.MapSignInEndpoints();
         app.MapCreditEndpoints();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();

@@ -5,10 +5,11 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
-using Npgsql;
+using OpsConsole.Auth;
+using OpsConsole.Core.Database;
 using OpsConsole.Core.Accounts;
 
-namespace OpsConsole.Auth;
+namespace OpsConsole.Endpoints;
 
 /// <summary>
 /// Cookie sign-in and sign-out. The sign-in page is a static form that posts here (a Blazor circuit
@@ -74,7 +75,7 @@ public static class SignInEndpoints
         {
             result = await accounts.SignInAsync(userName ?? "", password ?? "", cancellationToken);
         }
-        catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+        catch (Exception ex) when (DatabasePing.IsDatabaseFailure(ex))
         {
             logger.LogWarning(ex, "Sign-in impossible: the database is unreachable");
             return TypedResults.Redirect(LoginUrl(Errors.Unavailable, returnUrl));
