@@ -2,7 +2,7 @@ using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using OpsConsole.Core.Deployments;
-using OpsConsole.Core.Tests.Purchases;
+using OpsConsole.Testing;
 
 namespace OpsConsole.Core.Tests.Deployments;
 
@@ -32,7 +32,7 @@ internal static class DeploymentTestKit
             all[key] = value;
         }
 
-        return MarketSeed.Services(connectionString, all);
+        return TestServices.Build(connectionString, all);
     }
 
     public static async Task<long> StartAsync(IDeploymentService service, DeploymentActor? actor = null, string template = RunbookCatalog.RaceConditionFixes)

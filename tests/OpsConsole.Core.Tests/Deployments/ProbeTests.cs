@@ -3,7 +3,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using OpsConsole.Core.Database;
 using OpsConsole.Core.Deployments;
-using OpsConsole.Core.Tests.Purchases;
 using OpsConsole.Testing;
 using static OpsConsole.Core.Tests.Deployments.DeploymentTestKit;
 
