@@ -3,7 +3,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using OpsConsole.Core.Actions;
 using OpsConsole.Core.Deployments;
-using OpsConsole.Core.Tests.Purchases;
 using OpsConsole.Testing;
 
 namespace OpsConsole.Core.Tests.Deployments;
@@ -21,7 +20,7 @@ internal static class DeploymentTestKit
             all[key] = value;
         }
 
-        return MarketSeed.Services(connectionString, all);
+        return TestServices.Build(connectionString, all);
     }
 
     public static async Task<long> StartAsync(IDeploymentService service, OpsActor? actor = null, string template = RunbookCatalog.RaceConditionFixes)

@@ -4,7 +4,6 @@ using Npgsql;
 using OpsConsole.Core.Database;
 using OpsConsole.Core.Actions;
 using OpsConsole.Core.Deployments;
-using OpsConsole.Core.Tests.Purchases;
 using OpsConsole.Testing;
 using static OpsConsole.Core.Tests.Deployments.DeploymentTestKit;
 
