@@ -1,3 +1,4 @@
+using OpsConsole.Core.Exports;
 using System.Globalization;
 using System.Text;
 
@@ -99,35 +100,22 @@ public static class DeploymentExport
     }
 
     /// <summary>
-    /// The timeline, one event a line: id, at (UTC, ISO 8601), actor, action, subject, summary, before, after (JSON).
-    /// RFC 4180 quoting; a cell that a spreadsheet would take for a formula gets a leading apostrophe.
+    /// The timeline, one event a line: id, at (UTC, ISO 8601), actor, action, subject, summary, before, after (JSON),
+    /// through <see cref="CsvExport"/> (RFC 4180 quoting, formula injection escaped).
     /// </summary>
-    public static string ToTimelineCsv(DeploymentRun run)
-    {
-        var csv = new StringBuilder();
-        csv.Append("id,at,actor,action,subject,summary,before,after\r\n");
-        foreach (var e in run.Timeline)
-        {
-            csv.AppendJoin(',', new[]
-            {
-                e.Id.ToString(CultureInfo.InvariantCulture), e.At.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture),
-                e.Actor, e.Action, e.Subject ?? "", e.Summary, e.Before ?? "", e.After ?? "",
-            }.Select(CsvCell)).Append("\r\n");
-        }
+    public static string ToTimelineCsv(DeploymentRun run) => CsvExport.Write(run.Timeline, TimelineColumns);
 
-        return csv.ToString();
-    }
-
-    internal static string CsvCell(string value)
-    {
-        // Spreadsheet formula injection: =, +, -, @ (and tab, CR) at the start make Excel evaluate the cell.
-        if (value.Length > 0 && value[0] is '=' or '+' or '-' or '@' or '\t' or '\r')
-        {
-            value = "'" + value;
-        }
-
-        return value.IndexOfAny([',', '"', '\r', '\n']) >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
-    }
+    private static readonly IReadOnlyList<CsvColumn<TimelineEvent>> TimelineColumns =
+    [
+        new("id", e => e.Id),
+        new("at", e => e.At.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture)),
+        new("actor", e => e.Actor),
+        new("action", e => e.Action),
+        new("subject", e => e.Subject),
+        new("summary", e => e.Summary),
+        new("before", e => e.Before),
+        new("after", e => e.After),
+    ];
 
     private static string Time(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture);
 

@@ -398,7 +398,19 @@ public sealed class DeploymentServiceTests(MarketplaceDatabase database) : IClas
         Assert.Contains(",manager,signoff.approved,,", csv, StringComparison.Ordinal);
         // The note's text is in the after JSON: quoted, with its quotes doubled.
         Assert.Contains("\"\"text\"\": \"\"=HYPERLINK", csv, StringComparison.Ordinal);
-        Assert.Equal("\"'=SUM(A1,A2)\"", DeploymentExport.CsvCell("=SUM(A1,A2)"));
+    }
+
+    [Fact]
+    public async Task A_display_name_that_looks_like_a_formula_is_exported_as_text()
+    {
+        var runId = await StartAsync(Service);
+        var sneaky = TestActors.For("=HYPERLINK(\"http://x\")", OpsRoles.Engineer);
+        await SucceedsAsync(Service.AddNoteAsync(sneaky, runId, "hello", Ct));
+
+        var csv = (await Service.ExportTimelineAsync(TestActors.Support, runId, Ct)).Value;
+
+        var noteLine = Assert.Single(csv.Split("\r\n"), l => l.Contains("note.added", StringComparison.Ordinal));
+        Assert.Contains(",\"'=HYPERLINK(\"\"http://x\"\")\",note.added,", noteLine, StringComparison.Ordinal);
     }
 
     private async Task<long> ReadyForApprovalAsync()
