@@ -413,6 +413,24 @@ public sealed class DeploymentServiceTests(MarketplaceDatabase database) : IClas
         Assert.Contains(",\"'=HYPERLINK(\"\"http://x\"\")\",note.added,", noteLine, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Two_accounts_with_the_same_display_name_are_two_people_for_four_eyes()
+    {
+        var runId = await StartAsync(Service);
+        // A local account and a single sign-on user, both shown as "alex".
+        var localAlex = TestActors.For("alex", OpsRoles.Engineer, subject: "local-alex");
+        var ssoAlex = TestActors.For("alex", OpsRoles.Manager, subject: "sso-alex");
+        Assert.NotEqual(localAlex.Id, ssoAlex.Id);
+
+        await SucceedsAsync(Service.SignAsync(localAlex, runId, SignOffKind.Deployed, Ct));
+        await SucceedsAsync(Service.SignAsync(ssoAlex, runId, SignOffKind.Verified, Ct));
+        var asVerifier = await RefusedAsync(Service.SignAsync(ssoAlex with { DisplayName = "someone else" }, runId, SignOffKind.Approved, Ct), RefusalKind.Forbidden);
+
+        Assert.Contains("verified this run and cannot approve it", asVerifier.Message, StringComparison.Ordinal);
+        var run = await RunAsync(Service, runId);
+        Assert.Equal(("alex", localAlex.Id, "alex", ssoAlex.Id), (run.Deployed!.UserName, run.Deployed.ActorId, run.Verified!.UserName, run.Verified.ActorId));
+    }
+
     private async Task<long> ReadyForApprovalAsync()
     {
         var runId = await StartAsync(Service);

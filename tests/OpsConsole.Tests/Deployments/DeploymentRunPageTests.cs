@@ -1,6 +1,7 @@
 using Bunit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using OpsConsole.Auth;
 using OpsConsole.Components.Pages.Deployments;
 using OpsConsole.Core;
 using OpsConsole.Core.Accounts;
@@ -197,4 +198,28 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
 
     private static AngleSharp.Dom.IElement ElementOf<T>(IRenderedComponent<T> cut, string selector) where T : Microsoft.AspNetCore.Components.IComponent =>
         cut.WaitForElement(selector, Wait);
+
+    [Fact]
+    public async Task An_engineer_demoted_while_the_page_is_open_is_refused_at_the_next_action()
+    {
+        var runId = await DeploymentScenario.StartAsync(Service);
+        var item = (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.Items[0];
+        var accounts = Services.GetRequiredService<AccountService>();
+        Assert.True(await accounts.UpsertAsync("demoted", OpsRoles.Engineer, "correct horse battery", CancellationToken.None));
+        SignIn(AuthenticationSetup.CreateLocalPrincipal((await accounts.FindAsync("demoted", CancellationToken.None))!));
+        var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
+        ElementOf(cut, "[data-testid=deployment-run]");
+
+        // The cookie still says engineer; the account no longer does.
+        await accounts.UpsertAsync("demoted", OpsRoles.Support, "correct horse battery", CancellationToken.None);
+        await cut.InvokeAsync(() => cut.Instance.SetItemAsync(item, ItemState.Checked, null));
+
+        Eventually(cut, () =>
+        {
+            var refusal = cut.Find("[data-testid=refusal]");
+            Assert.Equal("Forbidden", refusal.GetAttribute("data-refusal-kind"));
+            Assert.Contains("signed in as support", refusal.TextContent, StringComparison.Ordinal);
+        });
+        Assert.Equal(ItemState.Unchecked, (await DeploymentScenario.LoadAsync(Service, runId)).StateOf(item.Key));
+    }
 }

@@ -47,6 +47,9 @@ public abstract class ConsoleBunitContext : BunitContext, IAsyncLifetime
     /// <summary>Signs in as <paramref name="userName"/>; pages' <c>OpsActors</c> see <c>TestActors.For(userName, role)</c>.</summary>
     protected void SignInAs(string userName, string role) => _authentication.User = TestActors.Principal(userName, role);
 
+    /// <summary>Signs in as <paramref name="user"/> (a local account's principal, say).</summary>
+    protected void SignIn(ClaimsPrincipal user) => _authentication.User = user;
+
     async Task IAsyncLifetime.InitializeAsync()
     {
         await ConfigureAsync();
