@@ -14,23 +14,18 @@ namespace OpsConsole.Core.Database;
 public sealed class OpsTransactions(NpgsqlDataSource dataSource)
 {
     /// <summary>Runs <paramref name="work"/> in one transaction; commits when it returns a success.</summary>
-    public async Task<OpsResult<T>> RunAsync<T>(
-        Func<OpsTransaction, Task<OpsResult<T>>> work, CancellationToken cancellationToken, IsolationLevel isolation = IsolationLevel.ReadCommitted)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(isolation, cancellationToken);
-        var result = await work(new OpsTransaction(connection, transaction, cancellationToken));
-        if (result.Succeeded)
-        {
-            await transaction.CommitAsync(cancellationToken);
-        }
-
-        return result;
-    }
+    public Task<OpsResult<T>> RunAsync<T>(
+        Func<OpsTransaction, Task<OpsResult<T>>> work, CancellationToken cancellationToken, IsolationLevel isolation = IsolationLevel.ReadCommitted) =>
+        RunCoreAsync(work, cancellationToken, isolation);
 
     /// <summary>Runs <paramref name="work"/> in one transaction; commits when it returns a success.</summary>
-    public async Task<OpsResult> RunAsync(
-        Func<OpsTransaction, Task<OpsResult>> work, CancellationToken cancellationToken, IsolationLevel isolation = IsolationLevel.ReadCommitted)
+    public Task<OpsResult> RunAsync(
+        Func<OpsTransaction, Task<OpsResult>> work, CancellationToken cancellationToken, IsolationLevel isolation = IsolationLevel.ReadCommitted) =>
+        RunCoreAsync(work, cancellationToken, isolation);
+
+    private async Task<TResult> RunCoreAsync<TResult>(
+        Func<OpsTransaction, Task<TResult>> work, CancellationToken cancellationToken, IsolationLevel isolation)
+        where TResult : OpsResult
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(isolation, cancellationToken);
