@@ -2,7 +2,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OpsConsole.Core;
-using OpsConsole.Core.Accounts;
 
 namespace OpsConsole.Testing;
 
@@ -22,12 +21,8 @@ public static class TestServices
 
     /// <summary>Adds logging and the core services over <paramref name="connectionString"/> to <paramref name="services"/> (a bUnit context's, say).</summary>
     public static IServiceCollection AddOpsConsoleCoreFor(
-        this IServiceCollection services, string connectionString, IEnumerable<KeyValuePair<string, string?>>? settings = null)
-    {
-        var configuration = Configuration(connectionString, settings);
-        // Accounts too: pages and services build their OpsActor through AccountService.
-        return services.AddLogging().AddOpsConsoleCore(configuration).AddOpsConsoleAccounts(configuration);
-    }
+        this IServiceCollection services, string connectionString, IEnumerable<KeyValuePair<string, string?>>? settings = null) =>
+        services.AddLogging().AddOpsConsoleCore(Configuration(connectionString, settings));
 
     /// <summary>
     /// A provider of the core services over <paramref name="connectionString"/>. <paramref name="time"/> replaces the
