@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using OpsConsole.Auth;
 using OpsConsole.Cli;
 using OpsConsole.Core.Accounts;
+using OpsConsole.Core.Credits;
 using OpsConsole.Core.Demo;
 using OpsConsole.Core.Deployments;
 using OpsConsole.Core.Purchases;
@@ -23,6 +24,7 @@ public sealed class ConfigurationTests
         Bind<OpenIdConnectSettings>(example, OpenIdConnectSettings.SectionName);
         Bind<PurchaseOptions>(example, PurchaseOptions.Section);
         Bind<DeploymentOptions>(example, DeploymentOptions.Section);
+        Bind<CreditOptions>(example, CreditOptions.Section);
         var accounts = example.GetSection(AccountOptions.SectionName);
         Bind<AccountOptions>(new ConfigurationBuilder().AddInMemoryCollection(
             accounts.AsEnumerable(makePathsRelative: true).Where(kv => kv.Key != "SignInAttemptsPerMinute")).Build(), null);
