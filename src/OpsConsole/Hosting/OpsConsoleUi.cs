@@ -1,8 +1,8 @@
 using MudBlazor.Services;
-using OpsConsole.Api;
 using OpsConsole.Auth;
 using OpsConsole.Components;
 using OpsConsole.Database;
+using OpsConsole.Endpoints;
 using OpsConsole.Health;
 using OpsConsole.Metrics;
 
