@@ -16,7 +16,7 @@ public sealed class ConcurrentAdjustmentTests(MarketplaceDatabase database) : Cr
         var attempts = Enumerable.Range(1, 20).Select(async n =>
         {
             await start.WaitAsync(Ct);
-            var maker = Actor($"local:{1000 + n}", $"support{n}", "support");
+            var maker = Actor($"support{n}", "support");
             return await Service.AdjustAsync(maker, new AdjustmentRequest(workspace, version, new CreditDeltas(n, n, 0, 0), $"Concurrent top-up number {n}", null), Ct);
         }).ToList();
         start.Release(20);

@@ -20,9 +20,9 @@ public sealed class CreditAdjustmentTests(MarketplaceDatabase database) : Credit
         Assert.Equal(new CreditValues(120m, 120m, 0, 0), outcome.After);
         Assert.Equal(outcome.After, await ValuesAsync(workspace));
         var journal = Succeeds(await Service.ListAdjustmentsAsync(Manager, workspace, null, Ct)).Single();
-        Assert.Equal((outcome.Id, "support", "local:101", "T-9"), (journal.Id, journal.MakerName, journal.MakerId, journal.Ticket));
+        Assert.Equal((outcome.Id, "support", Support.Id, "T-9"), (journal.Id, journal.MakerName, journal.MakerId, journal.Ticket));
         Assert.Equal(1, await ScalarAsync<int>(
-            "SELECT count(*) FROM audit_logs WHERE action = 'credit_adjustment' AND workspace_id = @Id AND details->>'actorId' = 'local:101'", new { Id = workspace }));
+            "SELECT count(*) FROM audit_logs WHERE action = 'credit_adjustment' AND workspace_id = @Id AND details->>'actorId' = @Actor", new { Id = workspace, Actor = Support.Id }));
         Assert.NotEqual(version, await VersionAsync(workspace));
     }
 

@@ -1,9 +1,9 @@
 using Dapper;
-using Microsoft.Extensions.Options;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using OpsConsole.Core.Accounts;
 using OpsConsole.Core.Actions;
 using OpsConsole.Core.Credits;
-using OpsConsole.Core.Database;
 using OpsConsole.Testing;
 
 namespace OpsConsole.Core.Tests.Credits;
@@ -15,25 +15,31 @@ namespace OpsConsole.Core.Tests.Credits;
 public abstract class CreditTestKit : IDisposable
 {
     private readonly CancellationTokenSource _deadline = new(TimeSpan.FromMinutes(1));
+    private readonly ServiceProvider _services;
 
-    protected CreditTestKit(MarketplaceDatabase database, decimal approvalThreshold = 500m)
+    protected CreditTestKit(MarketplaceDatabase database)
     {
         Database = database;
-        Service = new CreditService(new OpsTransactions(database.DataSource), Options.Create(new CreditOptions { ApprovalThreshold = approvalThreshold, HistoryPageSize = 3 }));
+        _services = TestServices.Build(database.ConnectionString, new Dictionary<string, string?>
+        {
+            ["Credits:HistoryPageSize"] = "3",
+            ["Credits:ListenForChanges"] = "false",
+        });
+        Service = _services.GetRequiredService<CreditService>();
     }
 
-    public static OpsActor Support { get; } = Actor("local:101", "support", "support");
+    public static OpsActor Support => TestActors.Support;
 
-    public static OpsActor Support2 { get; } = Actor("local:102", "support2", "support");
+    public static OpsActor Support2 { get; } = TestActors.For("support2", OpsRoles.Support);
 
     // Same display name as Support, another person: four-eyes rules compare identities.
-    public static OpsActor SupportNamesake { get; } = Actor("oidc:https://idp|77", "support", "support");
+    public static OpsActor SupportNamesake { get; } = TestActors.For("support", OpsRoles.Support, subject: "another-support");
 
-    public static OpsActor Admin { get; } = Actor("local:103", "admin", "admin");
+    public static OpsActor Admin => TestActors.Admin;
 
-    public static OpsActor Manager { get; } = Actor("local:104", "manager", "manager");
+    public static OpsActor Manager => TestActors.Manager;
 
-    public static OpsActor Engineer { get; } = Actor("local:105", "engineer", "engineer");
+    public static OpsActor Engineer => TestActors.Engineer;
 
     protected MarketplaceDatabase Database { get; }
 
@@ -43,7 +49,7 @@ public abstract class CreditTestKit : IDisposable
 
     protected CancellationToken Ct => _deadline.Token;
 
-    public static OpsActor Actor(string id, string name, string role) => new(id, name, role, OpsPermissionTable.For(role));
+    public static OpsActor Actor(string name, string role) => TestActors.For(name, role);
 
     /// <summary>A new workspace with a credit row of these values.</summary>
     protected async Task<Guid> WorkspaceAsync(decimal balance, decimal purchased, decimal earned = 0, decimal used = 0)
@@ -116,6 +122,7 @@ public abstract class CreditTestKit : IDisposable
 
     public void Dispose()
     {
+        _services.Dispose();
         _deadline.Dispose();
         GC.SuppressFinalize(this);
     }

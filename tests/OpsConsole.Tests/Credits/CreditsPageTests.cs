@@ -11,14 +11,14 @@ namespace OpsConsole.Tests.Credits;
 
 public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageTest(database), IClassFixture<MarketplaceDatabase>
 {
-    private static readonly OpsActor OtherSupport = new("local:900001", "support2", OpsRoles.Support, OpsPermissionTable.For(OpsRoles.Support));
+    private static readonly OpsActor OtherSupport = TestActors.For("support2", OpsRoles.Support);
 
     [Theory]
     [InlineData(OpsRoles.Engineer)]
     [InlineData(OpsRoles.Manager)]
     public async Task Engineers_and_managers_see_the_drift_with_the_formula_and_the_explanation_but_only_to_read(string role)
     {
-        var actor = await SignInLocalAsync(role, role);
+        var actor = SignIn(role, role);
         var drift = (await Service.ListDriftAsync(actor, CancellationToken.None)).Value;
         var cut = Render<CreditsPage>();
 
@@ -44,7 +44,7 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
     [Fact]
     public async Task Support_gets_the_proposal_prefilled_with_a_preview_and_applies_it_with_a_reason()
     {
-        await SignInLocalAsync("support", OpsRoles.Support);
+        SignIn("support", OpsRoles.Support);
         var workspace = await WorkspaceAsync(110m, 100m);
         var cut = Render<CreditsPage>();
         Eventually(cut, () => Assert.NotEmpty(cut.FindAll($"[data-testid=drift-row][data-workspace='{workspace}']")));
@@ -68,7 +68,7 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
     [Fact]
     public async Task A_form_made_stale_by_someone_else_is_refused_and_nothing_is_applied()
     {
-        await SignInLocalAsync("support", OpsRoles.Support);
+        SignIn("support", OpsRoles.Support);
         var workspace = await WorkspaceAsync(50m, 40m);
         var cut = Render<CreditsPage>();
         Eventually(cut, () => Assert.NotEmpty(cut.FindAll($"[data-testid=drift-row][data-workspace='{workspace}']")));
@@ -89,7 +89,7 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
     [Fact]
     public async Task The_maker_is_refused_approving_their_own_and_another_support_person_approves()
     {
-        var me = await SignInLocalAsync("support", OpsRoles.Support);
+        var me = SignIn("support", OpsRoles.Support);
         var mine = await PendingAsync(me);
         var theirs = await PendingAsync(OtherSupport);
         var cut = Render<CreditsPage>();
@@ -109,7 +109,7 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
     [Fact]
     public async Task An_applied_adjustment_is_reversed_from_the_journal_with_a_reason()
     {
-        await SignInLocalAsync("admin", OpsRoles.Admin);
+        SignIn("admin", OpsRoles.Admin);
         var workspace = await WorkspaceAsync(20m, 20m);
         var version = (await Service.GetWorkspaceAsync(OtherSupport, workspace, CancellationToken.None)).Value.Version;
         var made = (await Service.AdjustAsync(OtherSupport, new AdjustmentRequest(workspace, version, new CreditDeltas(7m, 7m, 0, 0), "Credit pack paid by invoice", null), CancellationToken.None)).Value;
@@ -126,7 +126,7 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
     [Fact]
     public async Task The_bulk_dry_run_shows_before_and_after_and_writes_nothing()
     {
-        await SignInLocalAsync("support", OpsRoles.Support);
+        SignIn("support", OpsRoles.Support);
         var cut = Render<CreditsPage>();
         Eventually(cut, () => Assert.NotEmpty(cut.FindAll("[data-testid=drift-row]")));
         var written = await JournalRowsAsync();
@@ -147,7 +147,7 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
     [Fact]
     public async Task A_change_announced_by_the_listener_reloads_the_open_page()
     {
-        await SignInLocalAsync("manager", OpsRoles.Manager);
+        SignIn("manager", OpsRoles.Manager);
         var cut = Render<CreditsPage>();
         Eventually(cut, () => Assert.NotEmpty(cut.FindAll("[data-testid=drift-row]")));
         var workspace = await WorkspaceAsync(9m, 10m);
