@@ -21,12 +21,8 @@ public static class TestServices
 
     /// <summary>Adds logging and the core services over <paramref name="connectionString"/> to <paramref name="services"/> (a bUnit context's, say).</summary>
     public static IServiceCollection AddOpsConsoleCoreFor(
-        this IServiceCollection services, string connectionString, IEnumerable<KeyValuePair<string, string?>>? settings = null)
-    {
-        var configuration = Configuration(connectionString, settings);
-        // AddOpsConsoleCore includes Accounts, which pages need to build their OpsActor.
-        return services.AddLogging().AddOpsConsoleCore(configuration);
-    }
+        this IServiceCollection services, string connectionString, IEnumerable<KeyValuePair<string, string?>>? settings = null) =>
+        services.AddLogging().AddOpsConsoleCore(Configuration(connectionString, settings));
 
     /// <summary>
     /// A provider of the core services over <paramref name="connectionString"/>. <paramref name="time"/> replaces the
