@@ -19,9 +19,7 @@ public sealed class LockoutTests(MarketplaceDatabase database) : IClassFixture<M
 
     public Task InitializeAsync()
     {
-        var settings = new Dictionary<string, string?> { ["Accounts:LockoutDuration"] = "00:00:01" };
-        _services = TestServices.Build(database.ConnectionString, settings,
-            configure: s => s.AddOpsConsoleAccounts(TestServices.Configuration(database.ConnectionString, settings)));
+        _services = TestServices.Build(database.ConnectionString, new Dictionary<string, string?> { ["Accounts:LockoutDuration"] = "00:00:01" });
         return Task.CompletedTask;
     }
 

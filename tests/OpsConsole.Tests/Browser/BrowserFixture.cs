@@ -31,6 +31,9 @@ public sealed class BrowserFixture : ConsoleAppFixture
         BaseUrl = Factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
             .First().Replace("127.0.0.1", "localhost", StringComparison.Ordinal).TrimEnd('/');
 
+        // Every expectation waits for its condition up to 10 s, not Playwright's 5 s: a sign-in followed by the Blazor
+        // circuit going interactive took longer than 5 s on two cores shared with the rest of the suite.
+        Assertions.SetDefaultExpectTimeout(10_000);
         _playwright = await Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {

@@ -16,7 +16,8 @@ namespace OpsConsole.Tests.Components;
 
 /// <summary>
 /// The layout against a real PostgreSQL that the test kills and restarts: the banner appears, and goes
-/// away by itself within 10 s of the database coming back. A cluster of its own, since it is stopped.
+/// away by itself within 10 s of the database coming back. A cluster of its own, since it is stopped, on a port
+/// outside the ephemeral range so that nothing takes it while the cluster is down.
 /// </summary>
 public sealed class MainLayoutDatabaseTests : ConsoleBunitContext
 {
@@ -30,7 +31,8 @@ public sealed class MainLayoutDatabaseTests : ConsoleBunitContext
     {
         _folder = Path.Combine(Path.GetTempPath(), $"opsconsole-banner-test-{Guid.NewGuid():N}");
         _cluster = await LocalPostgresCluster.StartAsync(
-            new LocalClusterOptions { DataDirectory = Path.Combine(_folder, "pgdata"), Durable = false }, CancellationToken.None);
+            new LocalClusterOptions { DataDirectory = Path.Combine(_folder, "pgdata"), Durable = false, Port = PortNoOneElseTakes() },
+            CancellationToken.None);
         await _cluster.CreateDatabaseIfMissingAsync("console", CancellationToken.None);
         await DatabaseMigrator.MigrateAsync(_cluster.ConnectionString("console"), CancellationToken.None);
         _dataSource = NpgsqlDataSource.Create(_cluster.ConnectionString("console"));
@@ -87,6 +89,31 @@ public sealed class MainLayoutDatabaseTests : ConsoleBunitContext
         var reloaded = Render<MainLayout>(p => p.Add(l => l.Body, (RenderFragment)(b => b.AddContent(0, "page"))));
         // The reload reads the choice from the database: bUnit's 1 s default is too short on a loaded machine.
         reloaded.WaitForAssertion(() => Assert.True(reloaded.FindComponent<MudThemeProvider>().Instance.GetState(x => x.IsDarkMode)), TimeSpan.FromSeconds(10));
+    }
+
+    // The cluster restarts on the port it had, so nothing may take that port while it is down. Every other socket of
+    // the run gets its port from the kernel's ephemeral range (outgoing connections, and binds to port 0 as every
+    // other test cluster and app does); a free port below that range is never handed out, so it stays ours.
+    private static int PortNoOneElseTakes()
+    {
+        var range = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+        var ephemeralStart = int.Parse(range[0], System.Globalization.CultureInfo.InvariantCulture);
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            var port = Random.Shared.Next(Math.Min(10_000, ephemeralStart / 2), ephemeralStart);
+            try
+            {
+                using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port);
+                probe.Start();
+                return port;
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                // Someone listens there already: try another.
+            }
+        }
+
+        throw new InvalidOperationException($"No free loopback port below the ephemeral range ({ephemeralStart}).");
     }
 
     protected override async ValueTask DisposeAsyncCore()

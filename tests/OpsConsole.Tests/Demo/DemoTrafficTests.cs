@@ -1,7 +1,5 @@
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using OpsConsole.Core;
 using OpsConsole.Core.Demo;
 using OpsConsole.Core.Purchases;
 using OpsConsole.Testing;
@@ -15,20 +13,15 @@ public sealed class DemoTrafficTests(MarketplaceDatabase database) : IClassFixtu
     [Fact]
     public async Task Demo_traffic_buys_leads_and_meets_conflicts_and_insufficient_credits_without_breaking_invariants()
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        await using var services = TestServices.Build(database.ConnectionString, new Dictionary<string, string?>
         {
-            ["ConnectionStrings:Marketplace"] = database.ConnectionString,
             ["Demo:Enabled"] = "true",
             ["Demo:Buyers"] = "6",
             ["Demo:PurchasesPerSecond"] = "30",
             ["Demo:HotLeads"] = "16",
             ["Demo:LeadCount"] = "500",
             ["Demo:RestockBelow"] = "100",
-        }).Build();
-        await using var services = new ServiceCollection()
-            .AddLogging()
-            .AddOpsConsoleCore(configuration)
-            .BuildServiceProvider();
+        });
         await services.GetRequiredService<DemoSeeder>().SeedAsync(500, CancellationToken.None);
         var stats = services.GetRequiredService<DemoTrafficStats>();
         var traffic = services.GetServices<IHostedService>().OfType<DemoTrafficService>().Single();
@@ -49,11 +42,7 @@ public sealed class DemoTrafficTests(MarketplaceDatabase database) : IClassFixtu
     [Fact]
     public async Task Demo_traffic_stays_off_unless_its_options_enable_it()
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["ConnectionStrings:Marketplace"] = database.ConnectionString,
-        }).Build();
-        await using var services = new ServiceCollection().AddLogging().AddOpsConsoleCore(configuration).BuildServiceProvider();
+        await using var services = TestServices.Build(database.ConnectionString);
         var traffic = services.GetServices<IHostedService>().OfType<DemoTrafficService>().Single();
 
         await traffic.StartAsync(CancellationToken.None);

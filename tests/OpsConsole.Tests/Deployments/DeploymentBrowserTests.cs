@@ -14,6 +14,10 @@ namespace OpsConsole.Tests.Deployments;
 [Collection(DeploymentTests.Collection)]
 public sealed class DeploymentBrowserTests(BrowserFixture browser, ITestOutputHelper output) : IClassFixture<BrowserFixture>, IAsyncLifetime
 {
+    // Click, database, NOTIFY, the other page's render, on a shared and loaded machine: a deadline for the condition,
+    // not the "< 1 s" goal, which bench/ measures (benchmark 5).
+    private const float LiveUpdateTimeout = 10_000;
+
     private readonly List<IBrowserContext> _contexts = [];
 
     private IDeploymentService Service => browser.Factory.Services.GetRequiredService<IDeploymentService>();
@@ -41,13 +45,13 @@ public sealed class DeploymentBrowserTests(BrowserFixture browser, ITestOutputHe
 
         await Tick(engineer, items[0].Key).ClickAsync();
         var seenBy2 = Item(engineer2, items[0].Key);
-        await Assertions.Expect(seenBy2).ToHaveAttributeAsync("data-state", "checked", new() { Timeout = 1000 });
+        await Assertions.Expect(seenBy2).ToHaveAttributeAsync("data-state", "checked", new() { Timeout = LiveUpdateTimeout });
         await Assertions.Expect(seenBy2.GetByTestId("item-by")).ToContainTextAsync("Checked by engineer at");
         await Assertions.Expect(engineer2.GetByTestId("last-change")).ToContainTextAsync("engineer marked");
 
         await Tick(engineer2, items[1].Key).ClickAsync();
         var seenBy1 = Item(engineer, items[1].Key);
-        await Assertions.Expect(seenBy1).ToHaveAttributeAsync("data-state", "checked", new() { Timeout = 1000 });
+        await Assertions.Expect(seenBy1).ToHaveAttributeAsync("data-state", "checked", new() { Timeout = LiveUpdateTimeout });
         await Assertions.Expect(seenBy1.GetByTestId("item-by")).ToContainTextAsync("Checked by engineer2 at");
         // Neither tick overwrote the other.
         await Assertions.Expect(Item(engineer, items[0].Key)).ToHaveAttributeAsync("data-state", "checked");
@@ -88,7 +92,7 @@ public sealed class DeploymentBrowserTests(BrowserFixture browser, ITestOutputHe
         await manager.GetByTestId("sign-approved").ClickAsync();
         await Assertions.Expect(manager.GetByTestId("run-status")).ToHaveTextAsync("COMPLETE");
         await Assertions.Expect(manager.GetByTestId("read-only")).ToBeVisibleAsync();
-        await Assertions.Expect(engineer.GetByTestId("run-status")).ToHaveTextAsync("COMPLETE", new() { Timeout = 1000 });
+        await Assertions.Expect(engineer.GetByTestId("run-status")).ToHaveTextAsync("COMPLETE", new() { Timeout = LiveUpdateTimeout });
 
         var download = await manager.RunAndWaitForDownloadAsync(() => manager.GetByTestId("export-record").ClickAsync());
         var record = await File.ReadAllTextAsync(await download.PathAsync());
