@@ -13,7 +13,8 @@ public sealed class DemoMarket(NpgsqlDataSource dataSource)
     public async Task<IReadOnlyList<Guid>> GetBuyersAsync(CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var buyers = await connection.QueryAsync<Guid>(new CommandDefinition(BuyersSql, cancellationToken: cancellationToken));
+        var buyers = await connection.QueryAsync<Guid>(new CommandDefinition(
+            BuyersSql, new { Drifted = DemoSeeder.DriftedWorkspaces.ToArray() }, cancellationToken: cancellationToken));
         return buyers.AsList();
     }
 
@@ -30,7 +31,8 @@ public sealed class DemoMarket(NpgsqlDataSource dataSource)
         return (leads, available);
     }
 
-    private const string BuyersSql = "SELECT workspace_id FROM workspace_credits ORDER BY workspace_id";
+    // The drifted demo workspaces stay out of the traffic (see DemoSeeder.DriftedWorkspaces).
+    private const string BuyersSql = "SELECT workspace_id FROM workspace_credits WHERE workspace_id <> ALL (@Drifted) ORDER BY workspace_id";
 
     private const string HotLeadsSql = """
         SELECT id, workspace_id AS SellerId

@@ -41,7 +41,7 @@ public sealed class DemoSeeder(NpgsqlDataSource dataSource)
         await connection.ExecuteAsync(new CommandDefinition(
             SeedWorkspacesAndCreditsSql, new { Names = WorkspaceNames.ToArray() }, transaction, cancellationToken: cancellationToken));
         await connection.ExecuteAsync(new CommandDefinition(
-            InsertLeadsSql, new { Count = leadCount, Sellers = DemoWorkspaceIds() }, transaction, cancellationToken: cancellationToken));
+            InsertLeadsSql, new { Count = leadCount, Sellers = TradingWorkspaceIds() }, transaction, cancellationToken: cancellationToken));
         await connection.ExecuteAsync(new CommandDefinition(
             InsertUnlistedLeadsSql, new { Count = Math.Max(leadCount / 20, 1), Sellers = DemoWorkspaceIds() }, transaction, cancellationToken: cancellationToken));
 
@@ -54,17 +54,23 @@ public sealed class DemoSeeder(NpgsqlDataSource dataSource)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         return await connection.ExecuteAsync(new CommandDefinition(
-            InsertLeadsSql, new { Count = count, Sellers = DemoWorkspaceIds() }, cancellationToken: cancellationToken));
+            InsertLeadsSql, new { Count = count, Sellers = TradingWorkspaceIds() }, cancellationToken: cancellationToken));
     }
 
     private static Guid[] DemoWorkspaceIds() => [.. Enumerable.Range(1, WorkspaceNames.Count).Select(WorkspaceId)];
+
+    private static Guid[] TradingWorkspaceIds() => [.. DemoWorkspaceIds().Except(DriftedWorkspaces)];
 
     private const string SeedLockSql = "SELECT pg_advisory_xact_lock(hashtext('opsconsole.demo-seed'))";
 
     private const string IsSeededSql = "SELECT EXISTS (SELECT 1 FROM workspaces WHERE id = @FirstWorkspace)";
 
-    /// <summary>The drifted demo workspaces: a purchase charged twice, earnings without total_earned, a lost deduction.</summary>
-    public static (int ChargedTwice, int EarningsNotRecorded, int LostDeduction) DriftedWorkspaces { get; } = (3, 7, 10);
+    /// <summary>
+    /// The drifted demo workspaces (a purchase charged twice, earnings without total_earned, a lost deduction). They take
+    /// no part in demo traffic, neither buying nor selling, so that their credit rows stay at the version a support
+    /// person looked at while fixing them.
+    /// </summary>
+    public static IReadOnlyList<Guid> DriftedWorkspaces { get; } = [WorkspaceId(3), WorkspaceId(7), WorkspaceId(10)];
 
     // Every workspace starts with bought credits only; a few earlier credit purchases are on record (completed,
     // with their items and sold leads, three days old so that the live KPI windows do not see them), and each

@@ -10,7 +10,7 @@ public sealed class SignInBrowserTests(BrowserFixture browser, ITestOutputHelper
     private static readonly string[] Areas = ["Deployments", "Purchase metrics", "Locks", "Credits", "Stripe"];
 
     [Fact]
-    public async Task A_manager_signs_in_sees_the_navigation_is_refused_adjusting_credits_and_signs_out()
+    public async Task A_manager_signs_in_sees_the_navigation_is_told_credits_are_view_only_and_signs_out()
     {
         await using var context = await browser.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new() { Width = 1280, Height = 800 } });
         var page = await context.NewPageAsync();
@@ -39,11 +39,10 @@ public sealed class SignInBrowserTests(BrowserFixture browser, ITestOutputHelper
 
         await Assertions.Expect(page.GetByTestId("signed-in-role")).ToHaveTextAsync(OpsRoles.Manager);
 
-        await page.GetByTestId("adjust-credits").ClickAsync();
-
-        var refusal = page.GetByTestId("refusal");
-        await Assertions.Expect(refusal).ToContainTextAsync("not allowed to edit credits");
-        await Assertions.Expect(refusal).ToContainTextAsync("support or admin");
+        // Credits are read-only for a manager: no form, and the page says who may edit (the API refuses too, CreditApiTests).
+        var viewOnly = page.GetByTestId("read-only");
+        await Assertions.Expect(viewOnly).ToContainTextAsync("needs the support or admin role");
+        await Assertions.Expect(viewOnly).ToContainTextAsync("signed in as manager");
 
         var screenshot = BrowserFixture.ArtifactPath("manager-refused-credit-adjustment.png");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot, FullPage = true });

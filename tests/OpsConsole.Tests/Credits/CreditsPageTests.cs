@@ -134,10 +134,12 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
         var rows = cut.FindAll("[data-testid=drift-select]").Count;
         for (var i = 0; i < rows; i++)
         {
-            cut.FindAll("[data-testid=drift-select]")[i].Change(true);
+            var index = i;
+            // Found and changed in one dispatch: a render in between would retire the handler.
+            await cut.InvokeAsync(() => cut.FindAll("[data-testid=drift-select]")[index].Change(true));
         }
 
-        cut.Find("[data-testid=bulk-dry-run]").Click();
+        await cut.InvokeAsync(() => cut.Find("[data-testid=bulk-dry-run]").Click());
 
         Eventually(cut, () => Assert.Equal(cut.FindAll("[data-testid=drift-row]").Count, cut.FindAll("[data-testid=bulk-plan-row]").Count));
         Assert.Contains("discrepancy", cut.Find("[data-testid=bulk-totals]").TextContent, StringComparison.Ordinal);

@@ -37,6 +37,14 @@ public sealed class DemoTrafficTests(MarketplaceDatabase database) : IClassFixtu
         // Only the drift the seed planted on purpose, untouched and not worsened into negative balances: three
         // balances off the formula, and the 42.00 of earnings missing from total_earned in the credit totals.
         Assert.Equal([2, 2, 2, 4], violations.Select(v => v.Invariant));
+        // The drifted workspaces neither buy nor sell, so a support person fixing one is not overtaken by the traffic.
+        Assert.Equal(0, await connection.ExecuteScalarAsync<int>("""
+            SELECT count(*) FROM marketplace_purchases AS p
+            WHERE p.created_at > now() - interval '1 hour'
+              AND (p.buyer_workspace_id = ANY (@Drifted)
+                   OR EXISTS (SELECT 1 FROM marketplace_purchase_items AS i JOIN leads AS l ON l.id = i.lead_id
+                              WHERE i.purchase_id = p.id AND l.workspace_id = ANY (@Drifted)))
+            """, new { Drifted = DemoSeeder.DriftedWorkspaces.ToArray() }));
     }
 
     [Fact]
