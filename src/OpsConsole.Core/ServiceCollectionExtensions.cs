@@ -14,6 +14,12 @@ public static class ServiceCollectionExtensions
     public const string ConnectionStringName = "Marketplace";
 
     /// <summary>
+    /// Name of the connection string of the owner login that migrations (and the demo seed) run as; unset, they use
+    /// <see cref="ConnectionStringName"/>.
+    /// </summary>
+    public const string MigrationsConnectionStringName = "MarketplaceMigrations";
+
+    /// <summary>
     /// Registers one <see cref="NpgsqlDataSource"/> over <c>ConnectionStrings:Marketplace</c> and the services of the core library.
     /// </summary>
     public static IServiceCollection AddOpsConsoleCore(this IServiceCollection services, IConfiguration configuration)

@@ -20,6 +20,11 @@ if (database is null)
 
 database.ApplyTo(builder.Configuration);
 var demo = DemoMode.For(builder.Configuration, enabledByDefault: database.IsLocal);
+if (demo.Refusal(builder.Configuration, database.IsLocal, builder.Environment) is { } refusal)
+{
+    await Console.Error.WriteLineAsync(refusal);
+    return 1;
+}
 
 builder.Services.AddOpsConsoleCore(builder.Configuration);
 builder.Services.AddOpsConsoleAccounts(builder.Configuration);

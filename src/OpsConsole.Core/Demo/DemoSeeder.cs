@@ -57,7 +57,8 @@ public sealed class DemoSeeder(NpgsqlDataSource dataSource)
             InsertLeadsSql, new { Count = count, Sellers = DemoWorkspaceIds() }, cancellationToken: cancellationToken));
     }
 
-    private static Guid[] DemoWorkspaceIds() => [.. Enumerable.Range(1, WorkspaceNames.Count).Select(WorkspaceId)];
+    /// <summary>The ids of the demo workspaces, the only ones demo traffic buys from and for.</summary>
+    public static Guid[] DemoWorkspaceIds() => [.. Enumerable.Range(1, WorkspaceNames.Count).Select(WorkspaceId)];
 
     private const string SeedLockSql = "SELECT pg_advisory_xact_lock(hashtext('opsconsole.demo-seed'))";
 

@@ -70,7 +70,11 @@ internal static class MarketSeed
     public static ServiceProvider Services(string connectionString, IDictionary<string, string?>? settings = null, ILoggerProvider? logs = null)
     {
         var configuration = new ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Marketplace"] = connectionString })
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["ConnectionStrings:Marketplace"] = connectionString,
+                ["ConnectionStrings:MarketplaceProbe"] = OpsConsole.Testing.PostgresServer.ProbeConnectionStringFor(connectionString),
+            })
             .AddInMemoryCollection(settings ?? new Dictionary<string, string?>())
             .Build();
         var services = new ServiceCollection().AddLogging(b =>

@@ -18,6 +18,8 @@ public sealed class DemoTrafficTests(MarketplaceDatabase database) : IClassFixtu
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["ConnectionStrings:Marketplace"] = database.ConnectionString,
+            // The seed and restock write as the owner, as the console's demo does.
+            ["ConnectionStrings:MarketplaceMigrations"] = database.SuperuserConnectionString,
             ["Demo:Buyers"] = "6",
             ["Demo:PurchasesPerSecond"] = "30",
             ["Demo:HotLeads"] = "16",

@@ -20,6 +20,7 @@ public abstract class DeploymentPageTest(MarketplaceDatabase database) : Console
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["ConnectionStrings:Marketplace"] = database.ConnectionString,
+            ["ConnectionStrings:MarketplaceProbe"] = database.ProbeConnectionString,
             ["Deployments:ListenForChanges"] = "false",
         }).Build();
         Services.AddLogging();
