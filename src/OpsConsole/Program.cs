@@ -1,6 +1,5 @@
 using OpsConsole.Cli;
 using OpsConsole.Core;
-using OpsConsole.Core.Accounts;
 using OpsConsole.Core.Demo;
 using OpsConsole.Hosting;
 
@@ -19,20 +18,18 @@ if (database is null)
 }
 
 database.ApplyTo(builder.Configuration);
-var demo = DemoMode.For(builder.Configuration, enabledByDefault: database.IsLocal);
-if (demo.Refusal(builder.Configuration, database.IsLocal, builder.Environment) is { } refusal)
+if (DemoMode.From(builder.Configuration.GetSection(DemoOptions.Section).Get<DemoOptions>() ?? new())
+        .Refusal(builder.Configuration, database.IsLocal, builder.Environment) is { } refusal)
 {
     await Console.Error.WriteLineAsync(refusal);
     return 1;
 }
 
 builder.Services.AddOpsConsoleCore(builder.Configuration);
-builder.Services.AddOpsConsoleAccounts(builder.Configuration);
-builder.Services.AddOpsConsoleDemo(builder.Configuration, runTraffic: demo.Enabled);
 builder.Services.AddOpsConsoleUi(builder.Configuration, builder.Environment);
 
 var app = builder.Build();
 app.UseOpsConsoleUi();
-await app.PrepareDatabaseAsync(database, demo, app.Lifetime.ApplicationStopping);
+await app.PrepareDatabaseAsync(database, app.Lifetime.ApplicationStopping);
 await app.RunAsync();
 return 0;

@@ -7,21 +7,26 @@ namespace OpsConsole.Core.Demo;
 /// <summary>Registration of the demo seed and, when asked, the demo traffic.</summary>
 public static class DemoServiceCollectionExtensions
 {
-    /// <summary>Registers <see cref="DemoSeeder"/> and <see cref="DemoTrafficStats"/>; the traffic only when <paramref name="runTraffic"/>.</summary>
-    public static IServiceCollection AddOpsConsoleDemo(this IServiceCollection services, IConfiguration configuration, bool runTraffic)
+    /// <summary>
+    /// Registers <see cref="DemoSeeder"/>, <see cref="DemoTrafficStats"/> and the traffic, which runs only when
+    /// <see cref="DemoOptions.Enabled"/> is true (section <c>Demo</c>, validated at start).
+    /// </summary>
+    public static IServiceCollection AddOpsConsoleDemo(this IServiceCollection services, IConfiguration configuration)
     {
-        services.Configure<DemoOptions>(configuration.GetSection(DemoOptions.SectionName));
+        services.AddOptions<DemoOptions>().Bind(configuration.GetSection(DemoOptions.Section))
+            .Validate(o => o.LeadCount >= 0, "Demo:LeadCount must be 0 or more.")
+            .Validate(o => o.Buyers >= 0, "Demo:Buyers must be 0 or more.")
+            .Validate(o => o.PurchasesPerSecond >= 0, "Demo:PurchasesPerSecond must be 0 or more.")
+            .Validate(o => o.HotLeads >= 1, "Demo:HotLeads must be 1 or more.")
+            .Validate(o => o.RestockBelow >= 0, "Demo:RestockBelow must be 0 or more.")
+            .ValidateOnStart();
         // The seed and the restock insert workspaces and leads, which the runtime login may not: they write as the
         // owner (ConnectionStrings:MarketplaceMigrations) when it is set.
         services.AddSingleton(sp => DemoWriter.Create(configuration, sp.GetRequiredService<NpgsqlDataSource>()));
         services.AddSingleton(sp => new DemoSeeder(sp.GetRequiredService<DemoWriter>().DataSource));
         services.AddSingleton<DemoMarket>();
         services.AddSingleton<DemoTrafficStats>();
-        if (runTraffic)
-        {
-            services.AddHostedService<DemoTrafficService>();
-        }
-
+        services.AddHostedService<DemoTrafficService>();
         return services;
     }
 }

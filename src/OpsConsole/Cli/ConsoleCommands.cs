@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using OpsConsole.Core;
 using OpsConsole.Core.Accounts;
 using OpsConsole.Core.Database;
@@ -59,7 +60,7 @@ public static class ConsoleCommands
         }
 
         database.ApplyTo(builder.Configuration);
-        if (seedsDemo && (DemoMode.For(builder.Configuration, enabledByDefault: true) with { Enabled = true })
+        if (seedsDemo && (DemoMode.From(builder.Configuration.GetSection(DemoOptions.Section).Get<DemoOptions>() ?? new()) with { Enabled = true })
                 .Refusal(builder.Configuration, database.IsLocal, builder.Environment) is { } refusal)
         {
             await error.WriteLineAsync(refusal);
@@ -67,8 +68,6 @@ public static class ConsoleCommands
         }
 
         builder.Services.AddOpsConsoleCore(builder.Configuration);
-        builder.Services.AddOpsConsoleAccounts(builder.Configuration);
-        builder.Services.AddOpsConsoleDemo(builder.Configuration, runTraffic: false);
         using var host = builder.Build();
         using var stop = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) =>
@@ -110,7 +109,7 @@ public static class ConsoleCommands
     private static async Task<int> PrintLocalDatabaseAsync(string[] configurationArgs, TextWriter output, TextWriter error)
     {
         var configuration = new ConfigurationBuilder().AddJsonFile("appsettings.json", optional: true).AddCommandLine(configurationArgs).Build();
-        var settings = configuration.GetSection(LocalDatabaseSettings.SectionName).Get<LocalDatabaseSettings>() ?? new();
+        var settings = configuration.GetSection(LocalDatabaseOptions.Section).Get<LocalDatabaseOptions>() ?? new();
         var dataDirectory = Path.GetFullPath(settings.DataDirectory);
         var credentialsFile = Path.Combine(dataDirectory, LocalPostgresCluster.CredentialsFileName);
         string password;
@@ -171,8 +170,7 @@ public static class ConsoleCommands
 
     private static async Task<int> SeedDemoAsync(IServiceProvider services, TextWriter output, CancellationToken cancellationToken)
     {
-        var demo = DemoMode.For(services.GetRequiredService<IConfiguration>(), enabledByDefault: true);
-
+        var demo = DemoMode.From(services.GetRequiredService<IOptions<DemoOptions>>().Value, enabledByDefault: true);
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ConsoleCommands));
         await ConsoleStartup.SeedDemoAsync(services, demo, logger, cancellationToken);
         await output.WriteLineAsync(demo.PasswordGenerated

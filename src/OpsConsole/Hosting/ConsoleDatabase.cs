@@ -1,12 +1,13 @@
 using OpsConsole.Core;
 using OpsConsole.Core.Database;
+using OpsConsole.Core.Demo;
 
 namespace OpsConsole.Hosting;
 
 /// <summary>Configuration section <c>Database:Local</c>: the embedded cluster used when no connection string is set.</summary>
-public sealed class LocalDatabaseSettings
+public sealed class LocalDatabaseOptions
 {
-    public const string SectionName = "Database:Local";
+    public const string Section = "Database:Local";
 
     /// <summary>Relative paths are under the working directory.</summary>
     public string DataDirectory { get; set; } = Path.Combine(".opsconsole", "pgdata");
@@ -74,7 +75,7 @@ public sealed class ConsoleDatabase : IAsyncDisposable
                 configured, string.IsNullOrWhiteSpace(migrations) ? configured : migrations, string.IsNullOrWhiteSpace(probe) ? null : probe, null);
         }
 
-        var settings = configuration.GetSection(LocalDatabaseSettings.SectionName).Get<LocalDatabaseSettings>() ?? new();
+        var settings = configuration.GetSection(LocalDatabaseOptions.Section).Get<LocalDatabaseOptions>() ?? new();
         LocalPostgresCluster cluster;
         try
         {
@@ -113,9 +114,13 @@ public sealed class ConsoleDatabase : IAsyncDisposable
     }
 
     /// <summary>Setting: give the runtime role pg_monitor and pg_signal_backend (the lock view's reads and actions).</summary>
-    public const string GrantLockViewRolesSetting = "Database:GrantLockViewRoles";
+    public const string GrantLockViewRolesSetting = DatabaseOptions.Section + ":" + nameof(DatabaseOptions.GrantLockViewRoles);
 
-    /// <summary>Points the connection strings at this database for everything registered after.</summary>
+    /// <summary>
+    /// Points the connection strings (runtime, migrations, checks) at the embedded database for everything registered
+    /// after, and turns the demo on there unless <c>Demo:Enabled</c> says otherwise (a configured database gets no demo
+    /// unless asked).
+    /// </summary>
     public void ApplyTo(IConfigurationManager configuration)
     {
         if (IsLocal)
@@ -123,6 +128,7 @@ public sealed class ConsoleDatabase : IAsyncDisposable
             configuration[$"ConnectionStrings:{ServiceCollectionExtensions.ConnectionStringName}"] = ConnectionString;
             configuration[$"ConnectionStrings:{ConsoleConnectionStrings.Migrations}"] = MigrationsConnectionString;
             configuration[$"ConnectionStrings:{ConsoleConnectionStrings.Probe}"] = ProbeConnectionString;
+            configuration[$"{DemoOptions.Section}:{nameof(DemoOptions.Enabled)}"] ??= "true";
         }
     }
 

@@ -2,7 +2,6 @@ using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using OpsConsole.Core.Deployments;
-using OpsConsole.Core.Tests.Purchases;
 using OpsConsole.Testing;
 
 namespace OpsConsole.Core.Tests.Security;
@@ -19,7 +18,7 @@ public sealed class ProbeSandboxTests(MarketplaceDatabase database) : IClassFixt
 
     public async Task InitializeAsync()
     {
-        _services = MarketSeed.Services(database.ConnectionString, new Dictionary<string, string?> { ["Deployments:ListenForChanges"] = "false" });
+        _services = TestServices.Build(database.ConnectionString, new Dictionary<string, string?> { ["Deployments:ListenForChanges"] = "false" });
         var sellers = await MarketSeed.WorkspacesAsync(database.DataSource, 2, 50m);
         await MarketSeed.ListedLeadsAsync(database.DataSource, sellers, 3, 5m);
     }
@@ -109,7 +108,7 @@ public sealed class ProbeSandboxTests(MarketplaceDatabase database) : IClassFixt
     [Fact]
     public async Task Checks_refuse_to_run_as_a_login_that_may_do_more_than_read()
     {
-        await using var services = MarketSeed.Services(database.ConnectionString, new Dictionary<string, string?>
+        await using var services = TestServices.Build(database.ConnectionString, new Dictionary<string, string?>
         {
             ["Deployments:ListenForChanges"] = "false",
             ["ConnectionStrings:MarketplaceProbe"] = database.ConnectionString,
@@ -126,7 +125,7 @@ public sealed class ProbeSandboxTests(MarketplaceDatabase database) : IClassFixt
     [Fact]
     public async Task Without_a_probe_login_checks_do_not_run_and_say_why()
     {
-        await using var services = MarketSeed.Services(database.ConnectionString, new Dictionary<string, string?>
+        await using var services = TestServices.Build(database.ConnectionString, new Dictionary<string, string?>
         {
             ["Deployments:ListenForChanges"] = "false",
             ["ConnectionStrings:MarketplaceProbe"] = "",

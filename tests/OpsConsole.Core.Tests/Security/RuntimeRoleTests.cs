@@ -64,6 +64,7 @@ public sealed class RuntimeRoleTests(MarketplaceDatabase database) : IClassFixtu
     [InlineData("DELETE FROM public.workspaces")]
     [InlineData("UPDATE public.workspace_credits SET balance = balance + 1")]
     [InlineData("INSERT INTO public.workspaces (id, name) VALUES (gen_random_uuid(), 'intruder')")]
+    [InlineData("UPDATE ops.deployment_templates SET markdown = 'rewritten'")]
     public async Task The_runtime_role_cannot_change_the_schema_or_write_beyond_what_the_console_does(string sql)
     {
         await using var connection = await OpenRuntimeAsync();

@@ -33,13 +33,14 @@ public sealed class DemoSafetyTests(MarketplaceDatabase database) : IClassFixtur
         {
             ["ConnectionStrings:Marketplace"] = database.ConnectionString,
             ["ConnectionStrings:MarketplaceMigrations"] = database.SuperuserConnectionString,
+            ["Demo:Enabled"] = "true",
             ["Demo:Buyers"] = "4",
             ["Demo:PurchasesPerSecond"] = "40",
             ["Demo:HotLeads"] = "60",
             ["Demo:LeadCount"] = "200",
         }).Build();
         await using var services = new ServiceCollection().AddLogging()
-            .AddOpsConsoleCore(configuration).AddOpsConsoleDemo(configuration, runTraffic: true).BuildServiceProvider();
+            .AddOpsConsoleCore(configuration).BuildServiceProvider();
         await services.GetRequiredService<DemoSeeder>().SeedAsync(200, CancellationToken.None);
         var stats = services.GetRequiredService<DemoTrafficStats>();
         var traffic = services.GetServices<IHostedService>().OfType<DemoTrafficService>().Single();
@@ -73,8 +74,7 @@ public sealed class DemoSafetyTests(MarketplaceDatabase database) : IClassFixtur
             ["Deployments:ListenForChanges"] = "false",
         }).Build();
         await using var services = new ServiceCollection().AddLogging()
-            .AddOpsConsoleCore(configuration).AddOpsConsoleAccounts(configuration).AddOpsConsoleDemo(configuration, runTraffic: false)
-            .BuildServiceProvider();
+            .AddOpsConsoleCore(configuration).BuildServiceProvider();
 
         await ConsoleStartup.SeedDemoAsync(services, new DemoMode(true, "first demo password", false), NullLogger.Instance, CancellationToken.None);
         await ConsoleStartup.SeedDemoAsync(services, new DemoMode(true, "second demo password", false), NullLogger.Instance, CancellationToken.None);

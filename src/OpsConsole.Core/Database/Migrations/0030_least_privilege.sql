@@ -111,6 +111,7 @@ GRANT USAGE ON SEQUENCE public.audit_logs_id_seq, ops.deployment_events_id_seq, 
 -- as it was: only the no-op UPDATE of its upsert (slug = slug) is allowed.
 GRANT SELECT, INSERT, UPDATE ON ops.accounts, ops.user_preferences, ops.deployment_runs, ops.deployment_item_states,
                                 ops.deployment_contacts TO opsconsole_runtime;
+REVOKE UPDATE ON ops.deployment_templates FROM opsconsole_runtime;
 GRANT SELECT, INSERT ON ops.deployment_templates TO opsconsole_runtime;
 GRANT UPDATE (slug) ON ops.deployment_templates TO opsconsole_runtime;
 GRANT USAGE ON SEQUENCE ops.accounts_id_seq, ops.deployment_templates_id_seq, ops.deployment_runs_id_seq TO opsconsole_runtime;
