@@ -47,6 +47,13 @@ public sealed class PostgresServer
     private string LoginConnectionString(string login, string connectionString) =>
         Cluster.LoginConnectionString(login, new NpgsqlConnectionStringBuilder(connectionString).Database!);
 
+    /// <summary>
+    /// Environment variable naming a SQL file applied to every database <see cref="CreateDatabaseAsync"/> makes, after
+    /// the migrations: a deliberately broken function (see <c>tests/OpsConsole.Core.Tests/Contract/Breakages/</c>),
+    /// to see which tests catch the breakage. Unset in every normal run.
+    /// </summary>
+    public const string BreakageVariable = "OPSCONSOLE_TEST_BREAKAGE";
+
     /// <summary>Creates a fresh, fully migrated database and returns its connection string (superuser).</summary>
     public async Task<string> CreateDatabaseAsync(CancellationToken cancellationToken = default)
     {
@@ -60,6 +67,11 @@ public sealed class PostgresServer
         finally
         {
             _createGate.Release();
+        }
+
+        if (Environment.GetEnvironmentVariable(BreakageVariable) is { Length: > 0 } breakage)
+        {
+            await ExecuteAsync(Cluster.ConnectionString(name), await File.ReadAllTextAsync(breakage, cancellationToken), cancellationToken);
         }
 
         return Cluster.ConnectionString(name);

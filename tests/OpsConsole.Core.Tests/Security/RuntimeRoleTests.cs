@@ -18,6 +18,8 @@ public sealed class RuntimeRoleTests(MarketplaceDatabase database) : IClassFixtu
         "ops.deployment_events",
         "ops.deployment_probe_results",
         "ops.deployment_notes",
+        "ops.credit_adjustments",
+        "ops.credit_adjustment_events",
     ];
 
     [Theory]
@@ -62,7 +64,7 @@ public sealed class RuntimeRoleTests(MarketplaceDatabase database) : IClassFixtu
     [InlineData("ALTER FUNCTION public.mark_leads_sold_bulk(uuid, uuid[]) OWNER TO opsconsole_runtime")]
     [InlineData("DELETE FROM ops.accounts")]
     [InlineData("DELETE FROM public.workspaces")]
-    [InlineData("UPDATE public.workspace_credits SET balance = balance + 1")]
+    [InlineData("UPDATE public.workspace_credits SET workspace_id = workspace_id")]
     [InlineData("INSERT INTO public.workspaces (id, name) VALUES (gen_random_uuid(), 'intruder')")]
     [InlineData("UPDATE ops.deployment_templates SET markdown = 'rewritten'")]
     public async Task The_runtime_role_cannot_change_the_schema_or_write_beyond_what_the_console_does(string sql)

@@ -78,6 +78,15 @@ $public$;
 
 REVOKE ALL ON SCHEMA ops FROM PUBLIC;
 
+-- Later migrations run as the owner and say CREATE SCHEMA IF NOT EXISTS, which needs CREATE on the database.
+DO $database$
+BEGIN
+    IF NOT has_database_privilege('opsconsole_owner', current_database(), 'CREATE') THEN
+        EXECUTE format('GRANT CREATE ON DATABASE %I TO opsconsole_owner', current_database());
+    END IF;
+END
+$database$;
+
 -- 3. The runtime role. Membership of service_role gives EXECUTE on the five functions; granting it needs
 --    ADMIN on service_role, so only when it is missing (the administrator may have granted it already).
 DO $service$
