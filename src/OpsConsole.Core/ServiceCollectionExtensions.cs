@@ -18,6 +18,12 @@ public static class ServiceCollectionExtensions
     public const string ConnectionStringName = "Marketplace";
 
     /// <summary>
+    /// Name of the connection string of the owner login that migrations (and the demo seed) run as; unset, they use
+    /// <see cref="ConnectionStringName"/>.
+    /// </summary>
+    public const string MigrationsConnectionStringName = "MarketplaceMigrations";
+
+    /// <summary>
     /// Registers everything the core library offers: the database, then one line per feature. A new feature adds its
     /// <c>AddOpsConsole&lt;Feature&gt;</c> here and nowhere else; the app and the CLI call only this.
     /// </summary>

@@ -1,5 +1,6 @@
 using OpsConsole.Cli;
 using OpsConsole.Core;
+using OpsConsole.Core.Demo;
 using OpsConsole.Hosting;
 
 if (ConsoleCommands.IsCommand(args))
@@ -17,6 +18,12 @@ if (database is null)
 }
 
 database.ApplyTo(builder.Configuration);
+if (DemoMode.From(builder.Configuration.GetSection(DemoOptions.Section).Get<DemoOptions>() ?? new())
+        .Refusal(builder.Configuration, database.IsLocal, builder.Environment) is { } refusal)
+{
+    await Console.Error.WriteLineAsync(refusal);
+    return 1;
+}
 
 builder.Services.AddOpsConsoleCore(builder.Configuration);
 builder.Services.AddOpsConsoleUi(builder.Configuration, builder.Environment);

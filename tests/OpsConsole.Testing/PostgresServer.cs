@@ -9,6 +9,9 @@ namespace OpsConsole.Testing;
 /// migrated once into a template database, and removed when the test process ends, however it ends.
 /// Each test class gets its own database copied from the template, so classes stay independent and run in
 /// parallel. Clusters left behind by a killed run are cleaned up by the next run.
+/// The cluster has the console's roles and logins as the embedded one does (<see cref="ConsoleRoles"/>): databases
+/// belong to <c>opsconsole_owner</c>, and <see cref="RuntimeConnectionString"/> connects as the console's runtime
+/// login, so tests exercise the runtime role's grants.
 /// </summary>
 public sealed class PostgresServer
 {
@@ -25,6 +28,25 @@ public sealed class PostgresServer
     /// <summary>The shared server, started on first call.</summary>
     public static Task<PostgresServer> InstanceAsync() => Shared.Value;
 
+    /// <summary>The runtime login's (the console's) connection string for the database of <paramref name="connectionString"/>.</summary>
+    public string RuntimeConnectionString(string connectionString) => LoginConnectionString(ConsoleRoles.RuntimeLogin, connectionString);
+
+    /// <summary>The probe login's (runbook checks') connection string for the database of <paramref name="connectionString"/>.</summary>
+    public string ProbeConnectionString(string connectionString) => LoginConnectionString(ConsoleRoles.ProbeLogin, connectionString);
+
+    /// <summary>The owner login's connection string for the database of <paramref name="connectionString"/>.</summary>
+    public string OwnerConnectionString(string connectionString) => LoginConnectionString(ConsoleRoles.OwnerLogin, connectionString);
+
+    /// <summary>
+    /// The probe login's connection string for a database of the shared server (null when the server has not been
+    /// started by this test run): what the test helpers hand to the probe runner next to the runtime connection string.
+    /// </summary>
+    public static string? ProbeConnectionStringFor(string connectionString) =>
+        Shared.IsValueCreated && Shared.Value.IsCompletedSuccessfully ? Shared.Value.Result.ProbeConnectionString(connectionString) : null;
+
+    private string LoginConnectionString(string login, string connectionString) =>
+        Cluster.LoginConnectionString(login, new NpgsqlConnectionStringBuilder(connectionString).Database!);
+
     /// <summary>
     /// Environment variable naming a SQL file applied to every database <see cref="CreateDatabaseAsync"/> makes, after
     /// the migrations: a deliberately broken function (see <c>tests/OpsConsole.Core.Tests/Contract/Breakages/</c>),
@@ -32,7 +54,7 @@ public sealed class PostgresServer
     /// </summary>
     public const string BreakageVariable = "OPSCONSOLE_TEST_BREAKAGE";
 
-    /// <summary>Creates a fresh, fully migrated database and returns its connection string.</summary>
+    /// <summary>Creates a fresh, fully migrated database and returns its connection string (superuser).</summary>
     public async Task<string> CreateDatabaseAsync(CancellationToken cancellationToken = default)
     {
         var name = "t_" + Guid.NewGuid().ToString("N");
@@ -40,7 +62,7 @@ public sealed class PostgresServer
         await _createGate.WaitAsync(cancellationToken);
         try
         {
-            await ExecuteAsync(Cluster.ConnectionString(), $"CREATE DATABASE {name} TEMPLATE {TemplateDatabase}", cancellationToken);
+            await ExecuteAsync(Cluster.ConnectionString(), $"CREATE DATABASE {name} TEMPLATE {TemplateDatabase} OWNER {ConsoleRoles.Owner}", cancellationToken);
         }
         finally
         {
@@ -55,7 +77,7 @@ public sealed class PostgresServer
         return Cluster.ConnectionString(name);
     }
 
-    /// <summary>Creates an empty database (no migrations) and returns its connection string.</summary>
+    /// <summary>Creates an empty database (no migrations) and returns its connection string (superuser).</summary>
     public async Task<string> CreateEmptyDatabaseAsync(CancellationToken cancellationToken = default)
     {
         var name = "e_" + Guid.NewGuid().ToString("N");
@@ -83,6 +105,7 @@ public sealed class PostgresServer
         StartReaper(cluster, folder);
 
         await ExecuteAsync(cluster.ConnectionString(), $"CREATE DATABASE {TemplateDatabase}", CancellationToken.None);
+        await ConsoleRoles.EnsureLocalLoginsAsync(cluster, TemplateDatabase, CancellationToken.None);
         var template = new NpgsqlConnectionStringBuilder(cluster.ConnectionString(TemplateDatabase)) { Pooling = false }.ConnectionString;
         await DatabaseMigrator.MigrateAsync(template, CancellationToken.None);
         return new PostgresServer(cluster);

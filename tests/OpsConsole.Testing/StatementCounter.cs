@@ -36,6 +36,7 @@ public sealed class StatementCounter : IAsyncDisposable
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition($"""
             CREATE TABLE IF NOT EXISTS public.test_statement_counts (table_name text, operation text, row_count bigint);
+            GRANT INSERT, SELECT ON public.test_statement_counts TO PUBLIC;
             CREATE OR REPLACE FUNCTION public.test_count_statement() RETURNS trigger LANGUAGE plpgsql AS $fn$
             BEGIN
                 INSERT INTO public.test_statement_counts VALUES (TG_TABLE_NAME, TG_OP, (SELECT count(*) FROM changed));

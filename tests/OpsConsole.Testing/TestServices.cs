@@ -15,7 +15,12 @@ public static class TestServices
     /// <summary>Configuration holding the marketplace connection string and <paramref name="settings"/>.</summary>
     public static IConfiguration Configuration(string connectionString, IEnumerable<KeyValuePair<string, string?>>? settings = null) =>
         new ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?> { [$"ConnectionStrings:{ServiceCollectionExtensions.ConnectionStringName}"] = connectionString })
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                [$"ConnectionStrings:{ServiceCollectionExtensions.ConnectionStringName}"] = connectionString,
+                // Runbook checks run as the probe login of the same database, as in the console.
+                [$"ConnectionStrings:{Core.Deployments.ProbeDataSource.ConnectionStringName}"] = PostgresServer.ProbeConnectionStringFor(connectionString),
+            })
             .AddInMemoryCollection(settings ?? [])
             .Build();
 

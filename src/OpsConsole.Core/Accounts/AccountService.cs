@@ -97,6 +97,33 @@ public sealed class AccountService(NpgsqlDataSource dataSource, IPasswordHasher<
     /// <exception cref="ArgumentException">The name is blank, the role unknown or the password too short.</exception>
     public async Task<bool> UpsertAsync(string userName, string role, string password, CancellationToken cancellationToken)
     {
+        var (name, knownRole, hash) = Prepare(userName, role, password);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+            UpsertSql, new { UserName = name, Role = knownRole, PasswordHash = hash }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>
+    /// For the demo: creates the account, or updates its role and password when the demo created it; an account the
+    /// demo did not create is left as it is. Returns what happened.
+    /// </summary>
+    /// <exception cref="ArgumentException">The name is blank, the role unknown or the password too short.</exception>
+    public async Task<DemoAccountChange> UpsertDemoAsync(string userName, string role, string password, CancellationToken cancellationToken)
+    {
+        var (name, knownRole, hash) = Prepare(userName, role, password);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var created = await connection.QuerySingleOrDefaultAsync<bool?>(new CommandDefinition(
+            UpsertDemoSql, new { UserName = name, Role = knownRole, PasswordHash = hash }, cancellationToken: cancellationToken));
+        return created switch
+        {
+            true => DemoAccountChange.Created,
+            false => DemoAccountChange.Updated,
+            null => DemoAccountChange.LeftAlone,
+        };
+    }
+
+    private (string Name, string Role, string Hash) Prepare(string userName, string role, string password)
+    {
         var name = userName?.Trim();
         if (string.IsNullOrEmpty(name))
         {
@@ -110,10 +137,7 @@ public sealed class AccountService(NpgsqlDataSource dataSource, IPasswordHasher<
             throw new ArgumentException($"The password needs at least {options.Value.MinimumPasswordLength} characters.", nameof(password));
         }
 
-        var hash = passwordHasher.HashPassword(new OpsAccount(0, name, knownRole, "", 0, null), password);
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        return await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
-            UpsertSql, new { UserName = name, Role = knownRole, PasswordHash = hash }, cancellationToken: cancellationToken));
+        return (name, knownRole, passwordHasher.HashPassword(new OpsAccount(0, name, knownRole, "", 0, null), password));
     }
 
     /// <summary>The account named <paramref name="userName"/> (case-insensitive), or null.</summary>
@@ -163,7 +187,22 @@ public sealed class AccountService(NpgsqlDataSource dataSource, IPasswordHasher<
             password_hash = excluded.password_hash,
             failed_attempts = 0,
             locked_until = NULL,
+            created_by_demo = false,
             updated_at = now()
+        RETURNING xmax = 0
+        """;
+
+    // No row comes back when the name belongs to an account the demo did not create.
+    private const string UpsertDemoSql = """
+        INSERT INTO ops.accounts (user_name, role, password_hash, created_by_demo)
+        VALUES (@UserName, @Role, @PasswordHash, true)
+        ON CONFLICT (lower(user_name)) DO UPDATE
+        SET role = excluded.role,
+            password_hash = excluded.password_hash,
+            failed_attempts = 0,
+            locked_until = NULL,
+            updated_at = now()
+        WHERE ops.accounts.created_by_demo
         RETURNING xmax = 0
         """;
 

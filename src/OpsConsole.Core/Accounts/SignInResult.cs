@@ -20,3 +20,16 @@ public sealed record SignInResult(SignInOutcome Outcome, OpsAccount? Account)
 
     internal static SignInResult LockedOut { get; } = new(SignInOutcome.LockedOut, null);
 }
+
+/// <summary>What <see cref="AccountService.UpsertDemoAsync"/> did.</summary>
+public enum DemoAccountChange
+{
+    /// <summary>The account did not exist and was created (as the demo's).</summary>
+    Created,
+
+    /// <summary>The demo's own account got the new role and password.</summary>
+    Updated,
+
+    /// <summary>An account of that name exists that the demo did not create: nothing changed.</summary>
+    LeftAlone,
+}

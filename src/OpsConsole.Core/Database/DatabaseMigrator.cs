@@ -55,30 +55,70 @@ public static class DatabaseMigrator
             // DbUp creates its journal table but not the schema around it.
             await ExecuteAsync(lockConnection, $"CREATE SCHEMA IF NOT EXISTS {JournalSchema}", cancellationToken);
 
-            // DbUp is synchronous; it runs on a pool thread so the caller's thread is not held.
-            var result = await Task.Run(() => DeployChanges.To
-                .PostgresqlDatabase(connectionString)
-                .WithScriptsEmbeddedInAssembly(typeof(DatabaseMigrator).Assembly, n => n.StartsWith(ResourcePrefix, StringComparison.Ordinal))
-                .JournalToPostgresqlTable(JournalSchema, JournalTable)
-                .WithTransactionPerScript()
-                // The scripts use $fn$ dollar quotes, which DbUp would take for variables; they also run under plain psql.
-                .WithVariablesDisabled()
-                .LogToNowhere()
-                .Build()
-                .PerformUpgrade(), cancellationToken);
-
-            if (!result.Successful)
+            // Until 0030 has given the owner role its objects, scripts run as the connecting user (a superuser or a
+            // member of every current owner); from then on, every script runs as opsconsole_owner, so that what it
+            // creates belongs to the owner role and not to whoever happens to migrate.
+            List<string> applied = [];
+            if (!await IsAppliedAsync(lockConnection, LeastPrivilegeScript, cancellationToken))
             {
-                throw new MigrationFailedException(Strip(result.ErrorScript?.Name ?? "(unknown script)"), result.Error);
+                applied.AddRange(await UpgradeAsync(connectionString, n => string.CompareOrdinal(n, LeastPrivilegeScript) <= 0, cancellationToken));
             }
 
-            var applied = result.Scripts.Select(s => Strip(s.Name)).ToArray();
+            applied.AddRange(await UpgradeAsync(AsOwner(connectionString), _ => true, cancellationToken));
             return new MigrationResult(applied, await CurrentVersionAsync(lockConnection, cancellationToken));
         }
         finally
         {
             await ExecuteAsync(lockConnection, $"SELECT pg_advisory_unlock({AdvisoryLockKey})", CancellationToken.None);
         }
+    }
+
+    /// <summary>The migration after which every script runs as <see cref="ConsoleRoles.Owner"/>.</summary>
+    public const string LeastPrivilegeScript = "0030_least_privilege.sql";
+
+    /// <summary><paramref name="connectionString"/> acting as <see cref="ConsoleRoles.Owner"/> (its login must be a member).</summary>
+    public static string AsOwner(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        var option = "-c role=" + ConsoleRoles.Owner;
+        builder.Options = string.IsNullOrEmpty(builder.Options) ? option : builder.Options + " " + option;
+        return builder.ConnectionString;
+    }
+
+    private static async Task<string[]> UpgradeAsync(string connectionString, Func<string, bool> scriptFilter, CancellationToken cancellationToken)
+    {
+        // DbUp is synchronous; it runs on a pool thread so the caller's thread is not held.
+        var result = await Task.Run(() => DeployChanges.To
+            .PostgresqlDatabase(connectionString)
+            .WithScriptsEmbeddedInAssembly(typeof(DatabaseMigrator).Assembly,
+                n => n.StartsWith(ResourcePrefix, StringComparison.Ordinal) && scriptFilter(Strip(n)))
+            .JournalToPostgresqlTable(JournalSchema, JournalTable)
+            .WithTransactionPerScript()
+            // The scripts use $fn$ dollar quotes, which DbUp would take for variables; they also run under plain psql.
+            .WithVariablesDisabled()
+            .LogToNowhere()
+            .Build()
+            .PerformUpgrade(), cancellationToken);
+
+        if (!result.Successful)
+        {
+            throw new MigrationFailedException(Strip(result.ErrorScript?.Name ?? "(unknown script)"), result.Error);
+        }
+
+        return result.Scripts.Select(s => Strip(s.Name)).ToArray();
+    }
+
+    private static async Task<bool> IsAppliedAsync(NpgsqlConnection connection, string script, CancellationToken cancellationToken)
+    {
+        await using var exists = new NpgsqlCommand($"SELECT to_regclass('{JournalSchema}.{JournalTable}') IS NOT NULL", connection);
+        if (await exists.ExecuteScalarAsync(cancellationToken) is not true)
+        {
+            return false;
+        }
+
+        await using var command = new NpgsqlCommand($"SELECT EXISTS (SELECT 1 FROM {JournalSchema}.{JournalTable} WHERE scriptname = $1)", connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = ResourcePrefix + script });
+        return await command.ExecuteScalarAsync(cancellationToken) is true;
     }
 
     /// <summary>The newest migration applied to the database, or null when none is (or the journal is missing).</summary>

@@ -34,8 +34,11 @@ public sealed class PostgresBinariesNotFoundException(string message) : Exceptio
 /// <summary>
 /// A PostgreSQL cluster on loopback, started from the server binaries on this machine: the console's
 /// one-command local run, the tests and the benchmarks all start their database through this class.
-/// Trust authentication on 127.0.0.1 only, no Unix socket; run as the <c>postgres</c> OS user when the
-/// caller is root, because initdb and postgres refuse to run as root.
+/// Password (SCRAM) authentication on 127.0.0.1 only, no Unix socket and no trust: the passwords of the
+/// superuser and of the console's logins are random and kept in <see cref="CredentialsFile"/> (pgpass format,
+/// mode 0600) inside the data folder, so no other local user can connect. A folder made by an earlier version
+/// (trust authentication) is secured in place on its next start. Runs the server as the <c>postgres</c> OS user
+/// when the caller is root, because initdb and postgres refuse to run as root.
 /// </summary>
 public sealed class LocalPostgresCluster : IAsyncDisposable
 {
@@ -46,18 +49,23 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
         "PostgreSQL server binaries (initdb, pg_ctl, postgres) were not found on PATH or under /usr/lib/postgresql/*/bin. " +
         "Install them with: apt-get install -y postgresql (Debian/Ubuntu), or set Database:Local:BinDirectory.";
 
+    /// <summary>Name of the credentials file inside the data folder.</summary>
+    public const string CredentialsFileName = "opsconsole.pgpass";
+
     private readonly string _binDirectory;
     private readonly bool _runAsPostgres;
     private readonly string? _serverOptions;
+    private readonly LocalClusterCredentials _credentials;
     private int _stopped;
 
-    private LocalPostgresCluster(string dataDirectory, int port, string binDirectory, bool runAsPostgres, string? serverOptions)
+    private LocalPostgresCluster(string dataDirectory, int port, string binDirectory, bool runAsPostgres, string? serverOptions, LocalClusterCredentials credentials)
     {
         DataDirectory = dataDirectory;
         Port = port;
         _binDirectory = binDirectory;
         _runAsPostgres = runAsPostgres;
         _serverOptions = serverOptions;
+        _credentials = credentials;
     }
 
     /// <summary>False when the cluster was already running and this instance only attached to it.</summary>
@@ -75,14 +83,24 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
     /// <summary>The folder holding the server binaries in use (pg_ctl, psql, pgbench, ...).</summary>
     public string BinDirectory => _binDirectory;
 
+    /// <summary>The file holding the cluster's passwords (pgpass format, readable by the OS user who made it only).</summary>
+    public string CredentialsFile => Path.Combine(DataDirectory, CredentialsFileName);
+
     /// <summary>A connection string for <paramref name="database"/> as the superuser.</summary>
-    public string ConnectionString(string database = "postgres") => new NpgsqlConnectionStringBuilder
+    public string ConnectionString(string database = "postgres") => LoginConnectionString(Superuser, database);
+
+    /// <summary>A connection string for <paramref name="database"/> as <paramref name="login"/>, with its password.</summary>
+    public string LoginConnectionString(string login, string database = "postgres") => new NpgsqlConnectionStringBuilder
     {
         Host = "127.0.0.1",
         Port = Port,
-        Username = Superuser,
+        Username = login,
+        Password = PasswordOf(login),
         Database = database,
     }.ConnectionString;
+
+    /// <summary>The password of <paramref name="login"/> from the credentials file; one is made (and kept) when it has none yet.</summary>
+    public string PasswordOf(string login) => _credentials.PasswordOf(login);
 
     /// <summary>
     /// Starts the cluster in <see cref="LocalClusterOptions.DataDirectory"/>, creating it first when the folder
@@ -102,16 +120,25 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
         var dataDirectory = Path.GetFullPath(options.DataDirectory);
         var runAsPostgres = CallerIsRoot;
         Directory.CreateDirectory(dataDirectory);
+        var credentials = LocalClusterCredentials.Open(Path.Combine(dataDirectory, CredentialsFileName));
 
         if (!File.Exists(Path.Combine(dataDirectory, "PG_VERSION")))
         {
-            await InitDbAsync(bin, dataDirectory, runAsPostgres, options.Durable, cancellationToken);
+            await InitDbAsync(bin, dataDirectory, runAsPostgres, options.Durable, credentials, cancellationToken);
         }
 
         var runningPort = ReadRunningPort(dataDirectory);
-        if (runningPort is int existing && await AnswersAsync(existing, cancellationToken))
+        var running = runningPort is int p && await AnswersAsync(p, credentials, cancellationToken);
+        if (!IsSecured(dataDirectory))
         {
-            return new LocalPostgresCluster(dataDirectory, existing, bin, runAsPostgres, serverOptions: null);
+            // A folder of an earlier version: trust authentication. Give the superuser a password (in single-user
+            // mode when the server is down, so trust is never served again) and switch pg_hba.conf to SCRAM.
+            await SecureAsync(bin, dataDirectory, runAsPostgres, running ? runningPort : null, credentials, cancellationToken);
+        }
+
+        if (running)
+        {
+            return new LocalPostgresCluster(dataDirectory, runningPort!.Value, bin, runAsPostgres, serverOptions: null, credentials);
         }
 
         var port = options.Port != 0 ? options.Port : FreeLoopbackPort();
@@ -134,7 +161,7 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
         }
 
         var serverOptions = $"-p {port} " + string.Join(' ', settings.Select(s => $"-c {s.Key}={s.Value}"));
-        var cluster = new LocalPostgresCluster(dataDirectory, port, bin, runAsPostgres, serverOptions);
+        var cluster = new LocalPostgresCluster(dataDirectory, port, bin, runAsPostgres, serverOptions, credentials);
         var result = await RunAsync(bin, "pg_ctl", ["-D", dataDirectory, "-l", cluster.LogFile, "-w", "-t", "60", "-o", serverOptions, "start"],
             runAsPostgres, cancellationToken);
         if (result.ExitCode != 0)
@@ -204,9 +231,13 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync() => await StopAsync();
 
-    /// <summary>Runs one of the cluster's client programs (psql, pgbench, ...) and returns its exit code and output.</summary>
+    /// <summary>
+    /// Runs one of the cluster's client programs (psql, pgbench, ...) and returns its exit code and output; they find
+    /// their passwords in <see cref="CredentialsFile"/> (PGPASSFILE).
+    /// </summary>
     public Task<(int ExitCode, string Output)> RunToolAsync(string tool, IReadOnlyList<string> arguments, CancellationToken cancellationToken) =>
-        RunAsync(_binDirectory, tool, arguments, runAsPostgres: false, cancellationToken);
+        RunAsync(_binDirectory, tool, arguments, runAsPostgres: false, cancellationToken,
+            environment: new Dictionary<string, string> { ["PGPASSFILE"] = CredentialsFile });
 
     /// <summary>Finds the folder holding the server binaries: PATH first, then the newest /usr/lib/postgresql/N/bin.</summary>
     public static string? FindBinDirectory()
@@ -237,7 +268,8 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
             .FirstOrDefault();
     }
 
-    private static async Task InitDbAsync(string bin, string dataDirectory, bool runAsPostgres, bool durable, CancellationToken cancellationToken)
+    private static async Task InitDbAsync(
+        string bin, string dataDirectory, bool runAsPostgres, bool durable, LocalClusterCredentials credentials, CancellationToken cancellationToken)
     {
         if (runAsPostgres)
         {
@@ -249,18 +281,94 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
             }
         }
 
-        List<string> args = ["-D", dataDirectory, "-U", Superuser, "-A", "trust", "-E", "UTF8", "--no-locale"];
-        if (!durable)
+        // The superuser's password reaches initdb in a file of a private temporary folder (never on a command line);
+        // the credentials file itself can only be written once initdb has filled the (empty) data folder.
+        var password = credentials.PasswordOf(Superuser, save: false);
+        var secrets = Directory.CreateTempSubdirectory("opsconsole-initdb-");
+        try
         {
-            args.Add("--no-sync");
+            var pwfile = Path.Combine(secrets.FullName, "pw");
+            await using (var writer = new StreamWriter(LocalClusterCredentials.CreatePrivate(pwfile)))
+            {
+                await writer.WriteAsync(password + "\n");
+            }
+            if (runAsPostgres)
+            {
+                await RunAsync("/usr/bin", "chown", ["-R", "postgres:postgres", secrets.FullName], runAsPostgres: false, cancellationToken);
+            }
+
+            List<string> args = ["-D", dataDirectory, "-U", Superuser, "-A", "scram-sha-256", "--pwfile=" + pwfile, "-E", "UTF8", "--no-locale"];
+            if (!durable)
+            {
+                args.Add("--no-sync");
+            }
+
+            var result = await RunAsync(bin, "initdb", args, runAsPostgres, cancellationToken);
+            if (result.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"initdb failed in {dataDirectory}: {result.Output}");
+            }
+        }
+        finally
+        {
+            secrets.Delete(recursive: true);
         }
 
-        var result = await RunAsync(bin, "initdb", args, runAsPostgres, cancellationToken);
+        credentials.Save();
+        await WriteHbaAsync(dataDirectory, cancellationToken);
+    }
+
+    // Loopback only (the server listens nowhere else and has no Unix socket), passwords only.
+    private const string HbaConf = """
+        # Written by OpsConsole: SCRAM password authentication on loopback only, no trust.
+        # The passwords are in opsconsole.pgpass beside this file (readable by the console's OS user only).
+        host all all 127.0.0.1/32 scram-sha-256
+        host all all ::1/128 scram-sha-256
+
+        """;
+
+    private static bool IsSecured(string dataDirectory)
+    {
+        var hba = Path.Combine(dataDirectory, "pg_hba.conf");
+        return File.Exists(hba) && File.ReadAllText(hba) == HbaConf;
+    }
+
+    private static async Task WriteHbaAsync(string dataDirectory, CancellationToken cancellationToken) =>
+        // Overwriting keeps the file's owner (postgres, when the console runs as root).
+        await File.WriteAllTextAsync(Path.Combine(dataDirectory, "pg_hba.conf"), HbaConf, cancellationToken);
+
+    private static async Task SecureAsync(
+        string bin, string dataDirectory, bool runAsPostgres, int? runningPort, LocalClusterCredentials credentials, CancellationToken cancellationToken)
+    {
+        var setPassword = $"ALTER ROLE {Superuser} PASSWORD '{credentials.PasswordOf(Superuser)}'";
+        if (runningPort is int port)
+        {
+            // Still served with trust by the run that started it: set the password, then reload the new rules.
+            var builder = new NpgsqlConnectionStringBuilder { Host = "127.0.0.1", Port = port, Username = Superuser, Database = "postgres", Pooling = false };
+            await using var connection = new NpgsqlConnection(builder.ConnectionString);
+            await connection.OpenAsync(cancellationToken);
+            await using (var command = new NpgsqlCommand(setPassword, connection))
+            {
+                await command.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            await WriteHbaAsync(dataDirectory, cancellationToken);
+            await using var reload = new NpgsqlCommand("SELECT pg_reload_conf()", connection);
+            await reload.ExecuteNonQueryAsync(cancellationToken);
+            return;
+        }
+
+        var result = await RunAsync(bin, "postgres", ["--single", "-D", dataDirectory, "postgres"], runAsPostgres, cancellationToken, input: setPassword + "\n");
         if (result.ExitCode != 0)
         {
-            throw new InvalidOperationException($"initdb failed in {dataDirectory}: {result.Output}");
+            throw new InvalidOperationException($"Could not set the superuser's password in {dataDirectory}: {result.Output}");
         }
+
+        await WriteHbaAsync(dataDirectory, cancellationToken);
     }
+
+    /// <summary>The port of the server running on <paramref name="dataDirectory"/> (from postmaster.pid), or null when none runs.</summary>
+    public static int? RunningPort(string dataDirectory) => ReadRunningPort(dataDirectory);
 
     private static int? ReadRunningPort(string dataDirectory)
     {
@@ -275,14 +383,23 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
         return lines.Length > 3 && int.TryParse(lines[3], out var port) ? port : null;
     }
 
-    private static async Task<bool> AnswersAsync(int port, CancellationToken cancellationToken)
+    private static async Task<bool> AnswersAsync(int port, LocalClusterCredentials credentials, CancellationToken cancellationToken)
     {
-        var builder = new NpgsqlConnectionStringBuilder { Host = "127.0.0.1", Port = port, Username = Superuser, Database = "postgres", Timeout = 3, Pooling = false };
+        var builder = new NpgsqlConnectionStringBuilder
+        {
+            Host = "127.0.0.1", Port = port, Username = Superuser, Password = credentials.PasswordOf(Superuser), Database = "postgres", Timeout = 3, Pooling = false,
+        };
         try
         {
             await using var connection = new NpgsqlConnection(builder.ConnectionString);
             await connection.OpenAsync(cancellationToken);
             return true;
+        }
+        catch (PostgresException error) when (error.SqlState == PostgresErrorCodes.InvalidPassword)
+        {
+            // It answers, but not to this password: not a server of this folder's credentials file.
+            throw new InvalidOperationException(
+                $"The PostgreSQL server on port {port} for {Path.GetDirectoryName(credentials.Path)} refuses the password in {credentials.Path}.", error);
         }
         catch (NpgsqlException)
         {
@@ -310,14 +427,21 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
     private static extern uint geteuid();
 
     private static async Task<(int ExitCode, string Output)> RunAsync(
-        string bin, string tool, IReadOnlyList<string> arguments, bool runAsPostgres, CancellationToken cancellationToken)
+        string bin, string tool, IReadOnlyList<string> arguments, bool runAsPostgres, CancellationToken cancellationToken,
+        string? input = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            RedirectStandardInput = input is not null,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
         if (runAsPostgres)
         {
             start.FileName = "runuser";
@@ -337,6 +461,12 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
         }
 
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {tool}.");
+        if (input is not null)
+        {
+            await process.StandardInput.WriteAsync(input.AsMemory(), cancellationToken);
+            process.StandardInput.Close();
+        }
+
         // Read both streams while waiting: pg_ctl's server inherits nothing (it logs to -l), so they close promptly.
         var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
         var stderr = process.StandardError.ReadToEndAsync(cancellationToken);

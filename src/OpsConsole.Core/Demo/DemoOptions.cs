@@ -12,6 +12,12 @@ public sealed class DemoOptions
     /// </summary>
     public bool? Enabled { get; set; }
 
+    /// <summary>
+    /// Demo mode on a configured (non-embedded) database outside the Development environment is refused unless this
+    /// is true: the demo writes workspaces, leads and accounts into whatever database it is pointed at.
+    /// </summary>
+    public bool AllowOnConfiguredDatabase { get; set; }
+
     /// <summary>The demo accounts' password; a random one is made (and printed) at each start when unset.</summary>
     public string? Password { get; set; }
 

@@ -57,7 +57,8 @@ public sealed class DemoSeeder(NpgsqlDataSource dataSource)
             InsertLeadsSql, new { Count = count, Sellers = TradingWorkspaceIds() }, cancellationToken: cancellationToken));
     }
 
-    private static Guid[] DemoWorkspaceIds() => [.. Enumerable.Range(1, WorkspaceNames.Count).Select(WorkspaceId)];
+    /// <summary>The ids of the demo workspaces, the only ones demo traffic buys from and for.</summary>
+    public static Guid[] DemoWorkspaceIds() => [.. Enumerable.Range(1, WorkspaceNames.Count).Select(WorkspaceId)];
 
     private static Guid[] TradingWorkspaceIds() => [.. DemoWorkspaceIds().Except(DriftedWorkspaces)];
 

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 
 namespace OpsConsole.Core.Demo;
 
@@ -19,10 +20,40 @@ public static class DemoServiceCollectionExtensions
             .Validate(o => o.HotLeads >= 1, "Demo:HotLeads must be 1 or more.")
             .Validate(o => o.RestockBelow >= 0, "Demo:RestockBelow must be 0 or more.")
             .ValidateOnStart();
-        services.AddSingleton<DemoSeeder>();
+        // The seed and the restock insert workspaces and leads, which the runtime login may not: they write as the
+        // owner (ConnectionStrings:MarketplaceMigrations) when it is set.
+        services.AddSingleton(sp => DemoWriter.Create(configuration, sp.GetRequiredService<NpgsqlDataSource>()));
+        services.AddSingleton(sp => new DemoSeeder(sp.GetRequiredService<DemoWriter>().DataSource));
         services.AddSingleton<DemoMarket>();
         services.AddSingleton<DemoTrafficStats>();
         services.AddHostedService<DemoTrafficService>();
         return services;
     }
+}
+
+/// <summary>The data source the demo seed writes with: the owner's when configured, else the console's.</summary>
+public sealed class DemoWriter : IAsyncDisposable
+{
+    private readonly bool _owned;
+
+    private DemoWriter(NpgsqlDataSource dataSource, bool owned)
+    {
+        DataSource = dataSource;
+        _owned = owned;
+    }
+
+    /// <summary>The data source.</summary>
+    public NpgsqlDataSource DataSource { get; }
+
+    /// <summary>Over <c>ConnectionStrings:MarketplaceMigrations</c> when set, else <paramref name="console"/>.</summary>
+    public static DemoWriter Create(IConfiguration configuration, NpgsqlDataSource console)
+    {
+        var owner = configuration.GetConnectionString(ServiceCollectionExtensions.MigrationsConnectionStringName);
+        return string.IsNullOrWhiteSpace(owner)
+            ? new DemoWriter(console, owned: false)
+            : new DemoWriter(NpgsqlDataSource.Create(Database.DatabaseMigrator.AsOwner(owner)), owned: true);
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync() => _owned ? DataSource.DisposeAsync() : ValueTask.CompletedTask;
 }

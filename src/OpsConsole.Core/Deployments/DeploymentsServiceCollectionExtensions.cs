@@ -22,6 +22,7 @@ public static class DeploymentsServiceCollectionExtensions
             .ValidateOnStart();
 
         services.AddSingleton<RunbookCatalog>();
+        services.AddSingleton(_ => ProbeDataSource.Create(configuration));
         services.AddSingleton<ProbeRunner>();
         services.AddSingleton<DeploymentStore>();
         services.AddSingleton<IDeploymentService, DeploymentService>();

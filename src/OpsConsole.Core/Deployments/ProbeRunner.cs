@@ -14,31 +14,84 @@ namespace OpsConsole.Core.Deployments;
 public sealed record ProbeExecution(string ProbeKey, string Sql, ProbeVerdict Verdict, ProbeOutput Output, TimeSpan Duration);
 
 /// <summary>
-/// Runs probes the safe way: each on its own connection, inside <c>BEGIN TRANSACTION READ ONLY</c> with a
-/// <c>statement_timeout</c>, rolled back afterwards, so a probe can neither change data nor hold a lock or a
-/// connection for long. A query error or a timeout is a failed check with the error as its message.
+/// Runs a runbook check in a sandbox that the database enforces, not a parser: as the probe login
+/// (<see cref="ProbeDataSource"/>, a member of <c>opsconsole_probe</c> only, verified before each check), on a
+/// connection of its own, inside <c>BEGIN TRANSACTION READ ONLY</c> under <c>statement_timeout</c>, rolled back
+/// afterwards. The check's text is sent as the query of one <c>DECLARE ... CURSOR</c> in one extended-protocol
+/// Parse message, so PostgreSQL itself refuses a second statement (42601) and anything but a plain query
+/// (a cursor takes SELECT, VALUES or WITH without data-modifying parts), and the rows are then fetched.
+/// A refusal, a query error or a timeout is a failed check with the reason as its message.
 /// </summary>
-public sealed class ProbeRunner(NpgsqlDataSource dataSource, IOptions<DeploymentOptions> options)
+public sealed class ProbeRunner(ProbeDataSource probeDataSource, IOptions<DeploymentOptions> options)
 {
+    /// <summary>The message of a check that cannot run because no probe login is configured.</summary>
+    public const string NotConfiguredMessage =
+        "Checks are off: ConnectionStrings:MarketplaceProbe is not set (a login that is a member of opsconsole_probe only; see the README, Security).";
+
+    private const string CursorName = "opsconsole_check";
+
+    // What would make the login more than a reader: checks refuse to run as such a login.
+    private const string SandboxSql = """
+        SET TRANSACTION READ ONLY;
+        SELECT set_config('statement_timeout', @timeout, true)
+        """;
+
+    private const string LoginCheckSql = """
+        SELECT concat_ws(', ',
+                   CASE WHEN r.rolsuper THEN 'superuser' END,
+                   CASE WHEN r.rolcreaterole OR r.rolcreatedb OR r.rolreplication OR r.rolbypassrls THEN 'role attributes beyond LOGIN' END,
+                   CASE WHEN NOT coalesce(pg_has_role(session_user, to_regrole('opsconsole_probe'), 'MEMBER'), false) THEN 'not a member of opsconsole_probe' END,
+                   (SELECT string_agg('member of ' || g, ', ' ORDER BY g)
+                    FROM unnest(ARRAY['opsconsole_owner', 'opsconsole_runtime', 'pg_signal_backend', 'pg_read_server_files',
+                                      'pg_write_server_files', 'pg_execute_server_program', 'pg_read_all_data', 'pg_write_all_data']) AS g
+                    WHERE coalesce(pg_has_role(session_user, to_regrole(g), 'MEMBER'), false)))
+        FROM pg_roles AS r
+        WHERE r.rolname = session_user
+        """;
+
     /// <summary>Runs <paramref name="probe"/> and judges its result.</summary>
     public async Task<ProbeExecution> RunAsync(Probe probe, CancellationToken cancellationToken)
     {
+        if (probeDataSource.DataSource is not { } dataSource)
+        {
+            return Refused(probe, NotConfiguredMessage);
+        }
+
+        if (!IsQuery(probe.Sql))
+        {
+            return Refused(probe, "Refused: a check is one SELECT or WITH query.");
+        }
+
         var settings = options.Value;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         // Never committed: disposing it rolls back, on success, on error and on cancellation alike.
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var setup = new NpgsqlCommand(
-            "SET TRANSACTION READ ONLY; SELECT set_config('statement_timeout', @timeout, true)", connection, transaction))
+        await using (var setup = new NpgsqlCommand(SandboxSql, connection, transaction))
         {
             setup.Parameters.AddWithValue("timeout", ((long)settings.ProbeTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture));
             await setup.ExecuteNonQueryAsync(cancellationToken);
         }
 
+        await using (var loginCheck = new NpgsqlCommand(LoginCheckSql, connection, transaction))
+        {
+            if (await loginCheck.ExecuteScalarAsync(cancellationToken) is string { Length: > 0 } excess)
+            {
+                return Refused(probe, $"Refused: the check login {connection.UserName} may do more than read ({excess}); checks run as a member of opsconsole_probe only.");
+            }
+        }
+
         var stopwatch = Stopwatch.StartNew();
         try
         {
-            await using var command = new NpgsqlCommand(probe.Sql, connection, transaction);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            // A batch command without parameters reaches PostgreSQL as one Parse message, unsplit by Npgsql.
+            await using (var declare = new NpgsqlBatch(connection, transaction))
+            {
+                declare.BatchCommands.Add(new NpgsqlBatchCommand($"DECLARE {CursorName} NO SCROLL CURSOR FOR\n{probe.Sql}\n"));
+                await declare.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            await using var fetch = new NpgsqlCommand($"FETCH ALL FROM {CursorName}", connection, transaction);
+            await using var reader = await fetch.ExecuteReaderAsync(cancellationToken);
             var columns = Enumerable.Range(0, reader.FieldCount).Select(reader.GetName).ToArray();
             var rows = new List<object?[]>();
             var count = 0;
@@ -69,6 +122,42 @@ public sealed class ProbeRunner(NpgsqlDataSource dataSource, IOptions<Deployment
                 : $"Failed: {error.SqlState} {error.MessageText}";
             return new ProbeExecution(probe.Key, probe.Sql, new ProbeVerdict(false, message), new ProbeOutput([], [], 0), stopwatch.Elapsed);
         }
+    }
+
+    private static ProbeExecution Refused(Probe probe, string message) =>
+        new(probe.Key, probe.Sql, new ProbeVerdict(false, message), new ProbeOutput([], [], 0), TimeSpan.Zero);
+
+    /// <summary>
+    /// True when the first word of <paramref name="sql"/>, after comments and opening parentheses, is SELECT or WITH.
+    /// A courtesy for a clear message; the cursor is what enforces it.
+    /// </summary>
+    internal static bool IsQuery(string sql)
+    {
+        var i = 0;
+        while (i < sql.Length)
+        {
+            if (char.IsWhiteSpace(sql[i]) || sql[i] == '(')
+            {
+                i++;
+            }
+            else if (string.CompareOrdinal(sql, i, "--", 0, 2) == 0)
+            {
+                var end = sql.IndexOf('\n', i);
+                i = end < 0 ? sql.Length : end + 1;
+            }
+            else if (string.CompareOrdinal(sql, i, "/*", 0, 2) == 0)
+            {
+                var end = sql.IndexOf("*/", i + 2, StringComparison.Ordinal);
+                i = end < 0 ? sql.Length : end + 2;
+            }
+            else
+            {
+                break;
+            }
+        }
+
+        var word = new string(sql.AsSpan(i).TrimStart().ToArray().TakeWhile(char.IsLetter).ToArray());
+        return word.Equals("SELECT", StringComparison.OrdinalIgnoreCase) || word.Equals("WITH", StringComparison.OrdinalIgnoreCase);
     }
 
     // Values Npgsql maps to CLR types the JSON evidence can hold; anything else (intervals, arrays of

@@ -40,7 +40,8 @@ public sealed class RunbookCatalog(IOptions<DeploymentOptions> options)
         {
             foreach (var file in Directory.GetFiles(folder, "*.md").Order(StringComparer.Ordinal))
             {
-                sources[Path.GetFileNameWithoutExtension(file)] = (Path.GetFullPath(file), File.ReadAllText(file));
+                // Named by file name only: the page shows it, and the server's folder layout is nobody's business.
+                sources[Path.GetFileNameWithoutExtension(file)] = ("runbook folder, " + Path.GetFileName(file), File.ReadAllText(file));
             }
         }
 

@@ -8,8 +8,8 @@ using OpsConsole.Hosting;
 namespace OpsConsole.Cli;
 
 /// <summary>
-/// The verbs besides serving: <c>users add NAME --role ROLE</c>, <c>migrate</c> and <c>seed-demo</c>.
-/// Three verbs with one option do not need a command-line library; arguments after them are configuration
+/// The verbs besides serving: <c>users add NAME --role ROLE</c>, <c>migrate</c>, <c>seed-demo</c> and <c>local-db</c>.
+/// Four verbs with one option do not need a command-line library; arguments after them are configuration
 /// (<c>--ConnectionStrings:Marketplace=...</c>), as for the web app.
 /// </summary>
 public static class ConsoleCommands
@@ -20,10 +20,11 @@ public static class ConsoleCommands
           OpsConsole users add NAME --role ROLE   create or update an account; the password is read from standard input
           OpsConsole migrate                      apply the database migrations and exit
           OpsConsole seed-demo                    apply the migrations, seed the demo data and demo accounts, and exit
+          OpsConsole local-db                     print the embedded cluster's owner connection string (for psql)
         Roles: engineer, support, manager, admin.
         """;
 
-    public static bool IsCommand(string[] args) => args is ["users" or "migrate" or "seed-demo" or "help" or "--help", ..];
+    public static bool IsCommand(string[] args) => args is ["users" or "migrate" or "seed-demo" or "local-db" or "help" or "--help", ..];
 
     public static async Task<int> RunAsync(string[] args, TextReader input, TextWriter output, TextWriter error)
     {
@@ -32,9 +33,11 @@ public static class ConsoleCommands
             case ["users", "add", var name, "--role", var role, .. var rest] when !name.StartsWith('-'):
                 return await WithDatabaseAsync(rest, error, (services, ct) => AddUserAsync(services, name, role, input, output, error, ct));
             case ["migrate", .. var rest]:
-                return await WithDatabaseAsync(rest, error, (_, _) => Task.FromResult(0), output);
+                return await WithDatabaseAsync(rest, error, (_, _) => Task.FromResult(0), output, alwaysMigrate: true);
+            case ["local-db", .. var rest]:
+                return await PrintLocalDatabaseAsync(rest, output, error);
             case ["seed-demo", .. var rest]:
-                return await WithDatabaseAsync(rest, error, (services, ct) => SeedDemoAsync(services, output, ct));
+                return await WithDatabaseAsync(rest, error, (services, ct) => SeedDemoAsync(services, output, ct), seedsDemo: true);
             case ["help" or "--help", ..]:
                 await output.WriteLineAsync(Usage);
                 return 0;
@@ -45,7 +48,8 @@ public static class ConsoleCommands
     }
 
     private static async Task<int> WithDatabaseAsync(
-        string[] configurationArgs, TextWriter error, Func<IServiceProvider, CancellationToken, Task<int>> command, TextWriter? reportMigrations = null)
+        string[] configurationArgs, TextWriter error, Func<IServiceProvider, CancellationToken, Task<int>> command, TextWriter? reportMigrations = null,
+        bool alwaysMigrate = false, bool seedsDemo = false)
     {
         var builder = Host.CreateApplicationBuilder(configurationArgs);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
@@ -56,6 +60,13 @@ public static class ConsoleCommands
         }
 
         database.ApplyTo(builder.Configuration);
+        if (seedsDemo && (DemoMode.From(builder.Configuration.GetSection(DemoOptions.Section).Get<DemoOptions>() ?? new()) with { Enabled = true })
+                .Refusal(builder.Configuration, database.IsLocal, builder.Environment) is { } refusal)
+        {
+            await error.WriteLineAsync(refusal);
+            return 1;
+        }
+
         builder.Services.AddOpsConsoleCore(builder.Configuration);
         using var host = builder.Build();
         using var stop = new CancellationTokenSource();
@@ -67,7 +78,16 @@ public static class ConsoleCommands
 
         try
         {
-            var migration = await DatabaseMigrator.MigrateAsync(database.ConnectionString, stop.Token);
+            // The runtime login cannot migrate (it owns nothing): other verbs migrate a configured database only when
+            // they are given the owner's connection string too.
+            var canMigrate = alwaysMigrate || database.IsLocal
+                || !string.IsNullOrWhiteSpace(builder.Configuration.GetConnectionString(ConsoleConnectionStrings.Migrations));
+            if (!canMigrate)
+            {
+                return await command(host.Services, stop.Token);
+            }
+
+            var migration = await database.MigrateAsync(builder.Configuration, stop.Token);
             if (reportMigrations is not null)
             {
                 await reportMigrations.WriteLineAsync(migration.AppliedScripts.Count == 0
@@ -82,6 +102,41 @@ public static class ConsoleCommands
             await error.WriteLineAsync(ex.Message);
             return 1;
         }
+    }
+
+    // The owner login's connection string of the running embedded cluster, read from its credentials file: only the
+    // OS user who runs the console (who made the file, mode 0600) can read it.
+    private static async Task<int> PrintLocalDatabaseAsync(string[] configurationArgs, TextWriter output, TextWriter error)
+    {
+        var configuration = new ConfigurationBuilder().AddJsonFile("appsettings.json", optional: true).AddCommandLine(configurationArgs).Build();
+        var settings = configuration.GetSection(LocalDatabaseOptions.Section).Get<LocalDatabaseOptions>() ?? new();
+        var dataDirectory = Path.GetFullPath(settings.DataDirectory);
+        var credentialsFile = Path.Combine(dataDirectory, LocalPostgresCluster.CredentialsFileName);
+        string password;
+        try
+        {
+            password = File.Exists(credentialsFile)
+                ? LocalClusterCredentials.Open(credentialsFile).PasswordOf(ConsoleRoles.OwnerLogin, save: false)
+                : throw new FileNotFoundException();
+        }
+        catch (Exception ex) when (ex is UnauthorizedAccessException or FileNotFoundException or DirectoryNotFoundException)
+        {
+            await error.WriteLineAsync(ex is UnauthorizedAccessException
+                ? $"Only the OS user who runs the console can read {credentialsFile}."
+                : $"No embedded cluster in {dataDirectory}: start the console once without ConnectionStrings:Marketplace.");
+            return 1;
+        }
+
+        var port = LocalPostgresCluster.RunningPort(dataDirectory);
+        if (port is null)
+        {
+            await error.WriteLineAsync($"The embedded cluster in {dataDirectory} is not running: start the console first.");
+            return 1;
+        }
+
+        await output.WriteLineAsync(
+            $"postgresql://{ConsoleRoles.OwnerLogin}:{Uri.EscapeDataString(password)}@127.0.0.1:{port}/{Uri.EscapeDataString(settings.DatabaseName)}");
+        return 0;
     }
 
     private static async Task<int> AddUserAsync(

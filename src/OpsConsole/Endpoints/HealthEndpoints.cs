@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
 using OpsConsole.Core.Database;
@@ -21,11 +20,17 @@ public static class HealthEndpoints
         services.AddHealthChecks()
             .AddCheck<DatabasePingHealthCheck>(DatabaseCheck, timeout: TimeSpan.FromSeconds(3))
             .AddCheck<MigrationVersionHealthCheck>(MigrationsCheck, timeout: TimeSpan.FromSeconds(3));
+        services.AddSingleton<CachedHealthReport>();
         return services;
     }
 
     public static IEndpointConventionBuilder MapHealthEndpoints(this IEndpointRouteBuilder endpoints) =>
-        endpoints.MapHealthChecks(Path, new HealthCheckOptions { ResponseWriter = WriteAsync })
+        endpoints.MapGet(Path, async (HttpContext context, CachedHealthReport health) =>
+            {
+                var report = await health.GetAsync().WaitAsync(context.RequestAborted);
+                context.Response.StatusCode = report.Status == HealthStatus.Unhealthy ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status200OK;
+                await WriteAsync(context, report);
+            })
             .AllowAnonymous()
             .DisableHttpMetrics();
 
@@ -82,6 +87,38 @@ internal sealed class MigrationVersionHealthCheck(NpgsqlDataSource dataSource) :
         catch (Exception ex) when (DatabasePing.IsDatabaseFailure(ex))
         {
             return HealthCheckResult.Unhealthy("The migration journal cannot be read.", ex);
+        }
+    }
+}
+
+/// <summary>
+/// The health report, computed at most once per <see cref="MaxAge"/> however many requests ask: a flood of
+/// anonymous <c>/api/health</c> requests shares one run of the checks (and one database connection) instead of
+/// exhausting the pool. Requests that arrive while a run is in flight wait for that run.
+/// </summary>
+public sealed class CachedHealthReport(HealthCheckService checks, TimeProvider time)
+{
+    /// <summary>How long a report is served before the checks run again.</summary>
+    public static readonly TimeSpan MaxAge = TimeSpan.FromSeconds(1);
+
+    private readonly Lock _gate = new();
+    private Task<HealthReport>? _current;
+    private DateTimeOffset _startedAt;
+
+    /// <summary>The latest report, or the one being computed.</summary>
+    public Task<HealthReport> GetAsync()
+    {
+        lock (_gate)
+        {
+            var now = time.GetUtcNow();
+            if (_current is null || (_current.IsCompleted && now - _startedAt >= MaxAge))
+            {
+                _startedAt = now;
+                // Not the request's token: the run is shared, and the checks have timeouts of their own.
+                _current = checks.CheckHealthAsync(CancellationToken.None);
+            }
+
+            return _current;
         }
     }
 }

@@ -22,7 +22,7 @@ public static class MetricsEndpoints
         endpoints.MapGet(Path, ScrapeAsync).AllowAnonymous();
 
     internal static async Task<IResult> ScrapeAsync(
-        HttpContext context, MetricsSampler sampler, IOptions<MetricsOptions> options, CancellationToken cancellationToken)
+        HttpContext context, MetricsSampler sampler, IOptions<MetricsOptions> options, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var token = options.Value.ScrapeToken;
         if (string.IsNullOrEmpty(token))
@@ -44,8 +44,11 @@ public static class MetricsEndpoints
         }
         catch (Exception error) when (DatabasePing.IsDatabaseFailure(error))
         {
-            // Prometheus records the failed scrape (up == 0); the body says why for whoever curls it.
-            return Results.Text($"Service unavailable: the metrics could not be read ({error.Message}).\n", statusCode: StatusCodes.Status503ServiceUnavailable);
+            // Prometheus records the failed scrape (up == 0). The database's error text (hosts, ports, role names) goes
+            // to the log, not to whoever holds a scrape token.
+            loggers.CreateLogger(typeof(MetricsEndpoints)).LogWarning(error, "GET {Path}: the metrics could not be read", Path);
+            return Results.Text("Service unavailable: the metrics could not be read from the database; the console's log says why.\n",
+                statusCode: StatusCodes.Status503ServiceUnavailable);
         }
     }
 

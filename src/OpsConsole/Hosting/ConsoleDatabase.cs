@@ -22,19 +22,38 @@ public sealed class LocalDatabaseOptions
     public string DatabaseName { get; set; } = "opsconsole";
 }
 
+/// <summary>Names of the connection strings besides <c>ConnectionStrings:Marketplace</c> (the runtime login).</summary>
+public static class ConsoleConnectionStrings
+{
+    /// <summary>The owner login migrations run as; unset: <c>ConnectionStrings:Marketplace</c>.</summary>
+    public const string Migrations = ServiceCollectionExtensions.MigrationsConnectionStringName;
+
+    /// <summary>The login runbook checks run as: a member of <c>opsconsole_probe</c> only. Unset: checks do not run.</summary>
+    public const string Probe = Core.Deployments.ProbeDataSource.ConnectionStringName;
+}
+
 /// <summary>
 /// The database the console runs on: <c>ConnectionStrings:Marketplace</c> when set, otherwise a local
 /// PostgreSQL cluster started here (and stopped on dispose) so that <c>dotnet run</c> works on a bare machine.
 /// </summary>
 public sealed class ConsoleDatabase : IAsyncDisposable
 {
-    private ConsoleDatabase(string connectionString, LocalPostgresCluster? local)
+    private ConsoleDatabase(string connectionString, string migrationsConnectionString, string? probeConnectionString, LocalPostgresCluster? local)
     {
         ConnectionString = connectionString;
+        MigrationsConnectionString = migrationsConnectionString;
+        ProbeConnectionString = probeConnectionString;
         Local = local;
     }
 
+    /// <summary>What the console runs as: the runtime login.</summary>
     public string ConnectionString { get; }
+
+    /// <summary>What migrations (and the demo seed) run as: the owner, or for the embedded cluster its superuser acting as the owner.</summary>
+    public string MigrationsConnectionString { get; }
+
+    /// <summary>What runbook checks run as, or null when not configured.</summary>
+    public string? ProbeConnectionString { get; }
 
     /// <summary>The embedded cluster, or null when the database is configured.</summary>
     public LocalPostgresCluster? Local { get; }
@@ -50,7 +69,10 @@ public sealed class ConsoleDatabase : IAsyncDisposable
         var configured = configuration.GetConnectionString(ServiceCollectionExtensions.ConnectionStringName);
         if (!string.IsNullOrWhiteSpace(configured))
         {
-            return new ConsoleDatabase(configured, null);
+            var migrations = configuration.GetConnectionString(ConsoleConnectionStrings.Migrations);
+            var probe = configuration.GetConnectionString(ConsoleConnectionStrings.Probe);
+            return new ConsoleDatabase(
+                configured, string.IsNullOrWhiteSpace(migrations) ? configured : migrations, string.IsNullOrWhiteSpace(probe) ? null : probe, null);
         }
 
         var settings = configuration.GetSection(LocalDatabaseOptions.Section).Get<LocalDatabaseOptions>() ?? new();
@@ -74,6 +96,9 @@ public sealed class ConsoleDatabase : IAsyncDisposable
         try
         {
             await cluster.CreateDatabaseIfMissingAsync(settings.DatabaseName, cancellationToken);
+            await ConsoleRoles.EnsureLocalLoginsAsync(cluster, settings.DatabaseName, cancellationToken);
+            await ConsoleRoles.ApplyLockViewRolesAsync(
+                cluster.ConnectionString(settings.DatabaseName), configuration.GetValue<bool>(GrantLockViewRolesSetting), cancellationToken);
         }
         catch
         {
@@ -81,20 +106,45 @@ public sealed class ConsoleDatabase : IAsyncDisposable
             throw;
         }
 
-        return new ConsoleDatabase(cluster.ConnectionString(settings.DatabaseName), cluster);
+        return new ConsoleDatabase(
+            cluster.LoginConnectionString(ConsoleRoles.RuntimeLogin, settings.DatabaseName),
+            cluster.ConnectionString(settings.DatabaseName),
+            cluster.LoginConnectionString(ConsoleRoles.ProbeLogin, settings.DatabaseName),
+            cluster);
     }
 
+    /// <summary>Setting: give the runtime role pg_monitor and pg_signal_backend (the lock view's reads and actions).</summary>
+    public const string GrantLockViewRolesSetting = DatabaseOptions.Section + ":" + nameof(DatabaseOptions.GrantLockViewRoles);
+
     /// <summary>
-    /// Points <c>ConnectionStrings:Marketplace</c> at the embedded database for everything registered after, and
-    /// turns the demo on there unless <c>Demo:Enabled</c> says otherwise (a configured database gets no demo unless asked).
+    /// Points the connection strings (runtime, migrations, checks) at the embedded database for everything registered
+    /// after, and turns the demo on there unless <c>Demo:Enabled</c> says otherwise (a configured database gets no demo
+    /// unless asked).
     /// </summary>
     public void ApplyTo(IConfigurationManager configuration)
     {
         if (IsLocal)
         {
             configuration[$"ConnectionStrings:{ServiceCollectionExtensions.ConnectionStringName}"] = ConnectionString;
+            configuration[$"ConnectionStrings:{ConsoleConnectionStrings.Migrations}"] = MigrationsConnectionString;
+            configuration[$"ConnectionStrings:{ConsoleConnectionStrings.Probe}"] = ProbeConnectionString;
             configuration[$"{DemoOptions.Section}:{nameof(DemoOptions.Enabled)}"] ??= "true";
         }
+    }
+
+    /// <summary>
+    /// Migrates the database as the owner and, for a configured database with <c>Database:GrantLockViewRoles</c>,
+    /// grants the lock view's roles (the embedded cluster applies that setting at every start).
+    /// </summary>
+    public async Task<MigrationResult> MigrateAsync(IConfiguration configuration, CancellationToken cancellationToken)
+    {
+        var result = await DatabaseMigrator.MigrateAsync(MigrationsConnectionString, cancellationToken);
+        if (!IsLocal && configuration.GetValue<bool>(GrantLockViewRolesSetting))
+        {
+            await ConsoleRoles.ApplyLockViewRolesAsync(MigrationsConnectionString, grant: true, cancellationToken);
+        }
+
+        return result;
     }
 
     public string Describe() => Local is { } local

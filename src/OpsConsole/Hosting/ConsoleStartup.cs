@@ -22,7 +22,7 @@ public static class ConsoleStartup
         string? version = null;
         if (database.IsLocal || app.Services.GetRequiredService<IOptions<DatabaseOptions>>().Value.MigrateOnStart)
         {
-            var migration = await DatabaseMigrator.MigrateAsync(database.ConnectionString, cancellationToken);
+            var migration = await database.MigrateAsync(app.Configuration, cancellationToken);
             version = migration.CurrentVersion;
             logger.LogInformation("Migrations applied: {Count}, database at {Version}", migration.AppliedScripts.Count, version);
         }
@@ -46,7 +46,11 @@ public static class ConsoleStartup
         var accounts = services.GetRequiredService<AccountService>();
         foreach (var (userName, role) in DemoMode.Accounts)
         {
-            await accounts.UpsertAsync(userName, role, demo.Password, cancellationToken);
+            if (await accounts.UpsertDemoAsync(userName, role, demo.Password, cancellationToken) == DemoAccountChange.LeftAlone)
+            {
+                logger.LogWarning(
+                    "Account {UserName} exists and was not created by the demo: left as it is, the demo password does not apply to it", userName);
+            }
         }
 
         var runId = await services.GetRequiredService<DeploymentDemoSeed>().EnsureOpenRunAsync(cancellationToken);

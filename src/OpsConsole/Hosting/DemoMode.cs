@@ -29,6 +29,22 @@ public sealed record DemoMode(bool Enabled, string Password, bool PasswordGenera
             : new DemoMode(options.Enabled ?? enabledByDefault, configured, false);
     }
 
+    /// <summary>
+    /// Why demo mode may not run here, or null when it may: on a configured database outside Development it needs
+    /// <c>Demo:AllowOnConfiguredDatabase</c>.
+    /// </summary>
+    public string? Refusal(IConfiguration configuration, bool databaseIsLocal, IHostEnvironment environment)
+    {
+        if (!Enabled || databaseIsLocal || environment.IsDevelopment()
+            || configuration.GetValue<bool>($"{DemoOptions.Section}:{nameof(DemoOptions.AllowOnConfiguredDatabase)}"))
+        {
+            return null;
+        }
+
+        return $"Demo mode writes demo workspaces, leads and accounts into the configured database, and the environment is {environment.EnvironmentName}, " +
+               "not Development. Turn Demo:Enabled off, or set Demo:AllowOnConfiguredDatabase=true if this database is meant for it.";
+    }
+
     // 16 characters from an alphabet without look-alikes (no 0/O, 1/l/I), easy to type from the console output.
     private static string RandomPassword() =>
         System.Security.Cryptography.RandomNumberGenerator.GetString("abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789", 16);

@@ -24,7 +24,8 @@ internal sealed class MidCallPause : IAsyncDisposable
     /// <summary>From now on, a write (INSERT or UPDATE) to <paramref name="table"/> waits until the pause is disposed.</summary>
     public static async Task<MidCallPause> InstallAsync(MarketplaceDatabase database, string table, CancellationToken cancellationToken)
     {
-        var holder = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(database.ConnectionString) { Pooling = false }.ConnectionString);
+        // The trigger is test DDL, which the console's runtime login may not create: installed as the superuser.
+        var holder = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(database.SuperuserConnectionString) { Pooling = false }.ConnectionString);
         await holder.OpenAsync(cancellationToken);
         await holder.ExecuteAsync(new CommandDefinition($"""
             SELECT pg_advisory_lock({LockKey});

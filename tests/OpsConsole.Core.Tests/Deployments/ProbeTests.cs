@@ -153,7 +153,8 @@ public sealed class ProbeTests(MarketplaceDatabase database) : IClassFixture<Mar
         var execution = await runner.RunAsync(probe, Ct);
 
         Assert.False(execution.Verdict.Passed);
-        Assert.StartsWith("Failed: 25006", execution.Verdict.Message, StringComparison.Ordinal);
+        // A cursor takes no data-modifying WITH: the database refuses it before it runs (the read-only transaction would too).
+        Assert.StartsWith("Failed: 0A000", execution.Verdict.Message, StringComparison.Ordinal);
         Assert.Equal(before, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM workspaces"));
     }
 

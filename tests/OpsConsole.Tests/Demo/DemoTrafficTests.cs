@@ -15,6 +15,8 @@ public sealed class DemoTrafficTests(MarketplaceDatabase database) : IClassFixtu
     {
         await using var services = TestServices.Build(database.ConnectionString, new Dictionary<string, string?>
         {
+            // The seed and restock write as the owner, as the console's demo does.
+            ["ConnectionStrings:MarketplaceMigrations"] = database.SuperuserConnectionString,
             ["Demo:Enabled"] = "true",
             ["Demo:Buyers"] = "6",
             ["Demo:PurchasesPerSecond"] = "30",

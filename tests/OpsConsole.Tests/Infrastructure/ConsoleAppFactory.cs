@@ -12,6 +12,7 @@ public sealed class ConsoleAppFactory(string connectionString, IReadOnlyDictiona
     {
         builder.UseEnvironment(environment);
         builder.UseSetting("ConnectionStrings:Marketplace", connectionString);
+        builder.UseSetting("ConnectionStrings:MarketplaceProbe", OpsConsole.Testing.PostgresServer.ProbeConnectionStringFor(connectionString));
         builder.UseSetting("Demo:Enabled", "false");
         builder.UseSetting("Database:Probe:Interval", "00:00:00.500");
         builder.UseSetting("Accounts:SignInAttemptsPerMinute", "1000");

@@ -25,7 +25,9 @@ public class ConsoleAppFixture : IAsyncLifetime
     public virtual async Task InitializeAsync()
     {
         await Database.InitializeAsync();
-        _factory = new ConsoleAppFactory(Database.ConnectionString, Settings, Environment);
+        // The app runs as the runtime login; what it seeds (demo data) it writes as the owner, as the console does.
+        var settings = new Dictionary<string, string?>(Settings) { ["ConnectionStrings:MarketplaceMigrations"] = Database.SuperuserConnectionString };
+        _factory = new ConsoleAppFactory(Database.ConnectionString, settings, Environment);
         BeforeStart(_factory);
         var accounts = _factory.Services.GetRequiredService<AccountService>();
         foreach (var role in OpsRoles.All)
