@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using OpsConsole.Core.Deployments;
+using OpsConsole.Core.Locks;
 using OpsConsole.Core.Metrics;
 using OpsConsole.Core.Purchases;
 
@@ -31,6 +32,7 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<IPurchaseService, PurchaseService>();
         services.AddOpsConsoleDeployments(configuration);
         services.AddOpsConsoleMetrics(configuration);
+        services.AddOpsConsoleLocks(configuration);
         return services;
     }
 
