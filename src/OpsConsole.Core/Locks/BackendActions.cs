@@ -47,6 +47,7 @@ public sealed class BackendActions(NpgsqlDataSource dataSource, OpsTransactions 
                a.pid = pg_backend_pid() AS IsOwnConnection, current_database() AS CurrentDatabase, current_user AS Role,
                coalesce(t.rolsuper, false) AS TargetIsSuperuser, me.rolsuper AS IsSuperuser,
                me.rolsuper OR pg_has_role(current_user, 'pg_signal_backend', 'USAGE') AS CanSignal,
+               me.rolsuper OR pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS CanReadAllSessions,
                a.usename IS NOT NULL AND pg_has_role(current_user, a.usesysid, 'MEMBER') AS OwnsTarget,
                ARRAY(SELECT b.pid FROM pg_stat_activity AS b
                      WHERE b.wait_event_type = 'Lock' AND a.pid = ANY (pg_blocking_pids(b.pid)) ORDER BY b.pid) AS BlockedPids,
@@ -166,9 +167,19 @@ public sealed class BackendActions(NpgsqlDataSource dataSource, OpsTransactions 
             return Refusal.NotFound($"Session {target.Pid} has ended. Nothing was signalled.");
         }
 
-        var started = new DateTimeOffset(DateTime.SpecifyKind(found.BackendStart ?? default, DateTimeKind.Utc));
+        var role = LockPrivileges.QuoteIdent(found.Role);
+        if (found.BackendStart is null)
+        {
+            // pg_stat_activity hides another user's backend start from a role without pg_read_all_stats.
+            return Refusal.Rule(
+                $"The console's database role {found.Role} cannot see other users' sessions, so it cannot tell session {target.Pid} from a later one "
+                + $"with the same pid: a database administrator must run GRANT pg_monitor TO {role};"
+                + (found.CanSignal ? "" : $" and GRANT pg_signal_backend TO {role};") + " Nothing was signalled.");
+        }
+
+        var started = new DateTimeOffset(DateTime.SpecifyKind(found.BackendStart.Value, DateTimeKind.Utc));
         // Microseconds: what PostgreSQL keeps; the page may have rounded the value it shows, not the one it sends.
-        if (found.BackendStart is null || Math.Abs((started - target.BackendStart).Ticks) >= 10)
+        if (Math.Abs((started - target.BackendStart).Ticks) >= 10)
         {
             return Refusal.Conflict(
                 $"Pid {target.Pid} now belongs to another session (started {started:u}), not the one you chose (started {target.BackendStart.ToUniversalTime():u}): "
@@ -197,7 +208,7 @@ public sealed class BackendActions(NpgsqlDataSource dataSource, OpsTransactions 
         {
             return Refusal.Rule(
                 $"The console's database role {found.Role} may not signal other users' sessions: a database administrator must run "
-                + $"GRANT pg_signal_backend TO {LockPrivileges.QuoteIdent(found.Role)}; Nothing was signalled.");
+                + $"GRANT pg_signal_backend TO {role}; Nothing was signalled.");
         }
 
         return null;
@@ -232,6 +243,8 @@ public sealed class BackendActions(NpgsqlDataSource dataSource, OpsTransactions 
         public bool IsSuperuser { get; init; }
 
         public bool CanSignal { get; init; }
+
+        public bool CanReadAllSessions { get; init; }
 
         public bool OwnsTarget { get; init; }
 
