@@ -2,6 +2,7 @@ using Dapper;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace OpsConsole.Core.Demo;
@@ -26,7 +27,8 @@ public sealed record SlowCheckoutOutcome(string SlowCheckout, IReadOnlyList<Guid
 /// cancel and terminate: either frees the lead, and the first queued buyer buys it. Its sessions use application
 /// names of their own, so the console does not take them for its own sessions.
 /// </summary>
-public sealed partial class SlowCheckoutDemo(IConfiguration configuration, DemoMarket market, TimeProvider time, ILogger<SlowCheckoutDemo> logger)
+public sealed partial class SlowCheckoutDemo(
+    IConfiguration configuration, DemoMarket market, IOptions<DemoOptions> options, TimeProvider time, ILogger<SlowCheckoutDemo> logger)
     : BackgroundService
 {
     /// <summary>application_name of the slow checkout's session.</summary>
@@ -86,6 +88,12 @@ public sealed partial class SlowCheckoutDemo(IConfiguration configuration, DemoM
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // Part of the demo traffic: on and off with it.
+        if (options.Value is not { Enabled: true, PurchasesPerSecond: > 0 })
+        {
+            return;
+        }
+
         var random = new Random();
         try
         {

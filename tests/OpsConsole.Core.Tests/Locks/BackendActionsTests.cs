@@ -10,7 +10,7 @@ namespace OpsConsole.Core.Tests.Locks;
 /// <summary>Cancel and terminate against real sessions: what is signalled, what is refused, what is recorded.</summary>
 public sealed class BackendActionsTests(MarketplaceDatabase database) : IClassFixture<MarketplaceDatabase>
 {
-    private static readonly OpsActor Engineer = new("local:7", "erin", "engineer", OpsPermissionTable.For("engineer"));
+    private static readonly OpsActor Engineer = TestActors.For("erin", "engineer");
 
     [Fact]
     public async Task Cancel_stops_the_blockers_query_releases_its_waiter_and_is_recorded_with_what_it_blocked()
@@ -38,7 +38,7 @@ public sealed class BackendActionsTests(MarketplaceDatabase database) : IClassFi
         Assert.True(await scene.IsAliveAsync(blocker));
 
         var record = await RecordAsync(result.Value.Id);
-        Assert.Equal(("local:7", "erin [local:7]", "cancel", blocker.Pid), (record.ActorId, record.Actor, record.Action, record.Pid));
+        Assert.Equal(("oidc:test|erin", "erin [oidc:test|erin]", "cancel", blocker.Pid), (record.ActorId, record.Actor, record.Action, record.Pid));
         Assert.Equal(blocker.BackendStart, new DateTimeOffset(record.BackendStart));
         Assert.Equal("SELECT pg_sleep(60)", record.Query);
         Assert.Equal([waiter.Pid], record.BlockedPids);
@@ -233,7 +233,7 @@ public sealed class BackendActionsTests(MarketplaceDatabase database) : IClassFi
         }
     }
 
-    private static OpsActor Actor(string role) => new($"local:{role}", role, role, OpsPermissionTable.For(role));
+    private static OpsActor Actor(string role) => TestActors.For(role, role);
 
     private async Task<ActionRecord> RecordAsync(long id)
     {

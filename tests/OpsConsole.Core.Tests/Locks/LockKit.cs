@@ -1,27 +1,17 @@
 using Dapper;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Npgsql;
 using OpsConsole.Core.Locks;
+using OpsConsole.Testing;
 
 namespace OpsConsole.Core.Tests.Locks;
 
 /// <summary>Services, data and waits the lock view's tests share.</summary>
 internal static class LockKit
 {
-    public static ServiceProvider Services(string connectionString, IDictionary<string, string?>? settings = null)
-    {
-        var configuration = new ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["ConnectionStrings:Marketplace"] = connectionString,
-                ["Locks:LockTimeout"] = "00:00:00.500",
-            })
-            .AddInMemoryCollection(settings ?? new Dictionary<string, string?>())
-            .Build();
-        return new ServiceCollection().AddLogging(b => b.SetMinimumLevel(LogLevel.Debug)).AddOpsConsoleCore(configuration).BuildServiceProvider();
-    }
+    /// <summary>The core services over <paramref name="connectionString"/>, the monitor's lock_timeout at 500 ms unless <paramref name="settings"/> say otherwise.</summary>
+    public static ServiceProvider Services(string connectionString, IDictionary<string, string?>? settings = null) =>
+        TestServices.Build(connectionString, new Dictionary<string, string?> { ["Locks:LockTimeout"] = "00:00:00.500" }.Concat(settings ?? new Dictionary<string, string?>()));
 
     /// <summary>Takes snapshots until <paramref name="condition"/> holds (10 s at most), and returns that one.</summary>
     public static async Task<LockSnapshot> SnapshotWhenAsync(LockSnapshotQuery query, Func<LockSnapshot, bool> condition)

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
-using OpsConsole.Core.Actions;
+using Microsoft.Extensions.Options;
 using OpsConsole.Core.Demo;
 using OpsConsole.Core.Locks;
 using OpsConsole.Testing;
@@ -20,7 +20,8 @@ public sealed class SlowCheckoutDemoTests(MarketplaceDatabase database) : IClass
         await using var services = LockKit.Services(database.ConnectionString);
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Marketplace"] = database.ConnectionString }).Build();
-        var demo = new SlowCheckoutDemo(configuration, new DemoMarket(database.DataSource), TimeProvider.System, NullLogger<SlowCheckoutDemo>.Instance);
+        var demo = new SlowCheckoutDemo(
+            configuration, new DemoMarket(database.DataSource), Options.Create(new DemoOptions()), TimeProvider.System, NullLogger<SlowCheckoutDemo>.Instance);
 
         var running = demo.RunAsync(new SlowCheckoutPlan(leads[0], slowBuyer, [firstQueued, secondQueued], TimeSpan.FromSeconds(60)), CancellationToken.None);
         var snapshot = await LockKit.SnapshotWhenAsync(services.GetRequiredService<LockSnapshotQuery>(), s => s.Summary.WaitingSessions == 2);
@@ -32,9 +33,8 @@ public sealed class SlowCheckoutDemoTests(MarketplaceDatabase database) : IClass
         Assert.Equal(("lead", leads[0], seller), (snapshot.Rows[first.Pid].Kind, snapshot.Rows[first.Pid].RowId, snapshot.Rows[first.Pid].OwnerId));
         Assert.Equal(BlockingEdge.QueuedBehind, Assert.Single(first.Waiters).Edge);
 
-        var engineer = new OpsActor("local:1", "erin", "engineer", OpsPermissionTable.For("engineer"));
         var terminated = await services.GetRequiredService<BackendActions>()
-            .TerminateAsync(engineer, new BackendRef(root.Pid, root.BackendStart), "practising", CancellationToken.None);
+            .TerminateAsync(TestActors.Engineer, new BackendRef(root.Pid, root.BackendStart), "practising", CancellationToken.None);
         Assert.True(terminated.Succeeded, terminated.Refusal?.Message);
 
         var outcome = await running.WaitAsync(TimeSpan.FromSeconds(10));

@@ -1,15 +1,8 @@
-using System.Security.Claims;
 using Bunit;
 using Dapper;
-using Microsoft.AspNetCore.Components.Authorization;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using MudBlazor;
-using Npgsql;
-using OpsConsole.Auth;
 using OpsConsole.Components.Pages.Locks;
-using OpsConsole.Core;
-using OpsConsole.Core.Accounts;
 using OpsConsole.Core.Locks;
 using OpsConsole.Testing;
 using OpsConsole.Tests.Infrastructure;
@@ -23,29 +16,19 @@ namespace OpsConsole.Tests.Locks;
 public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitContext, IClassFixture<MarketplaceDatabase>
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(15);
-    private readonly LocalSignIn _signIn = new();
 
     private LockSampler Sampler => Services.GetRequiredService<LockSampler>();
 
     protected override Task ConfigureAsync()
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["ConnectionStrings:Marketplace"] = database.ConnectionString,
-        }).Build();
-        Services.AddLogging();
-        Services.AddOpsConsoleCore(configuration);
-        Services.AddOpsConsoleAccounts(configuration);
-        Services.AddScoped<OpsActors>();
-        // Local accounts, so the actor Core sees is the account's current role.
-        Services.AddSingleton<AuthenticationStateProvider>(_signIn);
+        Services.AddOpsConsoleCoreFor(database.ConnectionString);
         return Task.CompletedTask;
     }
 
     [Fact]
     public async Task A_chain_shows_its_root_its_waiters_the_lead_they_wait_on_and_the_summary_and_grid()
     {
-        await SignInAsync("erin", "engineer");
+        SignInAs("erin", "engineer");
         var (lead, _) = await LeadAsync();
         await using var scene = new LockScene(database.ConnectionString);
         var (holder, first, second) = await ChainAsync(scene, lead);
@@ -68,7 +51,7 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
     [Fact]
     public async Task A_manager_sees_the_view_without_cancel_or_terminate()
     {
-        await SignInAsync("maria", "manager");
+        SignInAs("maria", "manager");
         var (lead, _) = await LeadAsync();
         await using var scene = new LockScene(database.ConnectionString);
         await ChainAsync(scene, lead);
@@ -83,7 +66,7 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
     [Fact]
     public async Task Terminate_asks_for_a_reason_shows_the_query_and_what_it_blocks_then_releases_the_waiter()
     {
-        await SignInAsync("erin", "engineer");
+        SignInAs("erin", "engineer");
         var (lead, _) = await LeadAsync();
         await using var scene = new LockScene(database.ConnectionString);
         var (holder, first, _) = await ChainAsync(scene, lead);
@@ -112,7 +95,7 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
     [Fact]
     public async Task Pause_freezes_the_view_and_resume_shows_the_latest()
     {
-        await SignInAsync("erin", "engineer");
+        SignInAs("erin", "engineer");
         var (lead, other) = await LeadAsync();
         await using var scene = new LockScene(database.ConnectionString);
         await ChainAsync(scene, lead);
@@ -137,7 +120,7 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
     [Fact]
     public async Task A_view_that_timed_out_says_so_and_never_shows_a_quiet_database()
     {
-        await SignInAsync("erin", "engineer");
+        SignInAs("erin", "engineer");
         await using var scene = new LockScene(database.ConnectionString);
         var blocker = await scene.OpenAsync("catalog blocker");
         await blocker.RunAsync("BEGIN; LOCK TABLE pg_catalog.pg_locks IN ACCESS EXCLUSIVE MODE");
@@ -156,14 +139,6 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
         builder.OpenComponent<LocksPage>(1);
         builder.CloseComponent();
     });
-
-    private async Task SignInAsync(string name, string role)
-    {
-        await Services.GetRequiredService<AccountService>().UpsertAsync(name, role, "correct horse battery", CancellationToken.None);
-        _signIn.User = new ClaimsPrincipal(new ClaimsIdentity(
-            [new Claim(ClaimTypes.Name, name), new Claim(ClaimTypes.Role, role), new Claim(OpsClaims.Source, OpsClaims.LocalSource)],
-            "test", ClaimTypes.Name, ClaimTypes.Role));
-    }
 
     private async Task<(Guid Lead, Guid Other)> LeadAsync()
     {
@@ -188,12 +163,5 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
         second.Start("UPDATE leads SET sold_count = sold_count WHERE id = @L", new { L = lead });
         await scene.WaitUntilWaitingAsync(second);
         return (holder, first, second);
-    }
-
-    private sealed class LocalSignIn : AuthenticationStateProvider
-    {
-        public ClaimsPrincipal User { get; set; } = new(new ClaimsIdentity());
-
-        public override Task<AuthenticationState> GetAuthenticationStateAsync() => Task.FromResult(new AuthenticationState(User));
     }
 }

@@ -7,7 +7,7 @@ using OpsConsole.Core.Actions;
 using OpsConsole.Core.Exports;
 using OpsConsole.Core.Locks;
 using OpsConsole.Core.Metrics;
-using OpsConsole.Database;
+using OpsConsole.Core.Database;
 using CoreRefusal = OpsConsole.Core.Actions.Refusal;
 
 namespace OpsConsole.Components.Pages.Locks;
@@ -110,7 +110,7 @@ public sealed partial class LocksPage
         {
             history = await Sampler.GetHistoryAsync(_window, _stopping.Token);
         }
-        catch (Exception error) when (DatabaseStatus.IsDatabaseFailure(error) || error is OperationCanceledException)
+        catch (Exception error) when (DatabasePing.IsDatabaseFailure(error) || error is OperationCanceledException)
         {
             // The chart keeps its last points; the snapshot still shows.
         }
@@ -131,7 +131,7 @@ public sealed partial class LocksPage
 
     private Task OnErrorAsync(Exception error) => InvokeAsync(async () =>
     {
-        if (!DatabaseStatus.IsDatabaseFailure(error))
+        if (!DatabasePing.IsDatabaseFailure(error))
         {
             await DispatchExceptionAsync(error);
             return;
@@ -170,7 +170,7 @@ public sealed partial class LocksPage
         {
             _history = await Sampler.GetHistoryAsync(window, _stopping.Token);
         }
-        catch (Exception error) when (DatabaseStatus.IsDatabaseFailure(error))
+        catch (Exception error) when (DatabasePing.IsDatabaseFailure(error))
         {
             _error = error;
             _errorAt = Time.GetUtcNow();
