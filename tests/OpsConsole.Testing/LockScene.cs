@@ -140,7 +140,8 @@ public sealed class LockSceneSession(NpgsqlConnection connection, int pid, DateT
 
     private NpgsqlCommand Command(string sql, object? parameters)
     {
-        var command = new NpgsqlCommand(sql, connection);
+        // No client-side timeout: a wait is held open until the scene ends it.
+        var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };
         if (parameters is not null)
         {
             foreach (var property in parameters.GetType().GetProperties())

@@ -66,7 +66,7 @@ public sealed partial class SlowCheckoutDemo(
         {
             await slow.ExecuteAsync(new CommandDefinition(
                 "SELECT pg_sleep(@Seconds) /* demo: the card network is slow */", new { Seconds = plan.Hold.TotalSeconds }, transaction,
-                cancellationToken: cancellationToken));
+                commandTimeout: (int)plan.Hold.TotalSeconds + 30, cancellationToken: cancellationToken));
             await slow.ExecuteAsync(new CommandDefinition(
                 "SELECT * FROM complete_credit_lead_purchase(@Purchase)", new { Purchase = purchase }, transaction, cancellationToken: cancellationToken));
             await transaction.CommitAsync(cancellationToken);
@@ -145,7 +145,7 @@ public sealed partial class SlowCheckoutDemo(
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
             await connection.ExecuteAsync(new CommandDefinition("SET LOCAL lock_timeout = '60s'", transaction: transaction, cancellationToken: cancellationToken));
             var locking = connection.ExecuteAsync(new CommandDefinition(
-                "SELECT 1 FROM leads WHERE id = @Lead FOR UPDATE", new { Lead = lead }, transaction, cancellationToken: cancellationToken));
+                "SELECT 1 FROM leads WHERE id = @Lead FOR UPDATE", new { Lead = lead }, transaction, commandTimeout: 90, cancellationToken: cancellationToken));
             _ = Task.Delay(TimeSpan.FromMilliseconds(300), cancellationToken).ContinueWith(_ => waiting.TrySetResult(), TaskScheduler.Default);
             await locking;
             var status = await connection.QuerySingleAsync<string>(new CommandDefinition(

@@ -26,6 +26,7 @@ public sealed partial class LockSampler : BackgroundService
     private LockSnapshot? _latest;
     private long _latestAt;
     private long _historyQueries;
+    private long _samples;
     private int _disposed;
 
     /// <summary>Creates the sampler; it samples once started as a hosted service, or when <see cref="SampleAsync"/> is called.</summary>
@@ -91,8 +92,8 @@ public sealed partial class LockSampler : BackgroundService
     }
 
     /// <summary>
-    /// The chart points of <paramref name="window"/>, read at most once per bucket width (or interval, if longer)
-    /// however many pages ask.
+    /// The chart points of <paramref name="window"/>, read at most once per sample however many pages ask (a sample
+    /// adds a point; between samples nothing changes).
     /// </summary>
     public Task<IReadOnlyList<LockHistoryPoint>> GetHistoryAsync(MetricsWindow window, CancellationToken cancellationToken)
     {
@@ -103,8 +104,7 @@ public sealed partial class LockSampler : BackgroundService
                 _histories[window] = state = new HistoryState();
             }
 
-            var maxAge = LockHistory.BucketOf(window) > Interval ? LockHistory.BucketOf(window) : Interval;
-            if (state.Points is { } points && _time.GetElapsedTime(state.ReadAt) < maxAge)
+            if (state.Points is { } points && state.ReadAtSample == _samples)
             {
                 return Task.FromResult(points);
             }
@@ -128,6 +128,10 @@ public sealed partial class LockSampler : BackgroundService
                 var slot = new DateTimeOffset(snapshot.TakenAt.UtcTicks - (snapshot.TakenAt.UtcTicks % Interval.Ticks), TimeSpan.Zero);
                 Interlocked.Increment(ref _historyQueries);
                 await _history.WriteAsync(snapshot, slot, Interval, cancellationToken);
+                lock (_gate)
+                {
+                    _samples++;
+                }
             }
         }
         catch (Exception error) when (!cancellationToken.IsCancellationRequested)
@@ -250,11 +254,17 @@ public sealed partial class LockSampler : BackgroundService
         try
         {
             Interlocked.Increment(ref _historyQueries);
+            long sample;
+            lock (_gate)
+            {
+                sample = _samples;
+            }
+
             var points = await _history.ReadAsync(window, _time.GetUtcNow(), _lifetime.Token);
             lock (_gate)
             {
                 state.Points = points;
-                state.ReadAt = _time.GetTimestamp();
+                state.ReadAtSample = sample;
             }
 
             return points;
@@ -280,7 +290,7 @@ public sealed partial class LockSampler : BackgroundService
 
         public IReadOnlyList<LockHistoryPoint>? Points { get; set; }
 
-        public long ReadAt { get; set; }
+        public long ReadAtSample { get; set; }
     }
 }
 
