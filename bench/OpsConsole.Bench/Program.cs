@@ -26,6 +26,11 @@ if (options.Runs("live-updates"))
     await LiveUpdateBenchmark.RunAsync(server, report, CancellationToken.None);
 }
 
+if (options.Runs("locks"))
+{
+    await LockBenchmarks.RunAsync(server, options, report, CancellationToken.None);
+}
+
 Console.WriteLine();
 Console.WriteLine(report.ToMarkdown());
 return report.AllGoalsMet ? 0 : 2;

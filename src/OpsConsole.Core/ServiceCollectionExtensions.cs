@@ -6,6 +6,7 @@ using OpsConsole.Core.Credits;
 using OpsConsole.Core.Database;
 using OpsConsole.Core.Demo;
 using OpsConsole.Core.Deployments;
+using OpsConsole.Core.Locks;
 using OpsConsole.Core.Metrics;
 using OpsConsole.Core.Purchases;
 
@@ -37,6 +38,7 @@ public static class ServiceCollectionExtensions
         services.AddOpsConsoleDeployments(configuration);
         services.AddOpsConsoleCredits(configuration);
         services.AddOpsConsoleDemo(configuration);
+        services.AddOpsConsoleLocks(configuration);
         return services;
     }
 

@@ -27,6 +27,7 @@ public static class DemoServiceCollectionExtensions
         services.AddSingleton<DemoMarket>();
         services.AddSingleton<DemoTrafficStats>();
         services.AddHostedService<DemoTrafficService>();
+        services.AddSingleton(sp => ActivatorUtilities.CreateInstance<SlowCheckoutDemo>(sp, configuration)).AddHostedService(sp => sp.GetRequiredService<SlowCheckoutDemo>());
         return services;
     }
 }

@@ -1,0 +1,184 @@
+using Dapper;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace OpsConsole.Core.Demo;
+
+/// <summary>One slow checkout: who holds the lead, who queues behind, and for how long.</summary>
+/// <param name="Lead">The lead they all reach for.</param>
+/// <param name="SlowBuyer">The buyer whose checkout holds the lead's row lock.</param>
+/// <param name="QueuedBuyers">Buyers whose checkouts wait for the same row, one behind the other.</param>
+/// <param name="Hold">How long the slow checkout holds the lock.</param>
+public sealed record SlowCheckoutPlan(Guid Lead, Guid SlowBuyer, IReadOnlyList<Guid> QueuedBuyers, TimeSpan Hold);
+
+/// <summary>How a slow checkout ended.</summary>
+/// <param name="SlowCheckout">completed, or what stopped it (cancelled, terminated...).</param>
+/// <param name="QueuedPurchases">For each queued buyer, the purchase it completed, or null when the lead was gone by its turn.</param>
+public sealed record SlowCheckoutOutcome(string SlowCheckout, IReadOnlyList<Guid?> QueuedPurchases);
+
+/// <summary>
+/// The lock views' part of the demo: now and then a demo buyer's checkout reserves a hot lead and then stalls for
+/// about 20 s ("waiting for the card network") holding the lead's row lock, while two more demo buyers' checkouts
+/// queue for that row (<c>SELECT … FOR UPDATE</c>, which waits where the purchase functions' <c>NOWAIT</c> would give
+/// up), the second behind the first. <c>/locks</c> then shows a tree with the lead named, and an engineer can practise
+/// cancel and terminate: either frees the lead, and the first queued buyer buys it. Its sessions use application
+/// names of their own, so the console does not take them for its own sessions.
+/// </summary>
+public sealed partial class SlowCheckoutDemo(
+    IConfiguration configuration, DemoMarket market, IOptions<DemoOptions> options, TimeProvider time, ILogger<SlowCheckoutDemo> logger)
+    : BackgroundService
+{
+    /// <summary>application_name of the slow checkout's session.</summary>
+    public const string SlowCheckoutApplication = "demo slow checkout";
+
+    /// <summary>application_name of the queued buyers' sessions.</summary>
+    public const string QueuedBuyerApplication = "demo buyer checkout";
+
+    private static readonly TimeSpan FirstAfter = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Every = TimeSpan.FromSeconds(45);
+    private static readonly TimeSpan Hold = TimeSpan.FromSeconds(20);
+
+    /// <summary>Runs one slow checkout to its end; the queued buyers give up after a minute of waiting.</summary>
+    public async Task<SlowCheckoutOutcome> RunAsync(SlowCheckoutPlan plan, CancellationToken cancellationToken)
+    {
+        await using var slowSource = Source(SlowCheckoutApplication);
+        await using var queuedSource = Source(QueuedBuyerApplication);
+        await using var slow = await slowSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await slow.BeginTransactionAsync(cancellationToken);
+        var purchase = await slow.QuerySingleAsync<Guid>(new CommandDefinition(
+            "SELECT purchase_id FROM validate_and_lock_leads_for_purchase(@Buyer, ARRAY[@Lead]::uuid[], 'credits')",
+            new { Buyer = plan.SlowBuyer, plan.Lead }, transaction, cancellationToken: cancellationToken));
+
+        // Queued in order: each starts once the one before it waits, so the second queues behind the first.
+        var queued = new List<Task<Guid?>>();
+        foreach (var buyer in plan.QueuedBuyers)
+        {
+            var waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            queued.Add(QueueAsync(queuedSource, buyer, plan.Lead, waiting, cancellationToken));
+            await waiting.Task.WaitAsync(TimeSpan.FromSeconds(5), time, cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+
+        string outcome;
+        try
+        {
+            await slow.ExecuteAsync(new CommandDefinition(
+                "SELECT pg_sleep(@Seconds) /* demo: the card network is slow */", new { Seconds = plan.Hold.TotalSeconds }, transaction,
+                commandTimeout: (int)plan.Hold.TotalSeconds + 30, cancellationToken: cancellationToken));
+            await slow.ExecuteAsync(new CommandDefinition(
+                "SELECT * FROM complete_credit_lead_purchase(@Purchase)", new { Purchase = purchase }, transaction, cancellationToken: cancellationToken));
+            await transaction.CommitAsync(cancellationToken);
+            outcome = "completed";
+        }
+        catch (PostgresException error) when (error.SqlState == PostgresErrorCodes.QueryCanceled)
+        {
+            outcome = "cancelled";
+        }
+        catch (NpgsqlException error) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Terminated: the server says so, or the connection just ends.
+            outcome = error is PostgresException { SqlState: PostgresErrorCodes.AdminShutdown } || error is not PostgresException ? "terminated" : error.Message;
+        }
+
+        return new SlowCheckoutOutcome(outcome, await Task.WhenAll(queued));
+    }
+
+    /// <inheritdoc />
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // Part of the demo traffic: on and off with it.
+        if (options.Value is not { Enabled: true, PurchasesPerSecond: > 0 })
+        {
+            return;
+        }
+
+        var random = new Random();
+        try
+        {
+            await Task.Delay(FirstAfter, time, stoppingToken);
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                try
+                {
+                    if (await PlanAsync(random, stoppingToken) is { } plan)
+                    {
+                        var outcome = await RunAsync(plan, stoppingToken);
+                        LogRun(plan.Lead, outcome.SlowCheckout, outcome.QueuedPurchases.Count(p => p is not null));
+                    }
+                }
+                catch (Exception error) when (error is NpgsqlException or TimeoutException && !stoppingToken.IsCancellationRequested)
+                {
+                    LogFailed(error.Message);
+                }
+
+                await Task.Delay(Every * (0.75 + random.NextDouble() / 2), time, stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task<SlowCheckoutPlan?> PlanAsync(Random random, CancellationToken cancellationToken)
+    {
+        var buyers = await market.GetBuyersAsync(cancellationToken);
+        var (leads, _) = await market.GetHotLeadsAsync(10, cancellationToken);
+        if (leads.Count == 0)
+        {
+            return null;
+        }
+
+        var lead = leads[random.Next(leads.Count)];
+        var others = buyers.Where(b => b != lead.SellerId).OrderBy(_ => random.Next()).Take(3).ToList();
+        return others.Count < 3 ? null : new SlowCheckoutPlan(lead.Id, others[0], others[1..], Hold);
+    }
+
+    // A checkout that waits for the lead's row (up to a minute), then buys it if it is still available.
+    private static async Task<Guid?> QueueAsync(
+        NpgsqlDataSource source, Guid buyer, Guid lead, TaskCompletionSource waiting, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var connection = await source.OpenConnectionAsync(cancellationToken);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            await connection.ExecuteAsync(new CommandDefinition("SET LOCAL lock_timeout = '60s'", transaction: transaction, cancellationToken: cancellationToken));
+            var locking = connection.ExecuteAsync(new CommandDefinition(
+                "SELECT 1 FROM leads WHERE id = @Lead FOR UPDATE", new { Lead = lead }, transaction, commandTimeout: 90, cancellationToken: cancellationToken));
+            _ = Task.Delay(TimeSpan.FromMilliseconds(300), cancellationToken).ContinueWith(_ => waiting.TrySetResult(), TaskScheduler.Default);
+            await locking;
+            var status = await connection.QuerySingleAsync<string>(new CommandDefinition(
+                "SELECT marketplace_status FROM leads WHERE id = @Lead", new { Lead = lead }, transaction, cancellationToken: cancellationToken));
+            if (status != "available")
+            {
+                return null;
+            }
+
+            var purchase = await connection.QuerySingleAsync<Guid>(new CommandDefinition(
+                "SELECT purchase_id FROM validate_and_lock_leads_for_purchase(@Buyer, ARRAY[@Lead]::uuid[], 'credits')",
+                new { Buyer = buyer, Lead = lead }, transaction, cancellationToken: cancellationToken));
+            var completed = await connection.QuerySingleAsync<string>(new CommandDefinition(
+                "SELECT status FROM complete_credit_lead_purchase(@Purchase)", new { Purchase = purchase }, transaction, cancellationToken: cancellationToken));
+            await transaction.CommitAsync(cancellationToken);
+            return completed == "completed" ? purchase : null;
+        }
+        catch (NpgsqlException) when (!cancellationToken.IsCancellationRequested)
+        {
+            waiting.TrySetResult();
+            return null;
+        }
+    }
+
+    private NpgsqlDataSource Source(string application) =>
+        new NpgsqlDataSourceBuilder(configuration.GetConnectionString(ServiceCollectionExtensions.ConnectionStringName))
+        {
+            ConnectionStringBuilder = { ApplicationName = application },
+        }.Build();
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Demo slow checkout of lead {Lead}: {Outcome}, {Bought} queued buyer(s) bought it")]
+    private partial void LogRun(Guid lead, string outcome, int bought);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Demo slow checkout failed: {Error}")]
+    private partial void LogFailed(string error);
+}

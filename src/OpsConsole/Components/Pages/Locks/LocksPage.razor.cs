@@ -1,0 +1,276 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Components;
+using Microsoft.JSInterop;
+using MudBlazor;
+using OpsConsole.Auth;
+using OpsConsole.Core.Actions;
+using OpsConsole.Core.Exports;
+using OpsConsole.Core.Locks;
+using OpsConsole.Core.Metrics;
+using OpsConsole.Core.Database;
+using CoreRefusal = OpsConsole.Core.Actions.Refusal;
+
+namespace OpsConsole.Components.Pages.Locks;
+
+/// <summary>
+/// The lock view. It asks nothing of the database itself: it subscribes to the instance's shared
+/// <see cref="LockSampler"/>, ticks the wait times between samples, and sends cancel and terminate to Core, which
+/// checks the actor, the session and the reason again.
+/// </summary>
+public sealed partial class LocksPage
+{
+    private static readonly IReadOnlyList<CsvColumn<LockGridRow>> CsvColumns =
+    [
+        new("pid", r => r.Pid),
+        new("granted", r => r.Granted),
+        new("mode", r => r.Mode),
+        new("type", r => r.LockType),
+        new("on", r => r.Target),
+        new("relation", r => r.Relation),
+        new("waiting_seconds", r => r.WaitSeconds),
+        new("application", r => r.Application),
+        new("user", r => r.User),
+        new("state", r => r.State),
+        new("query", r => r.FullQuery),
+    ];
+
+    private readonly CancellationTokenSource _stopping = new();
+    private LockSubscription? _subscription;
+    private LockSnapshot? _snapshot;
+    private LockSnapshot? _lastGood;
+    private LockSnapshot? _pending;
+    private DateTimeOffset _receivedAt;
+    private bool _paused;
+    private Exception? _error;
+    private DateTimeOffset _errorAt;
+    private CoreRefusal? _refusal;
+    private string? _done;
+    private MetricsWindow _window = MetricsWindow.FifteenMinutes;
+    private IReadOnlyList<LockHistoryPoint> _history = [];
+    private MudDataGrid<LockGridRow>? _grid;
+    private string _grantedFilter = "all";
+    private string? _modeFilter;
+    private string? _relationFilter;
+    private string? _pidFilter;
+    private IJSObjectReference? _module;
+    private LockSnapshot? _gridOf;
+    private List<LockGridRow> _gridRows = [];
+
+    [Inject]
+    private LockSampler Sampler { get; set; } = default!;
+
+    [Inject]
+    private BackendActions Actions { get; set; } = default!;
+
+    [Inject]
+    private OpsActors Actors { get; set; } = default!;
+
+    [Inject]
+    private IDialogService Dialogs { get; set; } = default!;
+
+    [Inject]
+    private IJSRuntime JS { get; set; } = default!;
+
+    [Inject]
+    private TimeProvider Time { get; set; } = default!;
+
+    /// <summary>What the page draws: the latest complete snapshot (the last good one while the view times out).</summary>
+    private LockSnapshot? Shown => _snapshot is { TimedOut: null } ? _snapshot : _lastGood;
+
+    protected override void OnInitialized()
+    {
+        // A prerender is thrown away at once: only the interactive page subscribes.
+        if (RendererInfo.IsInteractive)
+        {
+            _subscription = Sampler.Subscribe(OnSnapshotAsync, OnErrorAsync);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _subscription?.Dispose();
+        await _stopping.CancelAsync();
+        _stopping.Dispose();
+        if (_module is not null)
+        {
+            try
+            {
+                await _module.DisposeAsync();
+            }
+            catch (JSDisconnectedException)
+            {
+            }
+        }
+    }
+
+    private async Task OnSnapshotAsync(LockSnapshot snapshot)
+    {
+        IReadOnlyList<LockHistoryPoint>? history = null;
+        try
+        {
+            history = await Sampler.GetHistoryAsync(_window, _stopping.Token);
+        }
+        catch (Exception error) when (DatabasePing.IsDatabaseFailure(error) || error is OperationCanceledException)
+        {
+            // The chart keeps its last points; the snapshot still shows.
+        }
+
+        await InvokeAsync(() =>
+        {
+            if (_paused)
+            {
+                _pending = snapshot;
+                return;
+            }
+
+            Show(snapshot);
+            _history = history ?? _history;
+            StateHasChanged();
+        });
+    }
+
+    private Task OnErrorAsync(Exception error) => InvokeAsync(async () =>
+    {
+        if (!DatabasePing.IsDatabaseFailure(error))
+        {
+            await DispatchExceptionAsync(error);
+            return;
+        }
+
+        _error = error;
+        _errorAt = Time.GetUtcNow();
+        StateHasChanged();
+    });
+
+    private void Show(LockSnapshot snapshot)
+    {
+        _snapshot = snapshot;
+        _receivedAt = Time.GetUtcNow();
+        _error = null;
+        if (snapshot.TimedOut is null)
+        {
+            _lastGood = snapshot;
+        }
+    }
+
+    private void TogglePause()
+    {
+        _paused = !_paused;
+        if (!_paused && _pending is { } pending)
+        {
+            _pending = null;
+            Show(pending);
+        }
+    }
+
+    private async Task OnWindowChangedAsync(MetricsWindow window)
+    {
+        _window = window;
+        try
+        {
+            _history = await Sampler.GetHistoryAsync(window, _stopping.Token);
+        }
+        catch (Exception error) when (DatabasePing.IsDatabaseFailure(error))
+        {
+            _error = error;
+            _errorAt = Time.GetUtcNow();
+        }
+    }
+
+    private async Task ActAsync(LockSnapshot view, LockSession session, BackendAction action)
+    {
+        _refusal = null;
+        _done = null;
+        var parameters = new DialogParameters<LockActionDialog>
+        {
+            { d => d.Session, session },
+            { d => d.Action, action },
+            { d => d.Blocked, view.BlockedBy(session.Pid) },
+        };
+        var dialog = await Dialogs.ShowAsync<LockActionDialog>(null, parameters, new DialogOptions { MaxWidth = MaxWidth.Medium, FullWidth = true });
+        var answer = await dialog.Result;
+        if (answer is not { Canceled: false, Data: string reason })
+        {
+            return;
+        }
+
+        var actor = await Actors.CurrentAsync(_stopping.Token);
+        var result = await Actions.SignalAsync(actor, action, new BackendRef(session.Pid, session.BackendStart), reason, _stopping.Token);
+        if (result.Refusal is { } refusal)
+        {
+            _refusal = refusal;
+            return;
+        }
+
+        var record = result.Value;
+        _done = $"{(action == BackendAction.Terminate ? "Terminated" : "Cancelled the query of")} session {record.Pid}"
+            + (record.BlockedPids.Count == 0 ? "." : $"; it blocked {string.Join(", ", record.BlockedPids.Select(p => $"pid {p}"))}.")
+            + " Recorded with your reason.";
+    }
+
+    private async Task CopyAsync(string text) => await (await ModuleAsync()).InvokeVoidAsync("copyText", _stopping.Token, text);
+
+    private async Task ExportAsync()
+    {
+        var rows = _grid?.FilteredItems ?? _gridRows;
+        var csv = CsvExport.Write(rows, CsvColumns);
+        var at = (Shown?.TakenAt ?? Time.GetUtcNow()).UtcDateTime.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+        await (await ModuleAsync()).InvokeVoidAsync("download", _stopping.Token, $"locks-{at}.csv", "text/csv", csv);
+    }
+
+    private async Task<IJSObjectReference> ModuleAsync() =>
+        _module ??= await JS.InvokeAsync<IJSObjectReference>("import", _stopping.Token, "./Components/Pages/Locks/LocksPage.razor.js");
+
+    private IEnumerable<LockGridRow> GridRows(LockSnapshot view)
+    {
+        if (!ReferenceEquals(_gridOf, view))
+        {
+            _gridOf = view;
+            _gridRows = [.. view.Locks.Select(l => LockGridRow.From(l, view))];
+        }
+
+        return _gridRows.Where(r =>
+            (_grantedFilter == "all" || r.Granted == (_grantedFilter == "held"))
+            && Matches(r.Mode, _modeFilter)
+            && Matches(r.Relation, _relationFilter)
+            && (string.IsNullOrWhiteSpace(_pidFilter) || r.Pid.ToString(CultureInfo.InvariantCulture) == _pidFilter.Trim()));
+    }
+
+    private static bool Matches(string? value, string? filter) =>
+        string.IsNullOrWhiteSpace(filter) || (value?.Contains(filter.Trim(), StringComparison.OrdinalIgnoreCase) ?? false);
+
+    // Wait times stand still while paused, and while the view shown is not the latest (it timed out since).
+    private bool Frozen => _paused || _snapshot is { TimedOut: not null };
+
+    private static string EdgeText(LockSnapshot view, BlockingNode node) => node.Edge switch
+    {
+        BlockingEdge.Root => view.ByPid.ContainsKey(node.Pid) ? (view.ByPid[node.Pid].IsWaiting ? "in a cycle" : "blocks, waits for nobody") : "outside this database's sessions",
+        BlockingEdge.Holds => "waits for the lock held above",
+        BlockingEdge.QueuedBehind => "queued behind the session above, which is itself waiting",
+        _ => "already above: the cycle closes here",
+    };
+
+    internal static string Duration(TimeSpan value) => value.TotalSeconds switch
+    {
+        < 60 => $"{value.TotalSeconds:0} s",
+        < 3600 => $"{(int)value.TotalMinutes} min {value.Seconds:00} s",
+        < 86400 => $"{(int)value.TotalHours} h {value.Minutes:00} min",
+        _ => $"{value.TotalDays:0.#} days",
+    };
+}
+
+/// <summary>One row of the raw lock grid: a pg_locks row with its session.</summary>
+public sealed record LockGridRow(
+    int Pid, bool Granted, string Mode, string LockType, string Target, string? Relation, double? WaitSeconds,
+    string? Application, string? User, string? State, string Query, string? FullQuery)
+{
+    /// <summary>The row of <paramref name="lockRow"/> in <paramref name="view"/>.</summary>
+    public static LockGridRow From(LockRow lockRow, LockSnapshot view)
+    {
+        var session = view.ByPid.GetValueOrDefault(lockRow.Pid);
+        return new LockGridRow(
+            lockRow.Pid, lockRow.Granted, lockRow.Mode, lockRow.LockType, lockRow.Target, lockRow.Relation,
+            lockRow.WaitStart is { } start ? Math.Max(0, (view.TakenAt - start).TotalSeconds) : null,
+            session?.Application, session?.User, session?.State, session?.ShortQuery(80) ?? "", session?.Query);
+    }
+}

@@ -1,0 +1,169 @@
+using Bunit;
+using Dapper;
+using Microsoft.Extensions.DependencyInjection;
+using MudBlazor;
+using OpsConsole.Components.Pages.Locks;
+using OpsConsole.Core.Locks;
+using OpsConsole.Testing;
+using OpsConsole.Tests.Infrastructure;
+
+namespace OpsConsole.Tests.Locks;
+
+/// <summary>
+/// The /locks page over the real sampler, real actions and real sessions holding real locks. bUnit starts no hosted
+/// service: the page gets a snapshot when it subscribes, and the tests take further samples themselves.
+/// </summary>
+public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitContext, IClassFixture<MarketplaceDatabase>
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(15);
+
+    private LockSampler Sampler => Services.GetRequiredService<LockSampler>();
+
+    protected override Task ConfigureAsync()
+    {
+        Services.AddOpsConsoleCoreFor(database.ConnectionString);
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task A_chain_shows_its_root_its_waiters_the_lead_they_wait_on_and_the_summary_and_grid()
+    {
+        SignInAs("erin", "engineer");
+        var (lead, _) = await LeadAsync();
+        await using var scene = new LockScene(database.ConnectionString);
+        var (holder, first, second) = await ChainAsync(scene, lead);
+
+        var page = RenderPage();
+
+        page.WaitForAssertion(() => Assert.Equal("2 waiting sessions", page.Find("[data-testid=summary-waiting]").TextContent.Trim()), Deadline);
+        var nodes = page.FindAll("[data-testid=lock-node]");
+        Assert.Equal([holder.Pid, first.Pid, second.Pid], nodes.Select(n => int.Parse(n.GetAttribute("data-pid")!)));
+        Assert.Equal(["Root", "Holds", "QueuedBehind"], nodes.Select(n => n.GetAttribute("data-edge")!));
+        Assert.Contains($"lead {lead}", nodes[1].QuerySelector("[data-testid=node-row]")!.TextContent);
+        Assert.Contains("SELECT 1 FROM leads", nodes[0].QuerySelector("[data-testid=node-query] pre")!.TextContent);
+        Assert.Equal("2 sessions block others", page.Find("[data-testid=summary-blocking]").TextContent.Trim());
+        Assert.Equal("Ok", page.Find("[data-testid=summary-level]").GetAttribute("data-level"));
+        Assert.Equal(3, page.FindAll("[data-testid=terminate-backend]").Count);
+        Assert.Contains(page.FindAll("[data-testid=locks-grid] td"), td => td.TextContent.Contains("relation leads"));
+        Assert.NotNull(page.Find("[data-testid=lock-history-chart]"));
+    }
+
+    [Fact]
+    public async Task A_manager_sees_the_view_without_cancel_or_terminate()
+    {
+        SignInAs("maria", "manager");
+        var (lead, _) = await LeadAsync();
+        await using var scene = new LockScene(database.ConnectionString);
+        await ChainAsync(scene, lead);
+
+        var page = RenderPage();
+
+        page.WaitForAssertion(() => Assert.Equal(3, page.FindAll("[data-testid=lock-node]").Count), Deadline);
+        Assert.Empty(page.FindAll("[data-testid=terminate-backend]"));
+        Assert.Empty(page.FindAll("[data-testid=cancel-backend]"));
+    }
+
+    [Fact]
+    public async Task Terminate_asks_for_a_reason_shows_the_query_and_what_it_blocks_then_releases_the_waiter()
+    {
+        SignInAs("erin", "engineer");
+        var (lead, _) = await LeadAsync();
+        await using var scene = new LockScene(database.ConnectionString);
+        var (holder, first, _) = await ChainAsync(scene, lead);
+        var page = RenderPage();
+        page.WaitForAssertion(() => Assert.Equal(3, page.FindAll("[data-testid=lock-node]").Count), Deadline);
+
+        page.FindAll("[data-testid=lock-node]")[0].QuerySelector("[data-testid=terminate-backend]")!.Click();
+
+        page.WaitForAssertion(() => Assert.NotNull(page.Find("[data-testid=dialog-confirm]")), Deadline);
+        Assert.Contains("SELECT 1 FROM leads", page.Find("[data-testid=dialog-query]").TextContent);
+        Assert.Contains($"pid {first.Pid}", page.Find("[data-testid=dialog-blocked]").TextContent);
+        Assert.True(page.Find("[data-testid=dialog-confirm]").HasAttribute("disabled"));
+        page.Find("textarea").Input("blocks the hot lead");
+        page.WaitForAssertion(() => Assert.False(page.Find("[data-testid=dialog-confirm]").HasAttribute("disabled")), Deadline);
+        page.Find("[data-testid=dialog-confirm]").Click();
+
+        page.WaitForAssertion(() => Assert.Contains($"Terminated session {holder.Pid}", page.Find("[data-testid=lock-action-done]").TextContent), Deadline);
+        await first.Pending.WaitAsync(Deadline);
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        Assert.Equal("erin", (await connection.QuerySingleAsync<string>(
+            "SELECT actor FROM ops.lock_actions WHERE pid = @Pid AND reason = 'blocks the hot lead'", new { holder.Pid })).Split(' ')[0]);
+        // A sample younger than half an interval would be served again: take a fresh one.
+        await Task.Delay(Sampler.Interval);
+        await Sampler.SampleAsync(CancellationToken.None);
+        page.WaitForAssertion(() => Assert.DoesNotContain(page.FindAll("[data-testid=lock-node]"), n => n.GetAttribute("data-pid") == holder.Pid.ToString()), Deadline);
+    }
+
+    [Fact]
+    public async Task Pause_freezes_the_view_and_resume_shows_the_latest()
+    {
+        SignInAs("erin", "engineer");
+        var (lead, other) = await LeadAsync();
+        await using var scene = new LockScene(database.ConnectionString);
+        await ChainAsync(scene, lead);
+        var page = RenderPage();
+        page.WaitForAssertion(() => Assert.Equal("2 waiting sessions", page.Find("[data-testid=summary-waiting]").TextContent.Trim()), Deadline);
+
+        page.Find("[data-testid=pause]").Click();
+        var holder = await scene.OpenAsync("another holder");
+        var waiter = await scene.OpenAsync("another waiter");
+        await holder.RunAsync("BEGIN; SELECT 1 FROM leads WHERE id = @L FOR UPDATE", new { L = other });
+        waiter.Start("UPDATE leads SET sold_count = sold_count WHERE id = @L", new { L = other });
+        await scene.WaitUntilWaitingAsync(waiter);
+        await Task.Delay(Sampler.Interval);
+        await Sampler.SampleAsync(CancellationToken.None);
+
+        Assert.Equal("2 waiting sessions", page.Find("[data-testid=summary-waiting]").TextContent.Trim());
+        Assert.Contains("Paused at", page.Find("[data-testid=lock-updated]").TextContent);
+        page.Find("[data-testid=pause]").Click();
+        page.WaitForAssertion(() => Assert.Equal("3 waiting sessions", page.Find("[data-testid=summary-waiting]").TextContent.Trim()), Deadline);
+    }
+
+    [Fact]
+    public async Task A_view_that_timed_out_says_so_and_never_shows_a_quiet_database()
+    {
+        SignInAs("erin", "engineer");
+        await using var scene = new LockScene(database.ConnectionString);
+        var blocker = await scene.OpenAsync("catalog blocker");
+        await blocker.RunAsync("BEGIN; LOCK TABLE pg_catalog.pg_locks IN ACCESS EXCLUSIVE MODE");
+
+        var page = RenderPage();
+
+        page.WaitForAssertion(() => Assert.Contains("Lock view timed out", page.Find("[data-testid=lock-timeout]").TextContent), Deadline);
+        Assert.Empty(page.FindAll("[data-testid=no-blocking]"));
+        Assert.Empty(page.FindAll("[data-testid=summary-waiting]"));
+    }
+
+    private IRenderedComponent<Microsoft.AspNetCore.Components.IComponent> RenderPage() => Render(builder =>
+    {
+        builder.OpenComponent<MudDialogProvider>(0);
+        builder.CloseComponent();
+        builder.OpenComponent<LocksPage>(1);
+        builder.CloseComponent();
+    });
+
+    private async Task<(Guid Lead, Guid Other)> LeadAsync()
+    {
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        var seller = Guid.NewGuid();
+        await connection.ExecuteAsync("INSERT INTO workspaces (id, name) VALUES (@Seller, 'Page seller')", new { Seller = seller });
+        var leads = (await connection.QueryAsync<Guid>(
+            "INSERT INTO leads (id, workspace_id, is_marketplace_listed, marketplace_price) SELECT gen_random_uuid(), @Seller, true, 10 FROM generate_series(1, 2) RETURNING id",
+            new { Seller = seller })).ToArray();
+        return (leads[0], leads[1]);
+    }
+
+    // holder <- first (waits on the row) <- second (queued behind first).
+    private static async Task<(LockSceneSession Holder, LockSceneSession First, LockSceneSession Second)> ChainAsync(LockScene scene, Guid lead)
+    {
+        var holder = await scene.OpenAsync("slow checkout");
+        var first = await scene.OpenAsync("buyer one");
+        var second = await scene.OpenAsync("buyer two");
+        await holder.RunAsync("BEGIN; SELECT 1 FROM leads WHERE id = @L FOR UPDATE", new { L = lead });
+        first.Start("UPDATE leads SET sold_count = sold_count WHERE id = @L", new { L = lead });
+        await scene.WaitUntilWaitingAsync(first);
+        second.Start("UPDATE leads SET sold_count = sold_count WHERE id = @L", new { L = lead });
+        await scene.WaitUntilWaitingAsync(second);
+        return (holder, first, second);
+    }
+}
