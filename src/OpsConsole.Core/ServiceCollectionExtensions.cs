@@ -4,6 +4,7 @@ using Npgsql;
 using OpsConsole.Core.Deployments;
 using OpsConsole.Core.Metrics;
 using OpsConsole.Core.Purchases;
+using OpsConsole.Core.Stripe;
 
 namespace OpsConsole.Core;
 
@@ -31,6 +32,7 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<IPurchaseService, PurchaseService>();
         services.AddOpsConsoleDeployments(configuration);
         services.AddOpsConsoleMetrics(configuration);
+        services.AddOpsConsoleStripe(configuration);
         return services;
     }
 

@@ -1,5 +1,6 @@
 using Dapper;
 using Npgsql;
+using OpsConsole.Core.Database;
 
 namespace OpsConsole.Core.Purchases;
 
@@ -56,6 +57,22 @@ public sealed class MarketplaceFunctions(NpgsqlDataSource dataSource)
         return new StripeCompletion(row.PurchaseId, MarketplaceErrors.OutcomeForStatus(row.Status));
     }
 
+    /// <summary>
+    /// <c>complete_stripe_lead_purchase</c> inside the caller's transaction, so that what the caller records about the
+    /// call (the Stripe delivery log) commits with it or not at all.
+    /// </summary>
+    public async Task<StripeCompletion> CompleteStripePurchaseAsync(
+        OpsTransaction transaction, Guid purchaseId, string stripeEventId, string paymentIntentId)
+    {
+        const string sql = """
+            SELECT purchase_id AS PurchaseId, status AS Status
+            FROM complete_stripe_lead_purchase(@PurchaseId, @StripeEventId, @PaymentIntentId)
+            """;
+        var row = await TranslateAsync(() => transaction.QuerySingleAsync<StatusRow>(sql,
+            new { PurchaseId = purchaseId, StripeEventId = stripeEventId, PaymentIntentId = paymentIntentId }));
+        return new StripeCompletion(row.PurchaseId, MarketplaceErrors.OutcomeForStatus(row.Status));
+    }
+
     /// <summary><c>mark_leads_sold_bulk</c>: marks leads reserved by the purchase as sold; all or none.</summary>
     public Task<int> MarkLeadsSoldBulkAsync(Guid purchaseId, IReadOnlyList<Guid> leadIds, CancellationToken cancellationToken)
     {
@@ -68,6 +85,22 @@ public sealed class MarketplaceFunctions(NpgsqlDataSource dataSource)
     {
         const string sql = "SELECT release_expired_lead_reservations()";
         return QuerySingleAsync<int>(sql, null, cancellationToken);
+    }
+
+    /// <summary><c>release_expired_lead_reservations</c> inside the caller's transaction (the sweep records its count with it).</summary>
+    public Task<int> ReleaseExpiredReservationsAsync(OpsTransaction transaction) =>
+        TranslateAsync(() => transaction.QuerySingleAsync<int>("SELECT release_expired_lead_reservations()"));
+
+    private static async Task<T> TranslateAsync<T>(Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (PostgresException error) when (MarketplaceErrors.Translate(error) is { } refusal)
+        {
+            throw refusal;
+        }
     }
 
     private async Task<T> QuerySingleAsync<T>(string sql, object? parameters, CancellationToken cancellationToken)

@@ -3,6 +3,7 @@ using OpsConsole.Api;
 using OpsConsole.Auth;
 using OpsConsole.Components;
 using OpsConsole.Database;
+using OpsConsole.Endpoints;
 using OpsConsole.Health;
 using OpsConsole.Metrics;
 
@@ -52,6 +53,7 @@ public static class OpsConsoleUi
         app.MapPrometheusMetrics();
         app.MapSignInEndpoints();
         app.MapCreditEndpoints();
+        app.MapStripeEndpoints();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
     }
