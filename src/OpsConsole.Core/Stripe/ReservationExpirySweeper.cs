@@ -34,7 +34,7 @@ public sealed class ReservationExpirySweeper(
     /// <summary>The actor the audit rows of expired purchases name.</summary>
     public const string Actor = "expiry-sweeper";
 
-    private const long SweepLockKey = 0x4f7053_7472_0002; // "OpsStr" 2: the expiry sweep
+    internal const long SweepLockKey = 0x4f7053_7472_0002; // "OpsStr" 2: the expiry sweep
     private static readonly TimeSpan RetentionEvery = TimeSpan.FromHours(1);
     private long _lastRetention = long.MinValue;
 

@@ -107,10 +107,10 @@ public sealed class StripeDeliveryLog(NpgsqlDataSource dataSource)
     public async Task<IReadOnlySet<string>> UnseenAsync(IReadOnlyCollection<string> eventIds, CancellationToken cancellationToken)
     {
         const string sql = """
-            SELECT id FROM unnest(@Ids::text[]) AS id
-            WHERE NOT EXISTS (SELECT 1 FROM stripe_webhook_events AS e WHERE e.event_id = id)
+            SELECT u.eid FROM unnest(@Ids::text[]) AS u(eid)
+            WHERE NOT EXISTS (SELECT 1 FROM stripe_webhook_events AS e WHERE e.event_id = u.eid)
               AND NOT EXISTS (SELECT 1 FROM ops.stripe_deliveries AS d
-                              WHERE d.event_id = id AND d.outcome NOT IN ('unavailable', 'malformed'))
+                              WHERE d.event_id = u.eid AND d.outcome NOT IN ('unavailable', 'malformed'))
             """;
         if (eventIds.Count == 0)
         {
