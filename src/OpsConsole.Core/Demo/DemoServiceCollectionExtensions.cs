@@ -16,6 +16,7 @@ public static class DemoServiceCollectionExtensions
         if (runTraffic)
         {
             services.AddHostedService<DemoTrafficService>();
+            services.AddDemoCardPayments();
         }
 
         return services;

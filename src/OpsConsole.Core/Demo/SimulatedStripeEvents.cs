@@ -26,6 +26,18 @@ public static class SimulatedStripeEvents
             Metadata = Metadata(purchaseId),
         });
 
+    /// <summary><c>payment_intent.created</c>: Stripe sends it first; the console does not act on it.</summary>
+    public static Event PaymentIntentCreated(Guid? purchaseId, string paymentIntentId, long amountMinor) =>
+        NewEvent(null, "payment_intent.created", null, new PaymentIntent
+        {
+            Id = paymentIntentId,
+            Object = "payment_intent",
+            Amount = amountMinor,
+            Currency = "usd",
+            Status = "requires_payment_method",
+            Metadata = Metadata(purchaseId),
+        });
+
     /// <summary><c>checkout.session.completed</c> for the purchase, paid or not.</summary>
     public static Event CheckoutSessionCompleted(
         Guid? purchaseId, string paymentIntentId, long amountMinor, string paymentStatus = "paid", string? eventId = null, string? apiVersion = null) =>

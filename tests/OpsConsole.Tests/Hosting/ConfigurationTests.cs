@@ -23,6 +23,7 @@ public sealed class ConfigurationTests
         Bind<OpenIdConnectSettings>(example, OpenIdConnectSettings.SectionName);
         Bind<PurchaseOptions>(example, PurchaseOptions.Section);
         Bind<DeploymentOptions>(example, DeploymentOptions.Section);
+        Bind<OpsConsole.Core.Stripe.StripeOptions>(example, OpsConsole.Core.Stripe.StripeOptions.Section);
         var accounts = example.GetSection(AccountOptions.SectionName);
         Bind<AccountOptions>(new ConfigurationBuilder().AddInMemoryCollection(
             accounts.AsEnumerable(makePathsRelative: true).Where(kv => kv.Key != "SignInAttemptsPerMinute")).Build(), null);
