@@ -21,6 +21,11 @@ if (options.Runs("metrics"))
     await MetricsBenchmarks.RunAsync(server, options, report, CancellationToken.None);
 }
 
+if (options.Runs("stripe"))
+{
+    await StripeWebhookBenchmark.RunAsync(server, options, report, CancellationToken.None);
+}
+
 Console.WriteLine();
 Console.WriteLine(report.ToMarkdown());
 return report.AllGoalsMet ? 0 : 2;

@@ -1,6 +1,5 @@
 using Dapper;
 using Npgsql;
-using OpsConsole.Core.Database;
 
 namespace OpsConsole.Core.Stripe;
 
@@ -51,8 +50,29 @@ public sealed class StripeDeliveryLog(NpgsqlDataSource dataSource)
         VALUES (@Source, @EventId, @EventType, @ApiVersion, @Signature, @Outcome, @HttpStatus, @PurchaseId, @PaymentIntentId, @DurationMs, @Error)
         """;
 
-    /// <summary>Appends <paramref name="record"/> in the caller's transaction.</summary>
-    public Task AppendAsync(OpsTransaction transaction, DeliveryRecord record) => transaction.ExecuteAsync(InsertSql, Parameters(record));
+    /// <summary>
+    /// The row of a completion's delivery, for <see cref="Purchases.MarketplaceFunctions.CompleteStripePurchaseAsync(Guid, string, string, string, NpgsqlBatchCommand, CancellationToken)"/>:
+    /// its outcome is the function's status word, its duration what passed before the batch plus the batch's own time.
+    /// </summary>
+    public static NpgsqlBatchCommand CompletionRow(DeliveryRecord record) => new("""
+        INSERT INTO ops.stripe_deliveries
+            (source, event_id, event_type, api_version, signature, outcome, http_status, purchase_id, payment_intent_id, duration_ms, error)
+        VALUES ($1, $2, $3, $4, $5, current_setting('marketplace.stripe_status'), 200, $6, $7,
+                $8 + extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000, NULL)
+        """)
+    {
+        Parameters =
+        {
+            new() { Value = record.Source.ToSql() },
+            new() { Value = (object?)record.EventId ?? DBNull.Value },
+            new() { Value = (object?)record.EventType ?? DBNull.Value },
+            new() { Value = (object?)record.ApiVersion ?? DBNull.Value },
+            new() { Value = record.Signature.ToSql() },
+            new() { Value = (object?)record.PurchaseId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Uuid },
+            new() { Value = (object?)record.PaymentIntentId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text },
+            new() { Value = record.DurationMs },
+        },
+    };
 
     /// <summary>Appends <paramref name="record"/> on its own.</summary>
     public async Task AppendAsync(DeliveryRecord record, CancellationToken cancellationToken)

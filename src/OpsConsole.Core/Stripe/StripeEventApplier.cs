@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using OpsConsole.Core.Database;
 using OpsConsole.Core.Purchases;
 using Polly;
 using Stripe;
@@ -11,8 +10,8 @@ namespace OpsConsole.Core.Stripe;
 
 /// <summary>
 /// The one path of a verified Stripe event, for the receiver and the replay alike: a payment naming its purchase
-/// calls <c>complete_stripe_lead_purchase</c> and the delivery log row is written in the same transaction, so the
-/// two commit together or not at all; lock conflicts are retried as on the purchase path.
+/// calls <c>complete_stripe_lead_purchase</c> and the delivery log row is written in the same transaction (one round
+/// trip, one commit), so the two commit together or not at all; lock conflicts are retried as on the purchase path.
 /// </summary>
 public sealed class StripeEventApplier
 {
@@ -31,9 +30,6 @@ public sealed class StripeEventApplier
     /// <summary>The event types that complete purchases (what the replay lists).</summary>
     public static IReadOnlyList<string> PaymentTypes { get; } = [CheckoutSessionCompleted, PaymentIntentSucceeded];
 
-    private const string SetActorSql = "SELECT set_config('marketplace.actor', @Actor, true)";
-
-    private readonly OpsTransactions _transactions;
     private readonly MarketplaceFunctions _functions;
     private readonly StripeDeliveryLog _log;
     private readonly TimeProvider _time;
@@ -42,10 +38,9 @@ public sealed class StripeEventApplier
 
     /// <summary>Creates the applier.</summary>
     public StripeEventApplier(
-        OpsTransactions transactions, MarketplaceFunctions functions, StripeDeliveryLog log,
+        MarketplaceFunctions functions, StripeDeliveryLog log,
         IOptions<PurchaseOptions> purchaseOptions, TimeProvider time, ILogger<StripeEventApplier> logger)
     {
-        _transactions = transactions;
         _functions = functions;
         _log = log;
         _time = time;
@@ -81,15 +76,10 @@ public sealed class StripeEventApplier
         {
             return await _conflictRetry.ExecuteAsync(async ct =>
             {
-                var result = await _transactions.RunAsync<DeliveryRecord>(async tx =>
-                {
-                    await tx.ExecuteAsync(SetActorSql, new { Actor });
-                    var completion = await _functions.CompleteStripePurchaseAsync(tx, payment.PurchaseId!.Value, stripeEvent.Id, payment.PaymentIntentId!);
-                    var record = Record(OutcomeOf(completion.Outcome), null);
-                    await _log.AppendAsync(tx, record);
-                    return record;
-                }, ct);
-                return result.Value;
+                var pending = Record(DeliveryOutcome.Completed, null);
+                var completion = await _functions.CompleteStripePurchaseAsync(
+                    payment.PurchaseId!.Value, stripeEvent.Id, payment.PaymentIntentId!, Actor, StripeDeliveryLog.CompletionRow(pending), ct);
+                return pending with { Outcome = OutcomeOf(completion.Outcome), DurationMs = _time.GetElapsedTime(started).TotalMilliseconds };
             }, cancellationToken);
         }
         catch (MarketplaceException refusal)
