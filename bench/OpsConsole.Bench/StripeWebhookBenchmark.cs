@@ -15,6 +15,7 @@ using OpsConsole.Core;
 using OpsConsole.Core.Demo;
 using OpsConsole.Core.Purchases;
 using OpsConsole.Endpoints;
+using OpsConsole.Testing;
 
 namespace OpsConsole.Bench;
 
@@ -35,14 +36,9 @@ internal static class StripeWebhookBenchmark
         var perPhase = options.Seconds * 150;
         Console.WriteLine($"Stripe webhook: {options.Rounds} rounds of {perPhase} completions per side, {Senders} senders");
         var connectionString = await server.CreateMarketplaceAsync("bench_stripe", cancellationToken);
-        Guid[] sellers;
-        Guid buyer;
-        await using (var connection = new NpgsqlConnection(connectionString))
-        {
-            await connection.OpenAsync(cancellationToken);
-            sellers = await Seed.WorkspacesAsync(connection, 200, 0m);
-            buyer = (await Seed.WorkspacesAsync(connection, 1, 0m))[0];
-        }
+        await using var data = NpgsqlDataSource.Create(connectionString);
+        var sellers = await MarketSeed.WorkspacesAsync(data, 200, 0m, cancellationToken);
+        var buyer = (await MarketSeed.WorkspacesAsync(data, 1, 0m, cancellationToken))[0];
 
         await using var receiver = await ReceiverHost.StartAsync(connectionString, cancellationToken);
         await using var direct = BenchServer.Services(connectionString);
@@ -53,8 +49,8 @@ internal static class StripeWebhookBenchmark
         };
 
         // Warm-up, not measured: JIT, pools, Npgsql's automatic preparation.
-        await DirectPhaseAsync(functions, await ReserveAsync(connectionString, sellers, buyer, 200, cancellationToken), cancellationToken);
-        await HttpPhaseAsync(http, await ReserveAsync(connectionString, sellers, buyer, 200, cancellationToken), cancellationToken);
+        await DirectPhaseAsync(functions, await ReserveAsync(data, sellers, buyer, 200, cancellationToken), cancellationToken);
+        await HttpPhaseAsync(http, await ReserveAsync(data, sellers, buyer, 200, cancellationToken), cancellationToken);
 
         var ratios = new List<double>();
         var httpRates = new List<double>();
@@ -64,8 +60,8 @@ internal static class StripeWebhookBenchmark
         var failures = 0;
         for (var round = 1; round <= options.Rounds; round++)
         {
-            var forDirect = await ReserveAsync(connectionString, sellers, buyer, perPhase, cancellationToken);
-            var forHttp = await ReserveAsync(connectionString, sellers, buyer, perPhase, cancellationToken);
+            var forDirect = await ReserveAsync(data, sellers, buyer, perPhase, cancellationToken);
+            var forHttp = await ReserveAsync(data, sellers, buyer, perPhase, cancellationToken);
             PhaseResult d, h;
             if (round % 2 == 1)
             {
@@ -100,11 +96,10 @@ internal static class StripeWebhookBenchmark
     }
 
     // Pending card purchases of one lead each, reserved set-based in one statement (the reservation is not measured).
-    private static async Task<Guid[]> ReserveAsync(string connectionString, Guid[] sellers, Guid buyer, int count, CancellationToken cancellationToken)
+    private static async Task<Guid[]> ReserveAsync(NpgsqlDataSource data, Guid[] sellers, Guid buyer, int count, CancellationToken cancellationToken)
     {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync(cancellationToken);
-        var leads = await Seed.LeadsAsync(connection, sellers, count);
+        var leads = await MarketSeed.ScatteredLeadsAsync(data, sellers, count, cancellationToken);
+        await using var connection = await data.OpenConnectionAsync(cancellationToken);
         return (await connection.QueryAsync<Guid>(new CommandDefinition("""
             SELECT v.purchase_id
             FROM unnest(@Leads::uuid[]) WITH ORDINALITY AS l(id, n)

@@ -15,14 +15,20 @@ namespace OpsConsole.Core.Demo;
 public static class DemoCardPaymentsServiceCollectionExtensions
 {
     /// <summary>
-    /// Card checkouts in the demo traffic, paid through a local simulated Stripe that posts signed events to the
-    /// console's own receiver; the demo's webhook secret, generated at start, is added to <c>Stripe:WebhookSecret</c>.
+    /// Card checkouts in the demo traffic (when <c>Demo:Enabled</c>), paid through a local simulated Stripe that posts
+    /// signed events to the console's own receiver; the demo's webhook secret, generated at start, is added to
+    /// <c>Stripe:WebhookSecret</c>.
     /// </summary>
     public static IServiceCollection AddDemoCardPayments(this IServiceCollection services)
     {
         var secret = SimulatedStripeEvents.NewWebhookSecret();
-        services.AddOptions<StripeOptions>().PostConfigure(o =>
-            o.WebhookSecret = string.IsNullOrWhiteSpace(o.WebhookSecret) ? secret : $"{o.WebhookSecret},{secret}");
+        services.AddOptions<StripeOptions>().PostConfigure<IOptions<DemoOptions>>((o, demo) =>
+        {
+            if (demo.Value.Enabled == true)
+            {
+                o.WebhookSecret = string.IsNullOrWhiteSpace(o.WebhookSecret) ? secret : $"{o.WebhookSecret},{secret}";
+            }
+        });
         services.AddHostedService(sp => ActivatorUtilities.CreateInstance<DemoCardPayments>(sp, new DemoWebhookSecret(secret)));
         return services;
     }
@@ -88,7 +94,7 @@ public sealed class DemoCardPayments : BackgroundService
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (_demo.Value.PurchasesPerSecond <= 0)
+        if (_demo.Value.Enabled != true || _demo.Value.PurchasesPerSecond <= 0)
         {
             return;
         }

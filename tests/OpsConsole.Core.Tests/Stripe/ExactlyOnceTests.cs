@@ -1,6 +1,5 @@
 using OpsConsole.Core.Demo;
 using OpsConsole.Core.Stripe;
-using OpsConsole.Core.Tests.Purchases;
 using OpsConsole.Testing;
 using Stripe;
 

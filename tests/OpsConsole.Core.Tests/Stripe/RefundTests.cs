@@ -1,7 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using OpsConsole.Core.Actions;
 using OpsConsole.Core.Stripe;
-using OpsConsole.Core.Tests.Purchases;
 using OpsConsole.Testing;
 
 namespace OpsConsole.Core.Tests.Stripe;
@@ -28,7 +27,7 @@ public sealed class RefundTests(MarketplaceDatabase database) : IClassFixture<Ma
         var purchaseId = await RefundRequiredAsync(kit);
         var refunds = kit.Services.GetRequiredService<StripeRefunds>();
         _stripe.RefundDelay = TimeSpan.FromMilliseconds(300);
-        var admin = new OpsActor("local:103", "ada", "admin", OpsPermissionTable.For("admin"));
+        var admin = TestActors.Admin;
 
         var results = await Task.WhenAll(
             refunds.IssueAsync(StripeKit.Support, purchaseId, CancellationToken.None),
@@ -77,7 +76,7 @@ public sealed class RefundTests(MarketplaceDatabase database) : IClassFixture<Ma
         await using var kit = Kit();
         var purchaseId = await RefundRequiredAsync(kit);
         var refunds = kit.Services.GetRequiredService<StripeRefunds>();
-        var manager = new OpsActor("local:104", "max", "manager", OpsPermissionTable.For("manager"));
+        var manager = TestActors.Manager;
 
         var results = new[]
         {

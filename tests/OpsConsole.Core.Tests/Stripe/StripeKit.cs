@@ -5,7 +5,7 @@ using OpsConsole.Core.Actions;
 using OpsConsole.Core.Demo;
 using OpsConsole.Core.Purchases;
 using OpsConsole.Core.Stripe;
-using OpsConsole.Core.Tests.Purchases;
+using OpsConsole.Testing;
 using Stripe;
 
 namespace OpsConsole.Core.Tests.Stripe;
@@ -31,9 +31,9 @@ internal sealed class StripeKit : IAsyncDisposable
 
     public IPurchaseService Purchases => Services.GetRequiredService<IPurchaseService>();
 
-    public static OpsActor Support { get; } = new("local:101", "sam", "support", OpsPermissionTable.For("support"));
+    public static OpsActor Support => TestActors.Support;
 
-    public static OpsActor Engineer { get; } = new("local:102", "erin", "engineer", OpsPermissionTable.For("engineer"));
+    public static OpsActor Engineer => TestActors.Engineer;
 
     public static StripeKit Create(string connectionString, NpgsqlDataSource db, IDictionary<string, string?>? settings = null)
     {
@@ -46,7 +46,7 @@ internal sealed class StripeKit : IAsyncDisposable
             all[key] = value;
         }
 
-        return new StripeKit(MarketSeed.Services(connectionString, all), db);
+        return new StripeKit(TestServices.Build(connectionString, all), db);
     }
 
     /// <summary>A seller with <paramref name="leadCount"/> listed leads and a card buyer's reservation of them.</summary>

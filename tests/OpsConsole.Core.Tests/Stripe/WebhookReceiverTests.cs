@@ -3,7 +3,6 @@ using Npgsql;
 using OpsConsole.Core.Demo;
 using OpsConsole.Core.Purchases;
 using OpsConsole.Core.Stripe;
-using OpsConsole.Core.Tests.Purchases;
 using OpsConsole.Testing;
 
 namespace OpsConsole.Core.Tests.Stripe;

@@ -4,7 +4,7 @@ using Npgsql;
 using OpsConsole.Core.Demo;
 using OpsConsole.Core.Purchases;
 using OpsConsole.Core.Stripe;
-using OpsConsole.Tests.Purchases;
+using OpsConsole.Testing;
 
 namespace OpsConsole.Tests.Stripe;
 
@@ -16,8 +16,8 @@ internal static class StripeScenario
     /// <summary>A card checkout paid after its reservation ran out and its lead was sold to a credit buyer.</summary>
     public static async Task<(Guid PurchaseId, string PaymentIntentId)> RefundRequiredAsync(IServiceProvider services, NpgsqlDataSource db)
     {
-        var (creditBuyer, leads) = await PurchaseRows.MarketAsync(db, 1);
-        var cardBuyer = await PurchaseRows.BuyerAsync(db);
+        var (creditBuyer, leads) = await MarketAsync(db);
+        var cardBuyer = await MetricsRows.BuyerAsync(db);
         var purchases = services.GetRequiredService<IPurchaseService>();
         var reserved = await purchases.ReserveForStripeAsync(cardBuyer, leads, "page-test", CancellationToken.None);
         Assert.Equal(PurchaseOutcome.Reserved, reserved.Outcome);
@@ -38,10 +38,18 @@ internal static class StripeScenario
     /// <summary>A card checkout waiting for its payment.</summary>
     public static async Task<Guid> PendingAsync(IServiceProvider services, NpgsqlDataSource db)
     {
-        var (_, leads) = await PurchaseRows.MarketAsync(db, 1);
-        var cardBuyer = await PurchaseRows.BuyerAsync(db);
+        var (_, leads) = await MarketAsync(db);
+        var cardBuyer = await MetricsRows.BuyerAsync(db);
         var reserved = await services.GetRequiredService<IPurchaseService>().ReserveForStripeAsync(cardBuyer, leads, "page-test", CancellationToken.None);
         return reserved.PurchaseId!.Value;
+    }
+
+    // A seller with one listed lead at 5 and a buyer with credits for it.
+    private static async Task<(Guid CreditBuyer, Guid[] Leads)> MarketAsync(NpgsqlDataSource db)
+    {
+        var seller = (await MarketSeed.WorkspacesAsync(db, 1, 0m))[0];
+        var buyer = (await MarketSeed.WorkspacesAsync(db, 1, 1000m))[0];
+        return (buyer, await MarketSeed.ListedLeadsAsync(db, [seller], 1, 5m));
     }
 
     public static Task<WebhookAnswer> DeliverAsync(IServiceProvider services, global::Stripe.Event stripeEvent)

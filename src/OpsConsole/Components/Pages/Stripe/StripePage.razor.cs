@@ -3,7 +3,7 @@ using OpsConsole.Auth;
 using OpsConsole.Core.Actions;
 using OpsConsole.Core.Metrics;
 using OpsConsole.Core.Stripe;
-using OpsConsole.Database;
+using OpsConsole.Core.Database;
 using CoreRefusal = OpsConsole.Core.Actions.Refusal;
 
 namespace OpsConsole.Components.Pages.Stripe;
@@ -107,7 +107,7 @@ public sealed partial class StripePage : IDisposable
                 : _snapshot.Recent;
             _error = null;
         }
-        catch (Exception error) when (DatabaseStatus.IsDatabaseFailure(error))
+        catch (Exception error) when (DatabasePing.IsDatabaseFailure(error))
         {
             _error = error.Message;
         }
