@@ -31,6 +31,11 @@ if (options.Runs("locks"))
     await LockBenchmarks.RunAsync(server, options, report, CancellationToken.None);
 }
 
+if (options.Runs("stripe"))
+{
+    await StripeWebhookBenchmark.RunAsync(server, options, report, CancellationToken.None);
+}
+
 Console.WriteLine();
 Console.WriteLine(report.ToMarkdown());
 return report.AllGoalsMet ? 0 : 2;

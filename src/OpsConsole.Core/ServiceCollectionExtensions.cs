@@ -9,6 +9,7 @@ using OpsConsole.Core.Deployments;
 using OpsConsole.Core.Locks;
 using OpsConsole.Core.Metrics;
 using OpsConsole.Core.Purchases;
+using OpsConsole.Core.Stripe;
 
 namespace OpsConsole.Core;
 
@@ -39,6 +40,7 @@ public static class ServiceCollectionExtensions
         services.AddOpsConsoleCredits(configuration);
         services.AddOpsConsoleDemo(configuration);
         services.AddOpsConsoleLocks(configuration);
+        services.AddOpsConsoleStripe(configuration);
         return services;
     }
 

@@ -1,5 +1,6 @@
 using Dapper;
 using Npgsql;
+using OpsConsole.Core.Database;
 
 namespace OpsConsole.Core.Purchases;
 
@@ -56,6 +57,52 @@ public sealed class MarketplaceFunctions(NpgsqlDataSource dataSource)
         return new StripeCompletion(row.PurchaseId, MarketplaceErrors.OutcomeForStatus(row.Status));
     }
 
+    /// <summary>
+    /// <c>complete_stripe_lead_purchase</c> as <paramref name="actor"/>, followed by <paramref name="record"/> in the same
+    /// implicit transaction and round trip: the record commits with the completion or not at all, and may read the
+    /// status word as <c>current_setting('marketplace.stripe_status')</c>. A business error rolls both back.
+    /// </summary>
+    public async Task<StripeCompletion> CompleteStripePurchaseAsync(
+        Guid purchaseId, string stripeEventId, string paymentIntentId, string actor, NpgsqlBatchCommand record, CancellationToken cancellationToken)
+    {
+        const string sql = """
+            SELECT purchase_id, status, set_config('marketplace.stripe_status', status, true)
+            FROM complete_stripe_lead_purchase($1, $2, $3)
+            """;
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        // Without BEGIN/COMMIT a batch is one implicit transaction, committed at its end: one round trip, one commit.
+        await using var batch = new NpgsqlBatch(connection)
+        {
+            BatchCommands =
+            {
+                new NpgsqlBatchCommand("SELECT set_config('marketplace.actor', $1, true)") { Parameters = { new() { Value = actor } } },
+                new NpgsqlBatchCommand(sql) { Parameters = { new() { Value = purchaseId }, new() { Value = stripeEventId }, new() { Value = paymentIntentId } } },
+                record,
+            },
+        };
+        try
+        {
+            await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+            await reader.NextResultAsync(cancellationToken); // past the actor's set_config
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                throw new InvalidOperationException("complete_stripe_lead_purchase returned no row.");
+            }
+
+            var completion = new StripeCompletion(reader.GetGuid(0), MarketplaceErrors.OutcomeForStatus(reader.GetString(1)));
+            // Drain the rest so an error of the record surfaces here, not at dispose.
+            while (await reader.NextResultAsync(cancellationToken))
+            {
+            }
+
+            return completion;
+        }
+        catch (PostgresException error) when (MarketplaceErrors.Translate(error) is { } refusal)
+        {
+            throw refusal;
+        }
+    }
+
     /// <summary><c>mark_leads_sold_bulk</c>: marks leads reserved by the purchase as sold; all or none.</summary>
     public Task<int> MarkLeadsSoldBulkAsync(Guid purchaseId, IReadOnlyList<Guid> leadIds, CancellationToken cancellationToken)
     {
@@ -68,6 +115,22 @@ public sealed class MarketplaceFunctions(NpgsqlDataSource dataSource)
     {
         const string sql = "SELECT release_expired_lead_reservations()";
         return QuerySingleAsync<int>(sql, null, cancellationToken);
+    }
+
+    /// <summary><c>release_expired_lead_reservations</c> inside the caller's transaction (the sweep records its count with it).</summary>
+    public Task<int> ReleaseExpiredReservationsAsync(OpsTransaction transaction) =>
+        TranslateAsync(() => transaction.QuerySingleAsync<int>("SELECT release_expired_lead_reservations()"));
+
+    private static async Task<T> TranslateAsync<T>(Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (PostgresException error) when (MarketplaceErrors.Translate(error) is { } refusal)
+        {
+            throw refusal;
+        }
     }
 
     private async Task<T> QuerySingleAsync<T>(string sql, object? parameters, CancellationToken cancellationToken)

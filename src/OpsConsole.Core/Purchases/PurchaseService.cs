@@ -201,7 +201,8 @@ public sealed class PurchaseService : IPurchaseService
         return new PurchaseResult(refusal.Outcome, null, null, null, attempts, _time.GetElapsedTime(started), refusal.Message);
     }
 
-    private static ResiliencePipeline BuildConflictRetry(PurchaseOptions options, TimeProvider time, ILogger logger)
+    /// <summary>The purchase path's retry of lock conflicts (55P03), for other callers of the marketplace functions.</summary>
+    internal static ResiliencePipeline BuildConflictRetry(PurchaseOptions options, TimeProvider time, ILogger logger)
     {
         var builder = new ResiliencePipelineBuilder { TimeProvider = time };
         if (options.MaxConflictRetries > 0)

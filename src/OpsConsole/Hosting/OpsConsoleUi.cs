@@ -52,6 +52,7 @@ public static class OpsConsoleUi
         app.MapMetricsEndpoints();
         app.MapSignInEndpoints();
         app.MapCreditEndpoints();
+        app.MapStripeEndpoints();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
     }

@@ -10,7 +10,7 @@ namespace OpsConsole.Tests.Browser;
 /// The console on a real loopback port (Kestrel, not the in-memory test server) and Debian's Chromium
 /// driven by Playwright. Playwright's own browser downloads are not used: <c>/usr/bin/chromium</c> is.
 /// </summary>
-public sealed class BrowserFixture : ConsoleAppFixture
+public class BrowserFixture : ConsoleAppFixture
 {
     public const string ChromiumPath = "/usr/bin/chromium";
 

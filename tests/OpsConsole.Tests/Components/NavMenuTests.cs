@@ -25,9 +25,9 @@ public sealed class NavMenuTests : ConsoleBunitContext
     }
 
     [Theory]
-    [InlineData(OpsRoles.Engineer, new[] { "/credits" })]
+    [InlineData(OpsRoles.Engineer, new[] { "/credits", "/stripe" })]
     [InlineData(OpsRoles.Support, new[] { "/deployments", "/locks" })]
-    [InlineData(OpsRoles.Manager, new[] { "/locks", "/credits" })]
+    [InlineData(OpsRoles.Manager, new[] { "/locks", "/credits", "/stripe" })]
     [InlineData(OpsRoles.Admin, new string[0])]
     public void Areas_where_the_role_has_no_action_are_marked_view_only(string role, string[] viewOnly)
     {

@@ -31,6 +31,7 @@ public sealed class ConfigurationTests
         var database = example.GetSection(DatabaseOptions.Section);
         Bind<DatabaseOptions>(new ConfigurationBuilder().AddInMemoryCollection(
             database.AsEnumerable(makePathsRelative: true).Where(kv => !kv.Key.StartsWith("Local", StringComparison.Ordinal) && !kv.Key.StartsWith("Probe", StringComparison.Ordinal))).Build(), null);
+        Bind<OpsConsole.Core.Stripe.StripeOptions>(example, OpsConsole.Core.Stripe.StripeOptions.Section);
         Assert.Equal("", example.GetConnectionString("Marketplace"));
     }
 

@@ -12,6 +12,6 @@ public sealed record NavArea(string Title, string Href, string Icon, IReadOnlyLi
         new("Purchase metrics", "/purchases", Icons.Material.Filled.ShowChart, []),
         new("Locks", "/locks", Icons.Material.Filled.Lock, [OpsPolicies.ManageBackends]),
         new("Credits", "/credits", Icons.Material.Filled.AccountBalanceWallet, [OpsPolicies.EditCredits]),
-        new("Stripe", "/stripe", Icons.Material.Filled.CreditCard, []),
+        new("Stripe", "/stripe", Icons.Material.Filled.CreditCard, [OpsPolicies.ManagePayments]),
     ];
 }

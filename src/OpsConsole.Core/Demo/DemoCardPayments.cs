@@ -1,0 +1,291 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OpsConsole.Core.Purchases;
+using OpsConsole.Core.Stripe;
+using Stripe;
+
+namespace OpsConsole.Core.Demo;
+
+/// <summary>Registration of the demo's card purchases.</summary>
+public static class DemoCardPaymentsServiceCollectionExtensions
+{
+    /// <summary>
+    /// Card checkouts in the demo traffic (when <c>Demo:Enabled</c>), paid through a local simulated Stripe that posts
+    /// signed events to the console's own receiver; the demo's webhook secret, generated at start, is added to
+    /// <c>Stripe:WebhookSecret</c>.
+    /// </summary>
+    public static IServiceCollection AddDemoCardPayments(this IServiceCollection services)
+    {
+        var secret = SimulatedStripeEvents.NewWebhookSecret();
+        services.AddOptions<StripeOptions>().PostConfigure<IOptions<DemoOptions>>((o, demo) =>
+        {
+            if (demo.Value.Enabled == true)
+            {
+                o.WebhookSecret = string.IsNullOrWhiteSpace(o.WebhookSecret) ? secret : $"{o.WebhookSecret},{secret}";
+            }
+        });
+        services.AddHostedService(sp => ActivatorUtilities.CreateInstance<DemoCardPayments>(sp, new DemoWebhookSecret(secret)));
+        return services;
+    }
+}
+
+/// <summary>The webhook secret the demo's simulated Stripe signs with.</summary>
+/// <param name="Value">The secret.</param>
+public sealed record DemoWebhookSecret(string Value);
+
+/// <summary>
+/// The demo's card buyers and a simulated Stripe. Buyers reserve through <see cref="IPurchaseService"/>; the simulated
+/// Stripe then posts signed events (Stripe.net's types and signature helper) to <c>POST /api/stripe/webhook</c> over
+/// HTTP, with the mix real traffic has: a <c>payment_intent.created</c> first now and then, the payment intent and
+/// often the checkout session (either first), about 5 % of deliveries repeated, some checkouts abandoned (they
+/// expire), and now and then a payment that arrives after the reservation ran out and its lead was sold to a credit
+/// buyer (a refund-queue entry). Slow customers' checkouts hold their leads for seconds, not 15 minutes, so expiry
+/// and refunds show within a minute of start.
+/// </summary>
+public sealed class DemoCardPayments : BackgroundService
+{
+    /// <summary>The actor of the demo's card checkouts.</summary>
+    public const string Actor = "demo-card";
+
+    private static readonly TimeSpan SlowCustomerTtl = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan BackOffAfterError = TimeSpan.FromSeconds(5);
+    private const double CheckoutsPerSecond = 0.8;
+    private const double DuplicateShare = 0.05;
+
+    private readonly IPurchaseService _purchases;
+    private readonly DemoMarket _market;
+    private readonly IServer _server;
+    private readonly IHostApplicationLifetime _lifetime;
+    private readonly IConfiguration _configuration;
+    private readonly IOptions<DemoOptions> _demo;
+    private readonly IOptions<PurchaseOptions> _purchaseOptions;
+    private readonly TimeProvider _time;
+    private readonly ILoggerFactory _loggers;
+    private readonly ILogger<DemoCardPayments> _logger;
+    private readonly DemoWebhookSecret _secret;
+    private readonly HttpClient _http;
+    private readonly Random _random = new();
+    private int _checkouts;
+
+    /// <summary>Created by <see cref="DemoCardPaymentsServiceCollectionExtensions.AddDemoCardPayments"/>.</summary>
+    public DemoCardPayments(
+        IPurchaseService purchases, DemoMarket market, IServer server, IHostApplicationLifetime lifetime, IConfiguration configuration,
+        IOptions<DemoOptions> demo, IOptions<PurchaseOptions> purchaseOptions, TimeProvider time, ILoggerFactory loggers, DemoWebhookSecret secret)
+    {
+        _purchases = purchases;
+        _market = market;
+        _server = server;
+        _lifetime = lifetime;
+        _configuration = configuration;
+        _demo = demo;
+        _purchaseOptions = purchaseOptions;
+        _time = time;
+        _loggers = loggers;
+        _logger = loggers.CreateLogger<DemoCardPayments>();
+        _secret = secret;
+        _http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+    }
+
+    /// <inheritdoc />
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (_demo.Value.Enabled != true || _demo.Value.PurchasesPerSecond <= 0)
+        {
+            return;
+        }
+
+        var started = new TaskCompletionSource();
+        using (_lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+        {
+            await started.Task.WaitAsync(stoppingToken);
+        }
+
+        var webhook = WebhookAddress();
+        if (webhook is null)
+        {
+            _logger.LogWarning("Demo card payments are off: the console has no HTTP address to post Stripe events to");
+            return;
+        }
+
+        // Slow customers: the same purchase service over connections whose reservations last seconds.
+        var slowSettings = new ConfigurationBuilder().AddConfiguration(_configuration)
+            .AddInMemoryCollection(new Dictionary<string, string?> { [$"{PurchaseOptions.Section}:ReservationTtl"] = SlowCustomerTtl.ToString() })
+            .Build();
+        await using var slowSource = ServiceCollectionExtensions.BuildDataSource(slowSettings);
+        var slow = new PurchaseService(slowSource, new MarketplaceFunctions(slowSource), _purchaseOptions, _time, _loggers.CreateLogger<PurchaseService>());
+        var deliveries = new List<Task>();
+        _logger.LogInformation("Demo card payments: simulated Stripe posting signed events to {Webhook}", webhook);
+
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds((0.5 + _random.NextDouble()) / CheckoutsPerSecond), _time, stoppingToken);
+                deliveries.RemoveAll(t => t.IsCompleted);
+                var number = ++_checkouts;
+                // The third checkout, then every 40th, pays after its reservation ran out and its lead was sold.
+                if (number % 40 == 3)
+                {
+                    deliveries.Add(LatePaymentAsync(slow, webhook, stoppingToken));
+                }
+                else if (_random.NextDouble() < 0.08)
+                {
+                    await CheckoutAsync(slow, stoppingToken); // abandoned: never paid, expires
+                }
+                else if (await CheckoutAsync(_purchases, stoppingToken) is { } checkout)
+                {
+                    deliveries.Add(PayAsync(checkout, webhook, stoppingToken));
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+            }
+            catch (Exception error)
+            {
+                _logger.LogWarning("Demo card checkout failed: {Error}", error.Message);
+                await Task.Delay(BackOffAfterError, _time, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        }
+
+        await Task.WhenAll(deliveries).ContinueWith(_ => { }, TaskScheduler.Default);
+    }
+
+    /// <inheritdoc />
+    public override void Dispose()
+    {
+        _http.Dispose();
+        base.Dispose();
+    }
+
+    private async Task<CardCheckout?> CheckoutAsync(IPurchaseService purchases, CancellationToken cancellationToken)
+    {
+        var buyers = await _market.GetBuyersAsync(cancellationToken);
+        var (leads, _) = await _market.GetHotLeadsAsync(_demo.Value.HotLeads * 2, cancellationToken);
+        if (buyers.Count == 0 || leads.Count == 0)
+        {
+            return null;
+        }
+
+        var buyer = buyers[_random.Next(buyers.Count)];
+        // From the far end of the window the credit buyers reach for: card buyers meet them less often.
+        var mine = leads.Where(l => l.SellerId != buyer).Reverse().Take(12).OrderBy(_ => _random.Next()).Take(_random.Next(1, 3)).ToList();
+        if (mine.Count == 0)
+        {
+            return null;
+        }
+
+        var reserved = await purchases.ReserveForStripeAsync(buyer, [.. mine.Select(l => l.Id)], Actor, cancellationToken);
+        return reserved.Outcome == PurchaseOutcome.Reserved
+            ? new CardCheckout(reserved.PurchaseId!.Value, buyer, [.. mine.Select(l => l.Id)], SimulatedStripeEvents.NewId("pi"),
+                SimulatedStripeEvents.MinorUnits(reserved.TotalPrice ?? 0m))
+            : null;
+    }
+
+    private async Task PayAsync(CardCheckout checkout, Uri webhook, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var events = new List<Event>();
+            if (_random.NextDouble() < 0.3)
+            {
+                events.Add(SimulatedStripeEvents.PaymentIntentCreated(checkout.PurchaseId, checkout.PaymentIntentId, checkout.AmountMinor));
+            }
+
+            var paid = new List<Event> { SimulatedStripeEvents.PaymentIntentSucceeded(checkout.PurchaseId, checkout.PaymentIntentId, checkout.AmountMinor) };
+            if (_random.NextDouble() < 0.6)
+            {
+                paid.Add(SimulatedStripeEvents.CheckoutSessionCompleted(checkout.PurchaseId, checkout.PaymentIntentId, checkout.AmountMinor));
+            }
+
+            // Out of order now and then: the checkout session before the payment intent.
+            events.AddRange(_random.NextDouble() < 0.3 ? Enumerable.Reverse(paid) : paid);
+            await Task.Delay(TimeSpan.FromSeconds(0.3 + _random.NextDouble() * 2.5), _time, cancellationToken);
+            foreach (var stripeEvent in events)
+            {
+                await SendAsync(stripeEvent, webhook, cancellationToken);
+                if (_random.NextDouble() < DuplicateShare)
+                {
+                    // Stripe's at-least-once delivery: the same event again, a little later.
+                    await Task.Delay(TimeSpan.FromSeconds(0.5 + _random.NextDouble() * 3), _time, cancellationToken);
+                    await SendAsync(stripeEvent, webhook, cancellationToken);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception error)
+        {
+            _logger.LogWarning("Simulated Stripe could not deliver: {Error}", error.Message);
+        }
+    }
+
+    private async Task LatePaymentAsync(IPurchaseService slow, Uri webhook, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (await CheckoutAsync(slow, cancellationToken) is not { } checkout)
+            {
+                return;
+            }
+
+            // The customer dawdles past the reservation; meanwhile a credit buyer takes the leads.
+            await Task.Delay(SlowCustomerTtl + TimeSpan.FromSeconds(1), _time, cancellationToken);
+            var buyers = await _market.GetBuyersAsync(cancellationToken);
+            var other = buyers.Where(b => b != checkout.Buyer).OrderBy(_ => _random.Next()).FirstOrDefault();
+            if (other != Guid.Empty)
+            {
+                await _purchases.PurchaseWithCreditsAsync(other, checkout.Leads, DemoTrafficService.Actor, cancellationToken);
+            }
+
+            await SendAsync(SimulatedStripeEvents.PaymentIntentSucceeded(checkout.PurchaseId, checkout.PaymentIntentId, checkout.AmountMinor), webhook, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception error)
+        {
+            _logger.LogWarning("Demo late card payment failed: {Error}", error.Message);
+        }
+    }
+
+    private async Task SendAsync(Event stripeEvent, Uri webhook, CancellationToken cancellationToken)
+    {
+        var body = SimulatedStripeEvents.Body(stripeEvent);
+        using var request = new HttpRequestMessage(HttpMethod.Post, webhook)
+        {
+            Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("Stripe-Signature", SimulatedStripeEvents.Sign(body, _secret.Value));
+        using var response = await _http.SendAsync(request, cancellationToken);
+        if ((int)response.StatusCode >= 500)
+        {
+            _logger.LogWarning("The receiver answered {Status} to event {EventId}", (int)response.StatusCode, stripeEvent.Id);
+        }
+    }
+
+    // The console's own address: plain HTTP on loopback when it listens there, else its first address.
+    private Uri? WebhookAddress()
+    {
+        var addresses = _server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+        var chosen = addresses.FirstOrDefault(a => a.StartsWith("http://", StringComparison.Ordinal)) ?? addresses.FirstOrDefault();
+        if (chosen is null)
+        {
+            return null;
+        }
+
+        var address = new UriBuilder(chosen.Replace("://*", "://localhost", StringComparison.Ordinal).Replace("://+", "://localhost", StringComparison.Ordinal)
+            .Replace("://0.0.0.0", "://localhost", StringComparison.Ordinal).Replace("://[::]", "://localhost", StringComparison.Ordinal))
+        {
+            Path = "/api/stripe/webhook",
+        };
+        return address.Uri;
+    }
+
+    private sealed record CardCheckout(Guid PurchaseId, Guid Buyer, Guid[] Leads, string PaymentIntentId, long AmountMinor);
+}

@@ -1,0 +1,204 @@
+using Microsoft.AspNetCore.Components;
+using OpsConsole.Auth;
+using OpsConsole.Core.Actions;
+using OpsConsole.Core.Metrics;
+using OpsConsole.Core.Stripe;
+using OpsConsole.Core.Database;
+using CoreRefusal = OpsConsole.Core.Actions.Refusal;
+
+namespace OpsConsole.Components.Pages.Stripe;
+
+/// <summary>
+/// Stripe deliveries, the refund queue, card checkouts and the background jobs. The page holds no SQL: the shared
+/// <see cref="StripeOverview"/> reads one snapshot for all open pages, the duplicate rate comes from the metrics
+/// sampler, and only a filtered delivery search is a query of its own. Actions take the current actor each time;
+/// Core checks the permission.
+/// </summary>
+public sealed partial class StripePage : IDisposable
+{
+    /// <summary>The window of the duplicate rate shown here.</summary>
+    public static readonly MetricsWindow DuplicateWindow = MetricsWindow.OneHour;
+
+    private static readonly TimeSpan RefreshEvery = TimeSpan.FromSeconds(5);
+    private readonly CancellationTokenSource _stopping = new();
+    private MetricsSubscription? _subscription;
+    private StripeSnapshot? _snapshot;
+    private KpiReading? _duplicates;
+    private WebhookCounts? _webhooks;
+    private IReadOnlyList<DeliveryRow> _deliveries = [];
+    private IReadOnlyCollection<DeliveryOutcome> _outcomes = [];
+    private string? _type;
+    private string? _search;
+    private CoreRefusal? _refusal;
+    private string? _notice;
+    private string? _error;
+    private bool _busy;
+
+    [Inject]
+    private StripeOverview Overview { get; set; } = default!;
+
+    [Inject]
+    private StripeDeliveryLog Deliveries { get; set; } = default!;
+
+    [Inject]
+    private StripeRefunds Refunds { get; set; } = default!;
+
+    [Inject]
+    private StripeReplayer Replayer { get; set; } = default!;
+
+    [Inject]
+    private OpsActors Actors { get; set; } = default!;
+
+    [Inject]
+    private MetricsSampler Sampler { get; set; } = default!;
+
+    [Inject]
+    private TimeProvider Time { get; set; } = default!;
+
+    private DateTimeOffset Now => Time.GetUtcNow();
+
+    private bool Filtered => _outcomes.Count > 0 || !string.IsNullOrWhiteSpace(_type) || !string.IsNullOrWhiteSpace(_search);
+
+    protected override async Task OnInitializedAsync()
+    {
+        if (!RendererInfo.IsInteractive)
+        {
+            return;
+        }
+
+        _subscription = Sampler.Subscribe(DuplicateWindow, RefreshEvery, OnMetricsAsync, _ => Task.CompletedTask);
+        await LoadAsync(fresh: false);
+        _ = RefreshLoopAsync(_stopping.Token);
+    }
+
+    public void Dispose()
+    {
+        _subscription?.Dispose();
+        _stopping.Cancel();
+        _stopping.Dispose();
+    }
+
+    private async Task RefreshLoopAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(RefreshEvery, Time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                await InvokeAsync(async () =>
+                {
+                    await LoadAsync(fresh: false);
+                    StateHasChanged();
+                });
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task LoadAsync(bool fresh)
+    {
+        try
+        {
+            _snapshot = await Overview.GetAsync(fresh, _stopping.Token);
+            _deliveries = Filtered
+                ? await Deliveries.FindAsync(new DeliveryQuery(_outcomes, _type, _search), _stopping.Token)
+                : _snapshot.Recent;
+            _error = null;
+        }
+        catch (Exception error) when (DatabasePing.IsDatabaseFailure(error))
+        {
+            _error = error.Message;
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+        }
+    }
+
+    private Task OnMetricsAsync(MetricsSnapshot snapshot) => InvokeAsync(() =>
+    {
+        _duplicates = snapshot[Kpi.WebhookDuplicateRate];
+        _webhooks = snapshot.Readings.Webhooks;
+        StateHasChanged();
+    });
+
+    private async Task OnOutcomesChanged(IEnumerable<DeliveryOutcome>? outcomes)
+    {
+        _outcomes = outcomes?.ToList() ?? [];
+        await LoadAsync(fresh: false);
+    }
+
+    private async Task OnTypeChanged(string? type)
+    {
+        _type = type;
+        await LoadAsync(fresh: false);
+    }
+
+    private async Task OnSearchChanged(string? search)
+    {
+        _search = search;
+        await LoadAsync(fresh: false);
+    }
+
+    private async Task RefundAsync(Guid purchaseId)
+    {
+        await RunAsync(async actor =>
+        {
+            var result = await Refunds.IssueAsync(actor, purchaseId, _stopping.Token);
+            if (result.Succeeded)
+            {
+                _notice = $"Refunded: Stripe refund {result.Value.RefundId} ({result.Value.Status}) for purchase {purchaseId}.";
+            }
+
+            return result.Refusal;
+        });
+    }
+
+    private async Task ReplayAsync()
+    {
+        await RunAsync(async actor =>
+        {
+            var result = await Replayer.ReplayNowAsync(actor, _stopping.Token);
+            if (result.Succeeded)
+            {
+                _notice = $"Replay done: {result.Value.Listed} events listed, {result.Value.Applied} applied"
+                    + (result.Value.Error is { } error ? $"; Stripe: {error}" : ".");
+            }
+
+            return result.Refusal;
+        });
+    }
+
+    private async Task RunAsync(Func<OpsActor, Task<CoreRefusal?>> action)
+    {
+        _busy = true;
+        _refusal = null;
+        _notice = null;
+        try
+        {
+            // The actor as of this click: a demoted user acts as what they are now.
+            _refusal = await action(await Actors.CurrentAsync(_stopping.Token));
+            await LoadAsync(fresh: true);
+        }
+        finally
+        {
+            _busy = false;
+        }
+    }
+
+    private string WebhookCounts() => _webhooks is { } w
+        ? $"{StripeFormat.Count(w.Deliveries, "delivery", "deliveries")} of {StripeFormat.Count(w.Events, "event")} in the last hour, {StripeFormat.Count(w.Repeats, "repeat")}."
+        : "";
+
+    private string DeliveryCountsText()
+    {
+        if (_snapshot is not { LastHour: var counts } || counts.Total == 0)
+        {
+            return "no deliveries.";
+        }
+
+        return string.Join(", ", counts.ByOutcome.OrderByDescending(c => c.Value).Select(c => $"{c.Key.ToSql()} {c.Value}"))
+            + $" ({StripeFormat.Count(counts.Total, "delivery", "deliveries")}).";
+    }
+}
