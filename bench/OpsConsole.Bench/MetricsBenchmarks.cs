@@ -8,8 +8,9 @@ using OpsConsole.Core.Metrics;
 namespace OpsConsole.Bench;
 
 /// <summary>
-/// Benchmark 3: the purchase-metrics snapshot (every KPI, the integrity checks and the per-minute series of one
-/// hour, one round trip) at 1 and at 10 million purchases spread over 30 days.
+/// Benchmark 3: the purchase-metrics snapshot (every KPI, the integrity checks and the chart's series, one round
+/// trip) of every window (15 min to 7 days) at 1 and at 10 million purchases spread over 30 days, read through the
+/// per-minute rollup (migration 0026) once it has caught up; the rollup's first catch-up is timed too.
 /// Benchmark 4: the shared sampler's database queries per interval with 1 and with 100 open pages.
 /// </summary>
 internal static class MetricsBenchmarks
@@ -31,25 +32,22 @@ internal static class MetricsBenchmarks
         });
         var query = services.GetRequiredService<PurchaseMetricsQuery>();
 
+        var rollup = services.GetRequiredService<MetricsRollupService>();
         var seeded = 0L;
-        foreach (var (target, goalMs) in new[] { (1_000_000L, 50.0), (10_000_000L, 250.0) })
+        foreach (var target in new[] { 1_000_000L, 10_000_000L })
         {
             var clock = Stopwatch.StartNew();
             seeded = await SeedPurchasesAsync(connection, buyers, seeded, target, cancellationToken);
             Console.WriteLine($"Metrics: {seeded:N0} purchases seeded in {clock.Elapsed.TotalSeconds:0} s");
             var label = target == 1_000_000L ? "1M" : "10M";
-            foreach (var window in new[] { MetricsWindow.OneHour, MetricsWindow.TwentyFourHours })
+            clock.Restart();
+            await rollup.RefreshAsync(cancellationToken);
+            report.Add("3. metrics snapshot", $"{label} purchases, rollup catch-up after seeding", Stats.Ms(clock.Elapsed.TotalMilliseconds));
+            foreach (var window in MetricsWindow.All)
             {
                 var times = await TimeSnapshotsAsync(query, window, options.Rounds, cancellationToken);
                 var median = Stats.Median(times);
-                if (window == MetricsWindow.OneHour)
-                {
-                    report.Add("3. metrics snapshot", $"{label} purchases, 1 h window: median of {times.Count}", Stats.Ms(median), $"< {goalMs:0} ms", median < goalMs);
-                }
-                else
-                {
-                    report.Add("3. metrics snapshot", $"{label} purchases, 24 h window: median of {times.Count}", Stats.Ms(median));
-                }
+                report.Add("3. metrics snapshot", $"{label} purchases, {window.DisplayName} window: median of {times.Count}", Stats.Ms(median), "< 50 ms", median < 50);
             }
         }
 
@@ -96,6 +94,9 @@ internal static class MetricsBenchmarks
             INSERT INTO audit_logs (action, workspace_id, actor, details, created_at)
             SELECT 'purchase_conflict', NULL, 'bench', '{}'::jsonb, created_at FROM p WHERE abs(hashtext(id::text)) % 200 = 0
             """;
+        // Back-dated rows would each mark their minute for the rollup's triggers (migration 0026): off for this
+        // bulk load, which happens before the rollup's next refresh anyway.
+        await connection.ExecuteAsync("SET session_replication_role = replica");
         const long chunk = 1_000_000;
         for (var start = from; start < target; start += chunk)
         {
@@ -104,6 +105,7 @@ internal static class MetricsBenchmarks
                 commandTimeout: 3600, cancellationToken: cancellationToken));
         }
 
+        await connection.ExecuteAsync("RESET session_replication_role");
         await connection.ExecuteAsync(new CommandDefinition("VACUUM ANALYZE", commandTimeout: 3600, cancellationToken: cancellationToken));
         return target;
     }
