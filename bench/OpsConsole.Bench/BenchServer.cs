@@ -1,9 +1,8 @@
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
-using OpsConsole.Core;
 using OpsConsole.Core.Database;
+using OpsConsole.Testing;
 
 namespace OpsConsole.Bench;
 
@@ -48,18 +47,9 @@ internal sealed class BenchServer : IAsyncDisposable
         return connectionString;
     }
 
-    /// <summary>The core services as the console registers them, over <paramref name="connectionString"/>.</summary>
-    public static ServiceProvider Services(string connectionString, IDictionary<string, string?>? settings = null)
-    {
-        var configuration = new ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Marketplace"] = connectionString })
-            .AddInMemoryCollection(settings ?? new Dictionary<string, string?>())
-            .Build();
-        return new ServiceCollection()
-            .AddLogging(b => b.SetMinimumLevel(LogLevel.Warning))
-            .AddOpsConsoleCore(configuration)
-            .BuildServiceProvider();
-    }
+    /// <summary>The core services as the console registers them, over <paramref name="connectionString"/>, logging warnings only.</summary>
+    public static ServiceProvider Services(string connectionString, IDictionary<string, string?>? settings = null) =>
+        TestServices.Build(connectionString, settings, minimumLevel: LogLevel.Warning);
 
     public async ValueTask DisposeAsync()
     {

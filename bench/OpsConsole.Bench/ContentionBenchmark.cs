@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using OpsConsole.Core.Purchases;
+using OpsConsole.Testing;
 
 namespace OpsConsole.Bench;
 
@@ -19,11 +20,10 @@ internal static class ContentionBenchmark
     {
         Console.WriteLine($"Contention: {options.Rounds} rounds of {BurstsPerRound} bursts, {Buyers} buyers on {HotLeads} leads");
         var connectionString = await server.CreateMarketplaceAsync("bench_contention", cancellationToken);
-        await using var observer = new NpgsqlConnection(connectionString);
-        await observer.OpenAsync(cancellationToken);
-        var sellers = await Seed.WorkspacesAsync(observer, 4, 0m);
-        var buyers = await Seed.WorkspacesAsync(observer, Buyers, 1_000_000_000m);
-        var deadlocksBefore = await Seed.DeadlocksAsync(observer);
+        await using var data = NpgsqlDataSource.Create(connectionString);
+        var sellers = await MarketSeed.WorkspacesAsync(data, 4, 0m, cancellationToken);
+        var buyers = await MarketSeed.WorkspacesAsync(data, Buyers, 1_000_000_000m, cancellationToken);
+        var deadlocksBefore = await MarketSeed.DeadlocksAsync(connectionString, cancellationToken);
 
         var p99s = new List<double>();
         var p50s = new List<double>();
@@ -39,7 +39,7 @@ internal static class ContentionBenchmark
                 var conflictMs = new ConcurrentBag<double>();
                 for (var burst = 0; burst < BurstsPerRound; burst++)
                 {
-                    var leads = await Seed.LeadsAsync(observer, sellers, HotLeads);
+                    var leads = await MarketSeed.ScatteredLeadsAsync(data, sellers, HotLeads, cancellationToken);
                     var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                     var attempts = buyers.Select(async (buyer, index) =>
                     {
@@ -76,8 +76,13 @@ internal static class ContentionBenchmark
             }
         }
 
-        var deadlocks = await Seed.DeadlocksAsync(observer) - deadlocksBefore;
-        var violations = await Seed.ViolationsAsync(observer, cancellationToken);
+        var deadlocks = await MarketSeed.DeadlocksAsync(connectionString, cancellationToken) - deadlocksBefore;
+        IReadOnlyList<InvariantViolation> violations;
+        await using (var observer = await data.OpenConnectionAsync(cancellationToken))
+        {
+            violations = await MarketplaceInvariants.FindViolationsAsync(observer, cancellationToken);
+        }
+
         var p99 = Stats.Median(p99s);
         report.Add("2. hot contention", $"bursts of {Buyers} buyers on {HotLeads} leads", $"{options.Rounds * BurstsPerRound} bursts: {completed} completed, {conflicts} conflicts, {retried} retried");
         report.Add("2. hot contention", "time to answer a conflict p50, median of rounds", Stats.Ms(Stats.Median(p50s)));

@@ -4,6 +4,7 @@ using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using OpsConsole.Core.Metrics;
+using OpsConsole.Testing;
 
 namespace OpsConsole.Bench;
 
@@ -20,9 +21,8 @@ internal static class MetricsBenchmarks
     public static async Task RunAsync(BenchServer server, BenchOptions options, Report report, CancellationToken cancellationToken)
     {
         var connectionString = await server.CreateMarketplaceAsync("bench_metrics", cancellationToken);
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync(cancellationToken);
-        var buyers = await Seed.WorkspacesAsync(connection, 200, 1_000_000m);
+        await using var data = NpgsqlDataSource.Create(connectionString);
+        var buyers = await MarketSeed.WorkspacesAsync(data, 200, 1_000_000m, cancellationToken);
 
         await using var services = BenchServer.Services(connectionString, new Dictionary<string, string?>
         {
@@ -37,7 +37,7 @@ internal static class MetricsBenchmarks
         foreach (var target in new[] { 1_000_000L, 10_000_000L })
         {
             var clock = Stopwatch.StartNew();
-            seeded = await SeedPurchasesAsync(connection, buyers, seeded, target, cancellationToken);
+            seeded = await SeedPurchasesAsync(data, buyers, seeded, target, cancellationToken);
             Console.WriteLine($"Metrics: {seeded:N0} purchases seeded in {clock.Elapsed.TotalSeconds:0} s");
             var label = target == 1_000_000L ? "1M" : "10M";
             clock.Restart();
@@ -68,44 +68,18 @@ internal static class MetricsBenchmarks
         return times;
     }
 
-    /// <summary>Adds purchases up to <paramref name="target"/>, spread evenly over the last 30 days, shaped like real traffic.</summary>
-    private static async Task<long> SeedPurchasesAsync(NpgsqlConnection connection, Guid[] buyers, long from, long target, CancellationToken cancellationToken)
+    /// <summary>Adds purchases up to <paramref name="target"/>, spread over the last 30 days (<see cref="MetricsRows.TrafficAsync"/>).</summary>
+    private static async Task<long> SeedPurchasesAsync(NpgsqlDataSource data, Guid[] buyers, long from, long target, CancellationToken cancellationToken)
     {
-        // 97 % completed, 2 % failed, 1 % expired; 1 in 10 by card (with its webhook event, one in 20 delivered twice);
-        // a reported conflict for one attempt in 200. Each batch spreads over the whole 30 days (a golden-ratio
-        // sequence), so the last hour holds 1/720 of whatever has been seeded so far.
-        const string sql = """
-            WITH p AS (
-                INSERT INTO marketplace_purchases
-                    (id, buyer_workspace_id, status, payment_method, total_price, created_at, completed_at, duration_ms, reserved_until)
-                SELECT gen_random_uuid(), (@Buyers)[1 + n % cardinality(@Buyers)],
-                       CASE WHEN n % 100 < 97 THEN 'completed' WHEN n % 100 < 99 THEN 'failed' ELSE 'expired' END,
-                       CASE WHEN n % 10 = 0 THEN 'stripe' ELSE 'credits' END,
-                       15.00, t, CASE WHEN n % 100 < 97 THEN t + CASE WHEN n % 10 = 0 THEN interval '90 seconds' ELSE interval '0' END END,
-                       CASE WHEN n % 10 <> 0 THEN 100 + (n * 7919) % 800 END,
-                       t + interval '15 minutes'
-                FROM generate_series(@From + 1, @To) AS n,
-                     LATERAL (SELECT now() - interval '30 days' * ((n * 0.6180339887498949) % 1)) AS ts(t)
-                RETURNING id, payment_method, created_at, status)
-            , events AS (
-                INSERT INTO stripe_webhook_events (event_id, type, deliveries, first_received_at, last_received_at, purchase_id)
-                SELECT 'evt_' || id, 'payment_intent.succeeded', 1 + (abs(hashtext(id::text)) % 20 = 0)::int, created_at, created_at, id
-                FROM p WHERE payment_method = 'stripe' AND status = 'completed')
-            INSERT INTO audit_logs (action, workspace_id, actor, details, created_at)
-            SELECT 'purchase_conflict', NULL, 'bench', '{}'::jsonb, created_at FROM p WHERE abs(hashtext(id::text)) % 200 = 0
-            """;
-        // Back-dated rows would each mark their minute for the rollup's triggers (migration 0026): off for this
-        // bulk load, which happens before the rollup's next refresh anyway.
-        await connection.ExecuteAsync("SET session_replication_role = replica");
-        const long chunk = 1_000_000;
-        for (var start = from; start < target; start += chunk)
+        // Back-dated rows would each mark their minute for the rollup's triggers (migration 0026): off for this bulk
+        // load (session_replication_role = replica on the seeding connections), which the next refresh rolls up.
+        var builder = new NpgsqlConnectionStringBuilder(data.ConnectionString) { Options = "-c session_replication_role=replica" };
+        await using (var bulk = NpgsqlDataSource.Create(builder.ConnectionString))
         {
-            await connection.ExecuteAsync(new CommandDefinition(sql,
-                new { Buyers = buyers, From = start, To = Math.Min(start + chunk, target) },
-                commandTimeout: 3600, cancellationToken: cancellationToken));
+            await MetricsRows.TrafficAsync(bulk, buyers, from, target, cancellationToken);
         }
 
-        await connection.ExecuteAsync("RESET session_replication_role");
+        await using var connection = await data.OpenConnectionAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition("VACUUM ANALYZE", commandTimeout: 3600, cancellationToken: cancellationToken));
         return target;
     }

@@ -6,6 +6,7 @@ using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using OpsConsole.Core.Purchases;
+using OpsConsole.Testing;
 
 namespace OpsConsole.Bench;
 
@@ -32,11 +33,10 @@ internal static partial class ThroughputBenchmark
         }
 
         Guid[] sellers, buyers;
-        await using (var connection = new NpgsqlConnection(connectionString))
+        await using (var data = NpgsqlDataSource.Create(connectionString))
         {
-            await connection.OpenAsync(cancellationToken);
-            sellers = await Seed.WorkspacesAsync(connection, 50, 0m);
-            buyers = await Seed.WorkspacesAsync(connection, Buyers, 1_000_000_000m);
+            sellers = await MarketSeed.WorkspacesAsync(data, 50, 0m, cancellationToken);
+            buyers = await MarketSeed.WorkspacesAsync(data, Buyers, 1_000_000_000m, cancellationToken);
         }
 
         // Warm-up, not measured: JIT, Npgsql's automatic preparation (after a few uses per connection), pool.
@@ -76,10 +76,10 @@ internal static partial class ThroughputBenchmark
         // Plenty of fresh leads, each buyer on its own slice: nearly every attempt completes.
         var perBuyer = LeadsPerPurchase * 1500 * seconds;
         Guid[] leads;
-        await using (var connection = new NpgsqlConnection(connectionString))
+        await using (var data = NpgsqlDataSource.Create(connectionString))
         {
-            await connection.OpenAsync(cancellationToken);
-            leads = await Seed.LeadsAsync(connection, sellers, perBuyer * buyers.Length);
+            leads = await MarketSeed.ScatteredLeadsAsync(data, sellers, perBuyer * buyers.Length, cancellationToken);
+            await using var connection = await data.OpenConnectionAsync(cancellationToken);
             await connection.ExecuteAsync("VACUUM ANALYZE");
         }
 

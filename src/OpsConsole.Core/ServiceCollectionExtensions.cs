@@ -1,6 +1,9 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using OpsConsole.Core.Accounts;
+using OpsConsole.Core.Database;
+using OpsConsole.Core.Demo;
 using OpsConsole.Core.Deployments;
 using OpsConsole.Core.Metrics;
 using OpsConsole.Core.Purchases;
@@ -14,23 +17,18 @@ public static class ServiceCollectionExtensions
     public const string ConnectionStringName = "Marketplace";
 
     /// <summary>
-    /// Registers one <see cref="NpgsqlDataSource"/> over <c>ConnectionStrings:Marketplace</c> and the services of the core library.
+    /// Registers everything the core library offers: the database, then one line per feature. A new feature adds its
+    /// <c>AddOpsConsole&lt;Feature&gt;</c> here and nowhere else; the app and the CLI call only this.
     /// </summary>
     public static IServiceCollection AddOpsConsoleCore(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<PurchaseOptions>().Bind(configuration.GetSection(PurchaseOptions.Section))
-            .Validate(o => o.MaxConflictRetries >= 0, "Purchases:MaxConflictRetries must be 0 or more.")
-            .Validate(o => o.ConflictRetryBaseDelay > TimeSpan.Zero, "Purchases:ConflictRetryBaseDelay must be positive.")
-            .Validate(o => o.ReservationTtl is null || o.ReservationTtl >= TimeSpan.FromMilliseconds(1), "Purchases:ReservationTtl must be at least 1 ms.")
-            .ValidateOnStart();
-
-        services.AddSingleton(_ => BuildDataSource(configuration));
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<Database.OpsTransactions>();
-        services.AddSingleton<MarketplaceFunctions>();
-        services.AddSingleton<IPurchaseService, PurchaseService>();
-        services.AddOpsConsoleDeployments(configuration);
+        services.AddOpsConsoleDatabase(configuration);
+        services.AddOpsConsoleAccounts(configuration);
+        services.AddOpsConsolePurchases(configuration);
         services.AddOpsConsoleMetrics(configuration);
+        services.AddOpsConsoleDeployments(configuration);
+        services.AddOpsConsoleDemo(configuration);
         return services;
     }
 

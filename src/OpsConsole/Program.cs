@@ -1,7 +1,5 @@
 using OpsConsole.Cli;
 using OpsConsole.Core;
-using OpsConsole.Core.Accounts;
-using OpsConsole.Core.Demo;
 using OpsConsole.Hosting;
 
 if (ConsoleCommands.IsCommand(args))
@@ -19,15 +17,12 @@ if (database is null)
 }
 
 database.ApplyTo(builder.Configuration);
-var demo = DemoMode.For(builder.Configuration, enabledByDefault: database.IsLocal);
 
 builder.Services.AddOpsConsoleCore(builder.Configuration);
-builder.Services.AddOpsConsoleAccounts(builder.Configuration);
-builder.Services.AddOpsConsoleDemo(builder.Configuration, runTraffic: demo.Enabled);
 builder.Services.AddOpsConsoleUi(builder.Configuration, builder.Environment);
 
 var app = builder.Build();
 app.UseOpsConsoleUi();
-await app.PrepareDatabaseAsync(database, demo, app.Lifetime.ApplicationStopping);
+await app.PrepareDatabaseAsync(database, app.Lifetime.ApplicationStopping);
 await app.RunAsync();
 return 0;

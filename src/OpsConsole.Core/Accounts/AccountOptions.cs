@@ -4,7 +4,7 @@ namespace OpsConsole.Core.Accounts;
 public sealed class AccountOptions
 {
     /// <summary>The configuration section these options bind to.</summary>
-    public const string SectionName = "Accounts";
+    public const string Section = "Accounts";
 
     /// <summary>Failed sign-ins in a row after which the account is locked.</summary>
     public int MaxFailedAttempts { get; set; } = 5;
@@ -17,4 +17,7 @@ public sealed class AccountOptions
 
     /// <summary>The shortest password <see cref="AccountService.UpsertAsync"/> accepts.</summary>
     public int MinimumPasswordLength { get; set; } = 8;
+
+    /// <summary>Sign-in posts allowed per client address and minute, on top of the per-account lockout.</summary>
+    public int SignInAttemptsPerMinute { get; set; } = 10;
 }

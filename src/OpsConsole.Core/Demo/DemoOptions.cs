@@ -4,7 +4,7 @@ namespace OpsConsole.Core.Demo;
 public sealed class DemoOptions
 {
     /// <summary>The configuration section these options bind to.</summary>
-    public const string SectionName = "Demo";
+    public const string Section = "Demo";
 
     /// <summary>
     /// Seed demo data, create demo accounts and run demo traffic. Unset means: on for the embedded

@@ -33,6 +33,11 @@ public sealed class DemoTrafficService(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
+        if (settings.Enabled != true)
+        {
+            return;
+        }
+
         if (settings.PurchasesPerSecond <= 0 || settings.Buyers <= 0)
         {
             logger.LogInformation("Demo traffic is configured off (Demo:PurchasesPerSecond or Demo:Buyers is 0)");

@@ -1,5 +1,7 @@
 using Dapper;
 using Npgsql;
+using OpsConsole.Core.Accounts;
+using OpsConsole.Core.Actions;
 
 namespace OpsConsole.Core.Deployments;
 
@@ -26,7 +28,8 @@ public sealed class DeploymentDemoSeed(NpgsqlDataSource dataSource, IDeploymentS
                 return existing;
             }
 
-            var actor = new DeploymentActor(DemoEngineer, DeploymentPermissions.View | DeploymentPermissions.SignOff);
+            // The seed's own identity, shown as the demo engineer: whoever signs in later is someone else to four-eyes.
+            var actor = new OpsActor("demo:" + DemoEngineer, DemoEngineer, OpsRoles.Engineer, OpsPermissionTable.For(OpsRoles.Engineer));
             var started = await deployments.StartRunAsync(actor, RunbookCatalog.RaceConditionFixes, "Race-condition fixes (demo)", cancellationToken);
             var runId = started.Value;
             if (started.Refusal is { } refusal)

@@ -1,34 +1,5 @@
 namespace OpsConsole.Core.Deployments;
 
-/// <summary>What a console user may do with deployments; the app derives it from the user's roles and policies.</summary>
-[Flags]
-public enum DeploymentPermissions
-{
-    /// <summary>Nothing.</summary>
-    None = 0,
-
-    /// <summary>See runs, export them, add notes.</summary>
-    View = 1,
-
-    /// <summary>Start runs, tick items, edit contacts, run checks, sign as deployer, verifier or for a rollback.</summary>
-    SignOff = 2,
-
-    /// <summary>Approve a run (the third pair of eyes).</summary>
-    Approve = 4,
-}
-
-/// <summary>The signed-in user acting on a run, with what they may do. Every service call takes one.</summary>
-/// <param name="UserName">The signed-in user's name; it is what the record shows, never a typed name.</param>
-/// <param name="Permissions">What the user may do, as the app's authorization decided.</param>
-public sealed record DeploymentActor(string UserName, DeploymentPermissions Permissions)
-{
-    /// <summary>True when the actor holds <paramref name="permission"/>.</summary>
-    public bool Can(DeploymentPermissions permission) => (Permissions & permission) == permission;
-
-    /// <summary>True when <paramref name="userName"/> names this actor (user names are case-insensitive).</summary>
-    public bool Is(string? userName) => string.Equals(UserName, userName, StringComparison.OrdinalIgnoreCase);
-}
-
 /// <summary>A run's status, as the guide names them.</summary>
 public enum DeploymentStatus
 {
@@ -71,59 +42,15 @@ public enum SignOffKind
     RolledBack,
 }
 
-/// <summary>Why a request was refused.</summary>
-public enum RefusalReason
-{
-    /// <summary>The actor lacks the permission.</summary>
-    NotAllowed,
-
-    /// <summary>No such run, item, probe, field or template.</summary>
-    NotFound,
-
-    /// <summary>The run is COMPLETE or ROLLED BACK.</summary>
-    ReadOnly,
-
-    /// <summary>The input is missing or malformed (N/A without a reason, an empty note, ...).</summary>
-    InvalidInput,
-
-    /// <summary>A four-eyes rule: the same person in two roles.</summary>
-    FourEyes,
-
-    /// <summary>The run is not ready for this signature (items open, checks failing, an earlier signature missing).</summary>
-    NotReady,
-
-    /// <summary>Someone else changed it after the actor last saw it.</summary>
-    Stale,
-}
-
-/// <summary>A refusal, with the reason in words for the page.</summary>
-public sealed record DeploymentRefusal(RefusalReason Reason, string Message);
-
-/// <summary>The outcome of a request that changes a run: done, or refused with nothing changed.</summary>
-public record DeploymentResult(DeploymentRefusal? Refusal)
-{
-    /// <summary>Done.</summary>
-    public static DeploymentResult Ok { get; } = new((DeploymentRefusal?)null);
-
-    /// <summary>True when the change was made.</summary>
-    public bool Succeeded => Refusal is null;
-
-    /// <summary>A refusal.</summary>
-    public static DeploymentResult Refused(RefusalReason reason, string message) => new(new DeploymentRefusal(reason, message));
-}
-
-/// <summary>The outcome of a request that changes a run and returns a value when it succeeds.</summary>
-public sealed record DeploymentResult<T>(T? Value, DeploymentRefusal? Refusal) : DeploymentResult(Refusal)
-{
-    /// <summary>Done, with <paramref name="value"/>.</summary>
-    public static DeploymentResult<T> Success(T value) => new(value, null);
-
-    /// <summary>Refused.</summary>
-    public static DeploymentResult<T> From(DeploymentRefusal refusal) => new(default, refusal);
-}
-
 /// <summary>A signature: who, and when (the database's clock).</summary>
-public sealed record Signature(string UserName, DateTimeOffset At);
+/// <param name="UserName">The signer's display name, as the record shows it.</param>
+/// <param name="At">When.</param>
+/// <param name="ActorId">The signer's stable identity (<see cref="Actions.OpsActor.Id"/>); null on signatures older than migration 0021.</param>
+public sealed record Signature(string UserName, DateTimeOffset At, string? ActorId = null)
+{
+    /// <summary>True when <paramref name="actor"/> made this signature (see <see cref="DeploymentText.IsBy"/>).</summary>
+    public bool IsBy(Actions.OpsActor actor) => DeploymentText.IsBy(actor, UserName, ActorId);
+}
 
 /// <summary>The stored state of one item (an item without one is unchecked).</summary>
 /// <param name="ItemKey">The runbook item.</param>
@@ -167,7 +94,13 @@ public sealed record DeploymentNote(long Id, string Author, string Body, DateTim
 /// <param name="Summary">One sentence for people.</param>
 /// <param name="Before">The state before, as JSON, or null.</param>
 /// <param name="After">The state after, as JSON, or null.</param>
-public sealed record TimelineEvent(long Id, DateTimeOffset At, string Actor, string Action, string? Subject, string Summary, string? Before, string? After);
+/// <param name="ActorId">Who, as a stable identity; null on events older than migration 0021.</param>
+public sealed record TimelineEvent(
+    long Id, DateTimeOffset At, string Actor, string Action, string? Subject, string Summary, string? Before, string? After, string? ActorId = null)
+{
+    /// <summary>True when <paramref name="actor"/> did this (see <see cref="DeploymentText.IsBy"/>).</summary>
+    public bool IsBy(Actions.OpsActor actor) => DeploymentText.IsBy(actor, Actor, ActorId);
+}
 
 /// <summary>A run in the list.</summary>
 public sealed record DeploymentRunSummary(
@@ -251,6 +184,14 @@ public static class DeploymentText
         "na" => ItemState.NotApplicable,
         _ => throw new InvalidOperationException($"Unknown item state '{text}'."),
     };
+
+    /// <summary>
+    /// True when <paramref name="actor"/> is who a record names: by identity, or by name (case-insensitive) for rows
+    /// older than identities (migration 0021), so an old record never lets its author count as someone else.
+    /// </summary>
+    public static bool IsBy(Actions.OpsActor actor, string name, string? actorId) => actorId is not null
+        ? actor.Is(actorId)
+        : string.Equals(name, actor.DisplayName, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The signature's label on the record.</summary>
     public static string Label(this SignOffKind kind) => kind switch

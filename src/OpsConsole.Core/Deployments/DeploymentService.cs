@@ -1,4 +1,7 @@
+using System.Data;
 using Npgsql;
+using OpsConsole.Core.Actions;
+using OpsConsole.Core.Database;
 
 namespace OpsConsole.Core.Deployments;
 
@@ -11,250 +14,235 @@ namespace OpsConsole.Core.Deployments;
 public interface IDeploymentService
 {
     /// <summary>The runbooks a run can start from (those with problems too, so the page can say why).</summary>
-    IReadOnlyList<RunbookTemplate> Templates(DeploymentActor actor);
+    IReadOnlyList<RunbookTemplate> Templates(OpsActor actor);
 
     /// <summary>The runs, newest first.</summary>
-    Task<DeploymentResult<IReadOnlyList<DeploymentRunSummary>>> ListRunsAsync(DeploymentActor actor, CancellationToken cancellationToken);
+    Task<OpsResult<IReadOnlyList<DeploymentRunSummary>>> ListRunsAsync(OpsActor actor, CancellationToken cancellationToken);
 
     /// <summary>One run with everything about it.</summary>
-    Task<DeploymentResult<DeploymentRun>> GetRunAsync(DeploymentActor actor, long runId, CancellationToken cancellationToken);
+    Task<OpsResult<DeploymentRun>> GetRunAsync(OpsActor actor, long runId, CancellationToken cancellationToken);
 
     /// <summary>Starts a run from the current version of template <paramref name="templateSlug"/>; returns its id.</summary>
-    Task<DeploymentResult<long>> StartRunAsync(DeploymentActor actor, string templateSlug, string? title, CancellationToken cancellationToken);
+    Task<OpsResult<long>> StartRunAsync(OpsActor actor, string templateSlug, string? title, CancellationToken cancellationToken);
 
     /// <summary>
     /// Sets one item. N/A needs a reason. <paramref name="expectedVersion"/> is the item's version the actor saw
     /// (0 for never touched); when it changed meanwhile the request is refused as stale. Null skips that check.
     /// </summary>
-    Task<DeploymentResult> SetItemAsync(
-        DeploymentActor actor, long runId, string itemKey, ItemState state, string? reason, int? expectedVersion, CancellationToken cancellationToken);
+    Task<OpsResult> SetItemAsync(
+        OpsActor actor, long runId, string itemKey, ItemState state, string? reason, int? expectedVersion, CancellationToken cancellationToken);
 
     /// <summary>Sets one contact field of the run's header.</summary>
-    Task<DeploymentResult> SetContactAsync(DeploymentActor actor, long runId, string fieldKey, string value, CancellationToken cancellationToken);
+    Task<OpsResult> SetContactAsync(OpsActor actor, long runId, string fieldKey, string value, CancellationToken cancellationToken);
 
     /// <summary>Runs the run's probes (all, or the one named) read-only and stores the results as evidence.</summary>
-    Task<DeploymentResult<IReadOnlyList<ProbeExecution>>> RunProbesAsync(DeploymentActor actor, long runId, string? probeKey, CancellationToken cancellationToken);
+    Task<OpsResult<IReadOnlyList<ProbeExecution>>> RunProbesAsync(OpsActor actor, long runId, string? probeKey, CancellationToken cancellationToken);
 
     /// <summary>Signs the run as <paramref name="kind"/>, as the acting user, if the rules allow it.</summary>
-    Task<DeploymentResult> SignAsync(DeploymentActor actor, long runId, SignOffKind kind, CancellationToken cancellationToken);
+    Task<OpsResult> SignAsync(OpsActor actor, long runId, SignOffKind kind, CancellationToken cancellationToken);
 
     /// <summary>Appends a note (also on a closed run).</summary>
-    Task<DeploymentResult> AddNoteAsync(DeploymentActor actor, long runId, string body, CancellationToken cancellationToken);
+    Task<OpsResult> AddNoteAsync(OpsActor actor, long runId, string body, CancellationToken cancellationToken);
 
     /// <summary>The signed record as Markdown.</summary>
-    Task<DeploymentResult<string>> ExportRecordAsync(DeploymentActor actor, long runId, CancellationToken cancellationToken);
+    Task<OpsResult<string>> ExportRecordAsync(OpsActor actor, long runId, CancellationToken cancellationToken);
 
     /// <summary>The timeline as CSV.</summary>
-    Task<DeploymentResult<string>> ExportTimelineAsync(DeploymentActor actor, long runId, CancellationToken cancellationToken);
+    Task<OpsResult<string>> ExportTimelineAsync(OpsActor actor, long runId, CancellationToken cancellationToken);
 
     /// <summary>One timeline event (who did what), for live updates; null when unknown.</summary>
-    Task<TimelineEvent?> GetEventAsync(DeploymentActor actor, long eventId, CancellationToken cancellationToken);
+    Task<TimelineEvent?> GetEventAsync(OpsActor actor, long eventId, CancellationToken cancellationToken);
 }
 
 /// <inheritdoc />
 internal sealed class DeploymentService(
-    NpgsqlDataSource dataSource, RunbookCatalog catalog, DeploymentStore store, ProbeRunner probes) : IDeploymentService
+    NpgsqlDataSource dataSource, OpsTransactions transactions, RunbookCatalog catalog, DeploymentStore store, ProbeRunner probes) : IDeploymentService
 {
     private const int MaxReasonLength = 1000;
     private const int MaxContactLength = 200;
     private const int MaxNoteLength = 4000;
     private const int MaxTitleLength = 200;
 
-    public IReadOnlyList<RunbookTemplate> Templates(DeploymentActor actor) => actor.Can(DeploymentPermissions.View) ? catalog.List() : [];
+    public IReadOnlyList<RunbookTemplate> Templates(OpsActor actor) => actor.Can(OpsPermissions.View) ? catalog.List() : [];
 
-    public async Task<DeploymentResult<IReadOnlyList<DeploymentRunSummary>>> ListRunsAsync(DeploymentActor actor, CancellationToken cancellationToken)
+    public async Task<OpsResult<IReadOnlyList<DeploymentRunSummary>>> ListRunsAsync(OpsActor actor, CancellationToken cancellationToken)
     {
-        if (Denied(actor, DeploymentPermissions.View, "view deployments") is { } denied)
+        if (actor.Lacks(OpsPermissions.View) is { } refusal)
         {
-            return DeploymentResult<IReadOnlyList<DeploymentRunSummary>>.From(denied);
+            return refusal;
         }
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        return DeploymentResult<IReadOnlyList<DeploymentRunSummary>>.Success(await store.ListAsync(connection, 200, cancellationToken));
+        return OpsResult<IReadOnlyList<DeploymentRunSummary>>.Success(await store.ListAsync(connection, 200, cancellationToken));
     }
 
-    public async Task<DeploymentResult<DeploymentRun>> GetRunAsync(DeploymentActor actor, long runId, CancellationToken cancellationToken)
+    public async Task<OpsResult<DeploymentRun>> GetRunAsync(OpsActor actor, long runId, CancellationToken cancellationToken)
     {
-        if (Denied(actor, DeploymentPermissions.View, "view deployments") is { } denied)
+        if (actor.Lacks(OpsPermissions.View) is { } refusal)
         {
-            return DeploymentResult<DeploymentRun>.From(denied);
+            return refusal;
         }
 
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         // One snapshot, so the items, evidence and timeline shown belong together.
-        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
-        var run = await store.LoadAsync(connection, transaction, runId, DeploymentStore.RunLock.None, withTimeline: true, cancellationToken);
-        return run is null ? DeploymentResult<DeploymentRun>.From(RunNotFound(runId)) : DeploymentResult<DeploymentRun>.Success(run);
+        return await transactions.RunAsync<DeploymentRun>(
+            async tx => await store.LoadAsync(tx, runId, DeploymentStore.RunLock.None, withTimeline: true) is { } run ? run : RunNotFound(runId),
+            cancellationToken, IsolationLevel.RepeatableRead);
     }
 
-    public async Task<DeploymentResult<long>> StartRunAsync(DeploymentActor actor, string templateSlug, string? title, CancellationToken cancellationToken)
+    public async Task<OpsResult<long>> StartRunAsync(OpsActor actor, string templateSlug, string? title, CancellationToken cancellationToken)
     {
-        if (Denied(actor, DeploymentPermissions.SignOff, "start deployments") is { } denied)
+        if (actor.Lacks(OpsPermissions.SignOffDeployments) is { } refusal)
         {
-            return DeploymentResult<long>.From(denied);
+            return refusal;
         }
 
         var template = catalog.Find(templateSlug ?? "");
         if (template is null)
         {
-            return DeploymentResult<long>.From(new(RefusalReason.NotFound, $"There is no runbook named '{templateSlug}'."));
+            return Refusal.NotFound($"There is no runbook named '{templateSlug}'.");
         }
 
         if (template.Runbook is not { } runbook)
         {
-            return DeploymentResult<long>.From(new(RefusalReason.InvalidInput,
-                $"Runbook '{template.Slug}' cannot be used: {string.Join(" ", template.Problems)}"));
+            return Refusal.Invalid($"Runbook '{template.Slug}' cannot be used: {string.Join(" ", template.Problems)}");
         }
 
         var name = string.IsNullOrWhiteSpace(title) ? runbook.Title : title.Trim();
         if (name.Length > MaxTitleLength)
         {
-            return DeploymentResult<long>.From(new(RefusalReason.InvalidInput, $"A title has at most {MaxTitleLength} characters."));
+            return Refusal.Invalid($"A title has at most {MaxTitleLength} characters.");
         }
 
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var runId = await store.InsertRunAsync(connection, transaction, runbook, name, actor.UserName, cancellationToken);
-        await store.InsertEventAsync(connection, transaction, runId, actor.UserName, "run.started", runbook.Slug,
-            $"{actor.UserName} started the run from {runbook.Slug} (version {runbook.VersionHash[..12]}).",
-            null, new { status = DeploymentStatus.Incomplete.ToText(), template = runbook.Slug, version = runbook.VersionHash, title = name }, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return DeploymentResult<long>.Success(runId);
+        return await transactions.RunAsync<long>(async tx =>
+        {
+            var runId = await store.InsertRunAsync(tx, runbook, name, actor);
+            await store.InsertEventAsync(tx, runId, actor, "run.started", runbook.Slug,
+                $"{actor.DisplayName} started the run from {runbook.Slug} (version {runbook.VersionHash[..12]}).",
+                null, new { status = DeploymentStatus.Incomplete.ToText(), template = runbook.Slug, version = runbook.VersionHash, title = name });
+            return runId;
+        }, cancellationToken);
     }
 
-    public async Task<DeploymentResult> SetItemAsync(
-        DeploymentActor actor, long runId, string itemKey, ItemState state, string? reason, int? expectedVersion, CancellationToken cancellationToken)
+    public async Task<OpsResult> SetItemAsync(
+        OpsActor actor, long runId, string itemKey, ItemState state, string? reason, int? expectedVersion, CancellationToken cancellationToken)
     {
-        if (Denied(actor, DeploymentPermissions.SignOff, "tick deployment items") is { } denied)
+        if (actor.Lacks(OpsPermissions.SignOffDeployments) is { } refusal)
         {
-            return new(denied);
+            return refusal;
         }
 
         var trimmedReason = state == ItemState.NotApplicable ? reason?.Trim() : null;
         if (state == ItemState.NotApplicable && string.IsNullOrEmpty(trimmedReason))
         {
-            return DeploymentResult.Refused(RefusalReason.InvalidInput, "N/A needs a reason: say why this item does not apply.");
+            return Refusal.Invalid("N/A needs a reason: say why this item does not apply.");
         }
 
         if (trimmedReason?.Length > MaxReasonLength)
         {
-            return DeploymentResult.Refused(RefusalReason.InvalidInput, $"A reason has at most {MaxReasonLength} characters.");
+            return Refusal.Invalid($"A reason has at most {MaxReasonLength} characters.");
         }
 
         if (!Enum.IsDefined(state))
         {
-            return DeploymentResult.Refused(RefusalReason.InvalidInput, $"Unknown item state {state}.");
+            return Refusal.Invalid($"Unknown item state {state}.");
         }
 
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var (run, refusal) = await OpenRunAsync(connection, transaction, runId, cancellationToken);
-        if (refusal is not null)
+        return await OnOpenRunAsync(runId, async (tx, run) =>
         {
-            return new(refusal);
-        }
+            var item = run.Runbook.FindItem(itemKey ?? "");
+            if (item is null)
+            {
+                return Refusal.NotFound($"This run's runbook has no item '{itemKey}'.");
+            }
 
-        var item = run!.Runbook.FindItem(itemKey ?? "");
-        if (item is null)
-        {
-            return DeploymentResult.Refused(RefusalReason.NotFound, $"This run's runbook has no item '{itemKey}'.");
-        }
+            var current = await store.LockItemAsync(tx, runId, item.Key);
+            var currentVersion = current?.Version ?? 0;
+            if (expectedVersion is { } seen && seen != currentVersion)
+            {
+                return Refusal.Conflict(
+                    $"{current?.UpdatedBy ?? "Someone"} changed \"{item.Text}\" to {Describe(current?.State ?? ItemState.Unchecked)} at {current?.UpdatedAt:u}; "
+                    + "the page now shows their change.");
+            }
 
-        var current = await store.LockItemAsync(connection, transaction, runId, item.Key, cancellationToken);
-        var currentVersion = current?.Version ?? 0;
-        if (expectedVersion is { } seen && seen != currentVersion)
-        {
-            return DeploymentResult.Refused(RefusalReason.Stale,
-                $"{current?.UpdatedBy ?? "Someone"} changed \"{item.Text}\" to {Describe(current?.State ?? ItemState.Unchecked)} at {current?.UpdatedAt:u}; "
-                + "the page now shows their change.");
-        }
+            var before = current?.State ?? ItemState.Unchecked;
+            if (before == state && current?.Reason == trimmedReason)
+            {
+                return OpsResult.Ok;
+            }
 
-        var before = current?.State ?? ItemState.Unchecked;
-        if (before == state && current?.Reason == trimmedReason)
-        {
-            return DeploymentResult.Ok;
-        }
-
-        await store.UpsertItemAsync(connection, transaction, runId, item.Key, state, trimmedReason, actor.UserName, cancellationToken);
-        var action = state switch
-        {
-            ItemState.Checked => "item.checked",
-            ItemState.NotApplicable => "item.na",
-            _ => "item.unchecked",
-        };
-        await store.InsertEventAsync(connection, transaction, runId, actor.UserName, action, item.Key,
-            $"{actor.UserName} marked \"{item.Text}\" {Describe(state)}" + (trimmedReason is null ? "." : $": {trimmedReason}"),
-            new { state = before.ToSql(), reason = current?.Reason }, new { state = state.ToSql(), reason = trimmedReason }, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return DeploymentResult.Ok;
+            await store.UpsertItemAsync(tx, runId, item.Key, state, trimmedReason, actor);
+            var action = state switch
+            {
+                ItemState.Checked => "item.checked",
+                ItemState.NotApplicable => "item.na",
+                _ => "item.unchecked",
+            };
+            await store.InsertEventAsync(tx, runId, actor, action, item.Key,
+                $"{actor.DisplayName} marked \"{item.Text}\" {Describe(state)}" + (trimmedReason is null ? "." : $": {trimmedReason}"),
+                new { state = before.ToSql(), reason = current?.Reason }, new { state = state.ToSql(), reason = trimmedReason });
+            return OpsResult.Ok;
+        }, cancellationToken);
     }
 
-    public async Task<DeploymentResult> SetContactAsync(DeploymentActor actor, long runId, string fieldKey, string value, CancellationToken cancellationToken)
+    public async Task<OpsResult> SetContactAsync(OpsActor actor, long runId, string fieldKey, string value, CancellationToken cancellationToken)
     {
-        if (Denied(actor, DeploymentPermissions.SignOff, "edit deployment contacts") is { } denied)
+        if (actor.Lacks(OpsPermissions.SignOffDeployments) is { } refusal)
         {
-            return new(denied);
+            return refusal;
         }
 
         var trimmed = (value ?? "").Trim();
         if (trimmed.Length > MaxContactLength)
         {
-            return DeploymentResult.Refused(RefusalReason.InvalidInput, $"A contact has at most {MaxContactLength} characters.");
+            return Refusal.Invalid($"A contact has at most {MaxContactLength} characters.");
         }
 
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var (run, refusal) = await OpenRunAsync(connection, transaction, runId, cancellationToken);
-        if (refusal is not null)
+        return await OnOpenRunAsync(runId, async (tx, run) =>
         {
-            return new(refusal);
-        }
+            var field = run.Runbook.FindContactField(fieldKey ?? "");
+            if (field is null)
+            {
+                return Refusal.NotFound($"This run's runbook has no contact field '{fieldKey}'.");
+            }
 
-        var field = run!.Runbook.FindContactField(fieldKey ?? "");
-        if (field is null)
-        {
-            return DeploymentResult.Refused(RefusalReason.NotFound, $"This run's runbook has no contact field '{fieldKey}'.");
-        }
+            var before = run.ContactOf(field);
+            if (before == trimmed)
+            {
+                return OpsResult.Ok;
+            }
 
-        var before = run.ContactOf(field);
-        if (before == trimmed)
-        {
-            return DeploymentResult.Ok;
-        }
-
-        await store.UpsertContactAsync(connection, transaction, runId, field.Key, trimmed, actor.UserName, cancellationToken);
-        await store.InsertEventAsync(connection, transaction, runId, actor.UserName, "contact.updated", field.Key,
-            $"{actor.UserName} set {field.Label} to \"{trimmed}\".", new { value = before }, new { value = trimmed }, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return DeploymentResult.Ok;
+            await store.UpsertContactAsync(tx, runId, field.Key, trimmed, actor);
+            await store.InsertEventAsync(tx, runId, actor, "contact.updated", field.Key,
+                $"{actor.DisplayName} set {field.Label} to \"{trimmed}\".", new { value = before }, new { value = trimmed });
+            return OpsResult.Ok;
+        }, cancellationToken);
     }
 
-    public async Task<DeploymentResult<IReadOnlyList<ProbeExecution>>> RunProbesAsync(DeploymentActor actor, long runId, string? probeKey, CancellationToken cancellationToken)
+    public async Task<OpsResult<IReadOnlyList<ProbeExecution>>> RunProbesAsync(OpsActor actor, long runId, string? probeKey, CancellationToken cancellationToken)
     {
-        if (Denied(actor, DeploymentPermissions.SignOff, "run deployment checks") is { } denied)
+        if (actor.Lacks(OpsPermissions.SignOffDeployments) is { } refusal)
         {
-            return DeploymentResult<IReadOnlyList<ProbeExecution>>.From(denied);
+            return refusal;
         }
 
         // Checked before the probes run (so a closed run costs no queries) and again when the evidence is written.
         var loaded = await GetRunAsync(actor, runId, cancellationToken);
         if (loaded.Refusal is { } notFound)
         {
-            return DeploymentResult<IReadOnlyList<ProbeExecution>>.From(notFound);
+            return notFound;
         }
 
-        if (SignOffRules.ReadOnlyRefusal(loaded.Value!) is { } readOnly)
+        if (SignOffRules.ReadOnlyRefusal(loaded.Value) is { } readOnly)
         {
-            return DeploymentResult<IReadOnlyList<ProbeExecution>>.From(readOnly);
+            return readOnly;
         }
 
         var selected = probeKey is null
-            ? loaded.Value!.Runbook.Probes
-            : loaded.Value!.Runbook.FindProbe(probeKey) is { } one ? [one] : [];
+            ? loaded.Value.Runbook.Probes
+            : loaded.Value.Runbook.FindProbe(probeKey) is { } one ? [one] : [];
         if (selected.Count == 0)
         {
-            return DeploymentResult<IReadOnlyList<ProbeExecution>>.From(new(RefusalReason.NotFound,
-                probeKey is null ? "This run's runbook has no checks." : $"This run's runbook has no check '{probeKey}'."));
+            return Refusal.NotFound(probeKey is null ? "This run's runbook has no checks." : $"This run's runbook has no check '{probeKey}'.");
         }
 
         var executions = new List<ProbeExecution>();
@@ -263,123 +251,120 @@ internal sealed class DeploymentService(
             executions.Add(await probes.RunAsync(probe, cancellationToken));
         }
 
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var (_, refusal) = await OpenRunAsync(connection, transaction, runId, cancellationToken);
-        if (refusal is not null)
+        return await transactions.RunAsync<IReadOnlyList<ProbeExecution>>(async tx =>
         {
-            return DeploymentResult<IReadOnlyList<ProbeExecution>>.From(refusal);
-        }
+            if ((await OpenRunAsync(tx, runId)).Refusal is { } closed)
+            {
+                return closed;
+            }
 
-        var batch = Guid.NewGuid();
-        foreach (var execution in executions)
-        {
-            await store.InsertProbeResultAsync(connection, transaction, runId, batch, execution, actor.UserName, cancellationToken);
-        }
+            var batch = Guid.NewGuid();
+            foreach (var execution in executions)
+            {
+                await store.InsertProbeResultAsync(tx, runId, batch, execution, actor);
+            }
 
-        var passed = executions.Where(e => e.Verdict.Passed).Select(e => e.ProbeKey).ToArray();
-        var failed = executions.Where(e => !e.Verdict.Passed).Select(e => e.ProbeKey).ToArray();
-        await store.InsertEventAsync(connection, transaction, runId, actor.UserName, "probes.run", probeKey,
-            $"{actor.UserName} ran {Count(executions.Count, "check")}: {passed.Length} passed, {failed.Length} failed.",
-            null, new { batch, passed, failed }, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return DeploymentResult<IReadOnlyList<ProbeExecution>>.Success(executions);
+            var passed = executions.Where(e => e.Verdict.Passed).Select(e => e.ProbeKey).ToArray();
+            var failed = executions.Where(e => !e.Verdict.Passed).Select(e => e.ProbeKey).ToArray();
+            await store.InsertEventAsync(tx, runId, actor, "probes.run", probeKey,
+                $"{actor.DisplayName} ran {Count(executions.Count, "check")}: {passed.Length} passed, {failed.Length} failed.",
+                null, new { batch, passed, failed });
+            return executions;
+        }, cancellationToken);
     }
 
-    public async Task<DeploymentResult> SignAsync(DeploymentActor actor, long runId, SignOffKind kind, CancellationToken cancellationToken)
+    public async Task<OpsResult> SignAsync(OpsActor actor, long runId, SignOffKind kind, CancellationToken cancellationToken)
     {
         if (!Enum.IsDefined(kind))
         {
-            return DeploymentResult.Refused(RefusalReason.InvalidInput, $"Unknown signature {kind}.");
+            return Refusal.Invalid($"Unknown signature {kind}.");
         }
 
-        if (Denied(actor, kind == SignOffKind.Approved ? DeploymentPermissions.Approve : DeploymentPermissions.SignOff,
-                kind == SignOffKind.Approved ? "approve deployments" : "sign off deployments") is { } denied)
+        if (actor.Lacks(SignOffRules.PermissionFor(kind)) is { } refusal)
         {
-            return new(denied);
+            return refusal;
         }
 
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        // FOR UPDATE: waits for item and evidence writes in flight (they hold FOR SHARE) and judges the run as they left it.
-        var run = await store.LoadAsync(connection, transaction, runId, DeploymentStore.RunLock.Update, withTimeline: false, cancellationToken);
-        if (run is null)
+        return await transactions.RunAsync(async tx =>
         {
-            return new(RunNotFound(runId));
-        }
+            // FOR UPDATE: waits for item and evidence writes in flight (they hold FOR SHARE) and judges the run as they left it.
+            var run = await store.LoadAsync(tx, runId, DeploymentStore.RunLock.Update, withTimeline: false);
+            if (run is null)
+            {
+                return RunNotFound(runId);
+            }
 
-        if (SignOffRules.Check(run, actor, kind) is { } refusal)
-        {
-            return new(refusal);
-        }
+            if (SignOffRules.Check(run, actor, kind) is { } broken)
+            {
+                return broken;
+            }
 
-        await store.SignAsync(connection, transaction, runId, kind, actor.UserName, cancellationToken);
-        var statusAfter = kind switch
-        {
-            SignOffKind.Approved => DeploymentStatus.Complete,
-            SignOffKind.RolledBack => DeploymentStatus.RolledBack,
-            _ => run.Status,
-        };
-        var summary = kind switch
-        {
-            SignOffKind.Approved => $"{actor.UserName} approved the run: COMPLETE.",
-            SignOffKind.RolledBack => $"{actor.UserName} signed the rollback: ROLLED BACK.",
-            _ => $"{actor.UserName} signed as {kind.Label().ToLowerInvariant()}.",
-        };
-        await store.InsertEventAsync(connection, transaction, runId, actor.UserName, "signoff." + kind.ToString().ToLowerInvariant(), null, summary,
-            new { status = run.Status.ToText() }, new { status = statusAfter.ToText(), signed = kind.Label(), by = actor.UserName }, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return DeploymentResult.Ok;
+            await store.SignAsync(tx, runId, kind, actor);
+            var statusAfter = kind switch
+            {
+                SignOffKind.Approved => DeploymentStatus.Complete,
+                SignOffKind.RolledBack => DeploymentStatus.RolledBack,
+                _ => run.Status,
+            };
+            var summary = kind switch
+            {
+                SignOffKind.Approved => $"{actor.DisplayName} approved the run: COMPLETE.",
+                SignOffKind.RolledBack => $"{actor.DisplayName} signed the rollback: ROLLED BACK.",
+                _ => $"{actor.DisplayName} signed as {kind.Label().ToLowerInvariant()}.",
+            };
+            await store.InsertEventAsync(tx, runId, actor, "signoff." + kind.ToString().ToLowerInvariant(), null, summary,
+                new { status = run.Status.ToText() }, new { status = statusAfter.ToText(), signed = kind.Label(), by = actor.DisplayName });
+            return OpsResult.Ok;
+        }, cancellationToken);
     }
 
-    public async Task<DeploymentResult> AddNoteAsync(DeploymentActor actor, long runId, string body, CancellationToken cancellationToken)
+    public async Task<OpsResult> AddNoteAsync(OpsActor actor, long runId, string body, CancellationToken cancellationToken)
     {
-        if (Denied(actor, DeploymentPermissions.View, "add notes") is { } denied)
+        if (actor.Lacks(OpsPermissions.View) is { } refusal)
         {
-            return new(denied);
+            return refusal;
         }
 
         var text = (body ?? "").Trim();
         if (text.Length == 0)
         {
-            return DeploymentResult.Refused(RefusalReason.InvalidInput, "A note needs some text.");
+            return Refusal.Invalid("A note needs some text.");
         }
 
         if (text.Length > MaxNoteLength)
         {
-            return DeploymentResult.Refused(RefusalReason.InvalidInput, $"A note has at most {MaxNoteLength} characters.");
+            return Refusal.Invalid($"A note has at most {MaxNoteLength} characters.");
         }
 
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var run = await store.LoadAsync(connection, transaction, runId, DeploymentStore.RunLock.Share, withTimeline: false, cancellationToken);
-        if (run is null)
+        return await transactions.RunAsync(async tx =>
         {
-            return new(RunNotFound(runId));
-        }
+            // Notes are taken on closed runs too: only the lock, not the read-only rule.
+            if (await store.LoadAsync(tx, runId, DeploymentStore.RunLock.Share, withTimeline: false) is null)
+            {
+                return RunNotFound(runId);
+            }
 
-        var noteId = await store.InsertNoteAsync(connection, transaction, runId, actor.UserName, text, cancellationToken);
-        await store.InsertEventAsync(connection, transaction, runId, actor.UserName, "note.added", null,
-            $"{actor.UserName} added a note.", null, new { note = noteId, text }, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return DeploymentResult.Ok;
+            var noteId = await store.InsertNoteAsync(tx, runId, actor, text);
+            await store.InsertEventAsync(tx, runId, actor, "note.added", null, $"{actor.DisplayName} added a note.", null, new { note = noteId, text });
+            return OpsResult.Ok;
+        }, cancellationToken);
     }
 
-    public async Task<DeploymentResult<string>> ExportRecordAsync(DeploymentActor actor, long runId, CancellationToken cancellationToken)
+    public async Task<OpsResult<string>> ExportRecordAsync(OpsActor actor, long runId, CancellationToken cancellationToken)
     {
         var run = await GetRunAsync(actor, runId, cancellationToken);
-        return run.Refusal is { } refusal ? DeploymentResult<string>.From(refusal) : DeploymentResult<string>.Success(DeploymentExport.ToMarkdown(run.Value!));
+        return run.Refusal is { } refusal ? refusal : DeploymentExport.ToMarkdown(run.Value);
     }
 
-    public async Task<DeploymentResult<string>> ExportTimelineAsync(DeploymentActor actor, long runId, CancellationToken cancellationToken)
+    public async Task<OpsResult<string>> ExportTimelineAsync(OpsActor actor, long runId, CancellationToken cancellationToken)
     {
         var run = await GetRunAsync(actor, runId, cancellationToken);
-        return run.Refusal is { } refusal ? DeploymentResult<string>.From(refusal) : DeploymentResult<string>.Success(DeploymentExport.ToTimelineCsv(run.Value!));
+        return run.Refusal is { } refusal ? refusal : DeploymentExport.ToTimelineCsv(run.Value);
     }
 
-    public async Task<TimelineEvent?> GetEventAsync(DeploymentActor actor, long eventId, CancellationToken cancellationToken)
+    public async Task<TimelineEvent?> GetEventAsync(OpsActor actor, long eventId, CancellationToken cancellationToken)
     {
-        if (!actor.Can(DeploymentPermissions.View))
+        if (!actor.Can(OpsPermissions.View))
         {
             return null;
         }
@@ -389,29 +374,26 @@ internal sealed class DeploymentService(
     }
 
     // Locks the run FOR SHARE and refuses when it is missing or closed.
-    private async Task<(DeploymentRun? Run, DeploymentRefusal? Refusal)> OpenRunAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, long runId, CancellationToken cancellationToken)
+    private async Task<OpsResult<DeploymentRun>> OpenRunAsync(OpsTransaction tx, long runId)
     {
-        var run = await store.LoadAsync(connection, transaction, runId, DeploymentStore.RunLock.Share, withTimeline: false, cancellationToken);
+        var run = await store.LoadAsync(tx, runId, DeploymentStore.RunLock.Share, withTimeline: false);
         if (run is null)
         {
-            return (null, RunNotFound(runId));
+            return RunNotFound(runId);
         }
 
-        return (run, SignOffRules.ReadOnlyRefusal(run));
+        return SignOffRules.ReadOnlyRefusal(run) is { } readOnly ? readOnly : run;
     }
 
-    private static DeploymentRefusal? Denied(DeploymentActor actor, DeploymentPermissions permission, string what)
-    {
-        if (actor is null || string.IsNullOrWhiteSpace(actor.UserName))
+    // One transaction on an open run: the run locked FOR SHARE, refused when missing or closed, then the work.
+    private Task<OpsResult> OnOpenRunAsync(long runId, Func<OpsTransaction, DeploymentRun, Task<OpsResult>> work, CancellationToken cancellationToken) =>
+        transactions.RunAsync(async tx =>
         {
-            return new(RefusalReason.NotAllowed, $"Sign in to {what}.");
-        }
+            var open = await OpenRunAsync(tx, runId);
+            return open.Succeeded ? await work(tx, open.Value) : open;
+        }, cancellationToken);
 
-        return actor.Can(permission) ? null : new(RefusalReason.NotAllowed, $"{actor.UserName} is not allowed to {what}.");
-    }
-
-    private static DeploymentRefusal RunNotFound(long runId) => new(RefusalReason.NotFound, $"There is no deployment run {runId}.");
+    private static Refusal RunNotFound(long runId) => Refusal.NotFound($"There is no deployment run {runId}.");
 
     private static string Describe(ItemState state) => state switch
     {

@@ -1,3 +1,5 @@
+using OpsConsole.Core.Actions;
+
 namespace OpsConsole.Core.Deployments;
 
 /// <summary>
@@ -7,13 +9,11 @@ namespace OpsConsole.Core.Deployments;
 public static class SignOffRules
 {
     /// <summary>Why <paramref name="actor"/> may not sign <paramref name="kind"/> on <paramref name="run"/>, or null when they may.</summary>
-    public static DeploymentRefusal? Check(DeploymentRun run, DeploymentActor actor, SignOffKind kind)
+    public static Refusal? Check(DeploymentRun run, OpsActor actor, SignOffKind kind)
     {
-        var needed = kind == SignOffKind.Approved ? DeploymentPermissions.Approve : DeploymentPermissions.SignOff;
-        if (!actor.Can(needed))
+        if (actor.Lacks(PermissionFor(kind)) is { } forbidden)
         {
-            var what = kind == SignOffKind.Approved ? "approve deployments" : "sign off deployments";
-            return new(RefusalReason.NotAllowed, $"{actor.UserName} is not allowed to {what}.");
+            return forbidden;
         }
 
         if (ReadOnlyRefusal(run) is { } readOnly)
@@ -31,12 +31,16 @@ public static class SignOffRules
         };
     }
 
+    /// <summary>The permission a signature of <paramref name="kind"/> needs.</summary>
+    public static OpsPermissions PermissionFor(SignOffKind kind) =>
+        kind == SignOffKind.Approved ? OpsPermissions.ApproveDeployments : OpsPermissions.SignOffDeployments;
+
     /// <summary>Why the run is read-only, or null when it is open.</summary>
-    public static DeploymentRefusal? ReadOnlyRefusal(DeploymentRun run) => run.Status switch
+    public static Refusal? ReadOnlyRefusal(DeploymentRun run) => run.Status switch
     {
-        DeploymentStatus.Complete => new(RefusalReason.ReadOnly,
+        DeploymentStatus.Complete => Refusal.Conflict(
             $"This run is COMPLETE (approved by {run.Approved?.UserName} at {run.Approved?.At:u}); it is read-only, only notes can be added."),
-        DeploymentStatus.RolledBack => new(RefusalReason.ReadOnly,
+        DeploymentStatus.RolledBack => Refusal.Conflict(
             $"This run is ROLLED BACK (signed by {run.RolledBack?.UserName} at {run.RolledBack?.At:u}); it is read-only, only notes can be added."),
         _ => null,
     };
@@ -79,7 +83,7 @@ public static class SignOffRules
     public static IReadOnlyList<ChecklistItem> OpenRollbackItems(DeploymentRun run) =>
         [.. run.Runbook.ItemsOf(SectionRole.Rollback).Where(i => run.StateOf(i.Key) == ItemState.Unchecked)];
 
-    private static DeploymentRefusal? CheckVerified(DeploymentRun run, DeploymentActor actor)
+    private static Refusal? CheckVerified(DeploymentRun run, OpsActor actor)
     {
         if (run.Verified is { } v)
         {
@@ -88,41 +92,41 @@ public static class SignOffRules
 
         if (run.Deployed is null)
         {
-            return new(RefusalReason.NotReady, "The deployer signs first; then someone else verifies.");
+            return Refusal.Rule("The deployer signs first; then someone else verifies.");
         }
 
-        return actor.Is(run.Deployed.UserName)
-            ? new(RefusalReason.FourEyes, $"{actor.UserName} deployed this run, so someone else must verify it.")
+        return run.Deployed.IsBy(actor)
+            ? Refusal.Forbidden($"{actor.DisplayName} deployed this run, so someone else must verify it.")
             : null;
     }
 
-    private static DeploymentRefusal? CheckApproved(DeploymentRun run, DeploymentActor actor)
+    private static Refusal? CheckApproved(DeploymentRun run, OpsActor actor)
     {
-        if (actor.Is(run.Deployed?.UserName))
+        if (run.Deployed?.IsBy(actor) == true)
         {
-            return new(RefusalReason.FourEyes, $"{actor.UserName} deployed this run and cannot approve it: approval needs a third person.");
+            return Refusal.Forbidden($"{actor.DisplayName} deployed this run and cannot approve it: approval needs a third person.");
         }
 
-        if (actor.Is(run.Verified?.UserName))
+        if (run.Verified?.IsBy(actor) == true)
         {
-            return new(RefusalReason.FourEyes, $"{actor.UserName} verified this run and cannot approve it: approval needs a third person.");
+            return Refusal.Forbidden($"{actor.DisplayName} verified this run and cannot approve it: approval needs a third person.");
         }
 
         var blockers = ApprovalBlockers(run);
-        return blockers.Count == 0 ? null : new(RefusalReason.NotReady, "Not ready for approval. " + string.Join(" ", blockers));
+        return blockers.Count == 0 ? null : Refusal.Rule("Not ready for approval. " + string.Join(" ", blockers));
     }
 
-    private static DeploymentRefusal? CheckRolledBack(DeploymentRun run)
+    private static Refusal? CheckRolledBack(DeploymentRun run)
     {
         var open = OpenRollbackItems(run);
         return open.Count == 0
             ? null
-            : new(RefusalReason.NotReady,
+            : Refusal.Rule(
                 $"The rollback is not done: {Count(open.Count, "rollback item")} neither checked nor N/A: {string.Join("; ", open.Select(i => i.Text))}.");
     }
 
-    private static DeploymentRefusal AlreadySigned(SignOffKind kind, Signature signature) =>
-        new(RefusalReason.Stale, $"{kind.Label()} is already signed by {signature.UserName} at {signature.At:u}.");
+    private static Refusal AlreadySigned(SignOffKind kind, Signature signature) =>
+        Refusal.Conflict($"{kind.Label()} is already signed by {signature.UserName} at {signature.At:u}.");
 
     private static string Count(int n, string what) => n == 1 ? $"1 {what}" : $"{n} {what}s";
 }

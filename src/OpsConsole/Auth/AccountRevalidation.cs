@@ -1,3 +1,4 @@
+using OpsConsole.Core.Database;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
@@ -33,7 +34,7 @@ public sealed class AccountRevalidation(AccountService accounts, DatabaseStatus 
             var account = await accounts.FindAsync(name, cancellationToken);
             return account is not null && account.Role == user.ConsoleRole();
         }
-        catch (Exception ex) when (DatabaseStatus.IsDatabaseFailure(ex))
+        catch (Exception ex) when (DatabasePing.IsDatabaseFailure(ex))
         {
             // Signing everybody out because the database is down would only add to the trouble.
             databaseStatus.ReportFailure(ex);

@@ -31,7 +31,7 @@ public static class AuthenticationSetup
                 options.Events.OnValidatePrincipal = AccountRevalidation.ValidateCookieAsync;
             });
 
-        var oidc = configuration.GetSection(OpenIdConnectSettings.SectionName).Get<OpenIdConnectSettings>() ?? new();
+        var oidc = configuration.GetSection(OpenIdConnectSettings.Section).Get<OpenIdConnectSettings>() ?? new();
         services.AddSingleton(oidc);
         if (oidc.IsConfigured)
         {

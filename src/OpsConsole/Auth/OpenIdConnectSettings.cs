@@ -3,7 +3,7 @@ namespace OpsConsole.Auth;
 /// <summary>Configuration section <c>Authentication:OpenIdConnect</c>; sign-in with OIDC is on when Authority is set.</summary>
 public sealed class OpenIdConnectSettings
 {
-    public const string SectionName = "Authentication:OpenIdConnect";
+    public const string Section = "Authentication:OpenIdConnect";
 
     public string? Authority { get; set; }
     public string? ClientId { get; set; }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using OpsConsole.Core;
 using OpsConsole.Core.Accounts;
 using OpsConsole.Core.Database;
@@ -56,8 +57,6 @@ public static class ConsoleCommands
 
         database.ApplyTo(builder.Configuration);
         builder.Services.AddOpsConsoleCore(builder.Configuration);
-        builder.Services.AddOpsConsoleAccounts(builder.Configuration);
-        builder.Services.AddOpsConsoleDemo(builder.Configuration, runTraffic: false);
         using var host = builder.Build();
         using var stop = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) =>
@@ -116,7 +115,7 @@ public static class ConsoleCommands
 
     private static async Task<int> SeedDemoAsync(IServiceProvider services, TextWriter output, CancellationToken cancellationToken)
     {
-        var demo = DemoMode.For(services.GetRequiredService<IConfiguration>(), enabledByDefault: true);
+        var demo = DemoMode.From(services.GetRequiredService<IOptions<DemoOptions>>().Value, enabledByDefault: true);
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ConsoleCommands));
         await ConsoleStartup.SeedDemoAsync(services, demo, logger, cancellationToken);
         await output.WriteLineAsync(demo.PasswordGenerated

@@ -1,13 +1,12 @@
-using Dapper;
 using Microsoft.Extensions.Options;
-using Npgsql;
+using OpsConsole.Core.Database;
 
 namespace OpsConsole.Database;
 
 /// <summary>Configuration section <c>Database:Probe</c>.</summary>
 public sealed class DatabaseProbeOptions
 {
-    public const string SectionName = "Database:Probe";
+    public const string Section = "Database:Probe";
 
     public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(2);
 
@@ -16,7 +15,7 @@ public sealed class DatabaseProbeOptions
 
 /// <summary>Runs a cheap <c>SELECT 1</c> every <see cref="DatabaseProbeOptions.Interval"/> and feeds <see cref="DatabaseStatus"/>.</summary>
 public sealed class DatabaseProbe(
-    NpgsqlDataSource dataSource,
+    DatabasePing ping,
     DatabaseStatus status,
     IOptions<DatabaseProbeOptions> options,
     ILogger<DatabaseProbe> logger) : BackgroundService
@@ -70,26 +69,25 @@ public sealed class DatabaseProbe(
         var wasReachable = status.IsReachable;
         try
         {
-            await using var connection = await dataSource.OpenConnectionAsync(timeout.Token);
-            await connection.ExecuteScalarAsync<int>(new CommandDefinition("SELECT 1", cancellationToken: timeout.Token));
+            await ping.PingAsync(timeout.Token);
             status.ReportReachable();
             if (!wasReachable)
             {
                 logger.LogInformation("The database answers again");
             }
         }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && (DatabaseStatus.IsDatabaseFailure(ex) || ex is OperationCanceledException or System.Net.Sockets.SocketException))
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && (DatabasePing.IsDatabaseFailure(ex) || ex is OperationCanceledException or System.Net.Sockets.SocketException))
         {
             if (wasReachable)
             {
-                logger.LogWarning("The database is unreachable: {Error}", DatabaseStatus.Describe(ex));
+                logger.LogWarning("The database is unreachable: {Error}", DatabasePing.Describe(ex));
             }
 
             // Pooled connections to a restarted server are dead; drop them so the next page gets fresh ones.
-            dataSource.Clear();
+            ping.ClearPool();
             status.ReportUnreachable(ex is OperationCanceledException
                 ? $"No answer within {options.Value.Timeout.TotalSeconds:0.#} s"
-                : DatabaseStatus.Describe(ex));
+                : DatabasePing.Describe(ex));
         }
     }
 }

@@ -1,3 +1,4 @@
+using OpsConsole.Core.Database;
 using Npgsql;
 
 namespace OpsConsole.Database;
@@ -31,21 +32,9 @@ public sealed class DatabaseStatus(TimeProvider timeProvider)
     /// <summary>For pages: a database error was caught; show the banner until the probe sees it back.</summary>
     public void ReportFailure(Exception exception)
     {
-        Set(false, Describe(exception));
+        Set(false, DatabasePing.Describe(exception));
         FailureReported?.Invoke();
     }
-
-    /// <summary>Whether <paramref name="exception"/> means "the database did not answer" rather than a bug.</summary>
-    public static bool IsDatabaseFailure(Exception? exception) => exception switch
-    {
-        null => false,
-        NpgsqlException or TimeoutException => true,
-        AggregateException aggregate => aggregate.InnerExceptions.Any(IsDatabaseFailure),
-        _ => IsDatabaseFailure(exception.InnerException),
-    };
-
-    internal static string Describe(Exception exception) =>
-        exception is NpgsqlException { InnerException: { } inner } ? inner.Message : exception.Message;
 
     private void Set(bool reachable, string? error)
     {

@@ -1,12 +1,13 @@
 using OpsConsole.Core;
 using OpsConsole.Core.Database;
+using OpsConsole.Core.Demo;
 
 namespace OpsConsole.Hosting;
 
 /// <summary>Configuration section <c>Database:Local</c>: the embedded cluster used when no connection string is set.</summary>
-public sealed class LocalDatabaseSettings
+public sealed class LocalDatabaseOptions
 {
-    public const string SectionName = "Database:Local";
+    public const string Section = "Database:Local";
 
     /// <summary>Relative paths are under the working directory.</summary>
     public string DataDirectory { get; set; } = Path.Combine(".opsconsole", "pgdata");
@@ -52,7 +53,7 @@ public sealed class ConsoleDatabase : IAsyncDisposable
             return new ConsoleDatabase(configured, null);
         }
 
-        var settings = configuration.GetSection(LocalDatabaseSettings.SectionName).Get<LocalDatabaseSettings>() ?? new();
+        var settings = configuration.GetSection(LocalDatabaseOptions.Section).Get<LocalDatabaseOptions>() ?? new();
         LocalPostgresCluster cluster;
         try
         {
@@ -83,12 +84,16 @@ public sealed class ConsoleDatabase : IAsyncDisposable
         return new ConsoleDatabase(cluster.ConnectionString(settings.DatabaseName), cluster);
     }
 
-    /// <summary>Points <c>ConnectionStrings:Marketplace</c> at this database for everything registered after.</summary>
+    /// <summary>
+    /// Points <c>ConnectionStrings:Marketplace</c> at the embedded database for everything registered after, and
+    /// turns the demo on there unless <c>Demo:Enabled</c> says otherwise (a configured database gets no demo unless asked).
+    /// </summary>
     public void ApplyTo(IConfigurationManager configuration)
     {
         if (IsLocal)
         {
             configuration[$"ConnectionStrings:{ServiceCollectionExtensions.ConnectionStringName}"] = ConnectionString;
+            configuration[$"{DemoOptions.Section}:{nameof(DemoOptions.Enabled)}"] ??= "true";
         }
     }
 

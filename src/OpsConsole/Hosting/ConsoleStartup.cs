@@ -15,11 +15,12 @@ public static class ConsoleStartup
     /// Migrates the embedded database (a configured one only with <c>Database:MigrateOnStart</c>), and in demo
     /// mode seeds the demo data once and sets the demo accounts' password.
     /// </summary>
-    public static async Task PrepareDatabaseAsync(this WebApplication app, ConsoleDatabase database, DemoMode demo, CancellationToken cancellationToken)
+    public static async Task PrepareDatabaseAsync(this WebApplication app, ConsoleDatabase database, CancellationToken cancellationToken)
     {
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ConsoleStartup));
+        var demo = DemoMode.From(app.Services.GetRequiredService<IOptions<DemoOptions>>().Value);
         string? version = null;
-        if (database.IsLocal || app.Configuration.GetValue<bool>("Database:MigrateOnStart"))
+        if (database.IsLocal || app.Services.GetRequiredService<IOptions<DatabaseOptions>>().Value.MigrateOnStart)
         {
             var migration = await DatabaseMigrator.MigrateAsync(database.ConnectionString, cancellationToken);
             version = migration.CurrentVersion;

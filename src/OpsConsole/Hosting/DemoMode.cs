@@ -15,10 +15,12 @@ public sealed record DemoMode(bool Enabled, string Password, bool PasswordGenera
         ("admin", Core.Accounts.OpsRoles.Admin),
     ];
 
-    /// <summary>On by default for the embedded database; for a configured one only when <c>Demo:Enabled</c> is true.</summary>
-    public static DemoMode For(IConfiguration configuration, bool enabledByDefault)
+    /// <summary>
+    /// The demo mode of <paramref name="options"/>; an unset <see cref="DemoOptions.Enabled"/> counts as
+    /// <paramref name="enabledByDefault"/> (<see cref="ConsoleDatabase.ApplyTo"/> sets it for the embedded database).
+    /// </summary>
+    public static DemoMode From(DemoOptions options, bool enabledByDefault = false)
     {
-        var options = configuration.GetSection(DemoOptions.SectionName).Get<DemoOptions>() ?? new();
         var configured = options.Password;
         return string.IsNullOrEmpty(configured)
             ? new DemoMode(options.Enabled ?? enabledByDefault, RandomPassword(), true)

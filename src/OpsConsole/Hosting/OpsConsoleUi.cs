@@ -3,8 +3,7 @@ using OpsConsole.Api;
 using OpsConsole.Auth;
 using OpsConsole.Components;
 using OpsConsole.Database;
-using OpsConsole.Health;
-using OpsConsole.Metrics;
+using OpsConsole.Endpoints;
 
 namespace OpsConsole.Hosting;
 
@@ -16,10 +15,12 @@ public static class OpsConsoleUi
         services.AddRazorComponents().AddInteractiveServerComponents();
         services.AddMudServices();
         services.AddOpsAuthentication(configuration, environment);
-        services.AddSignInRateLimiting(configuration);
+        services.AddSignInRateLimiting();
         services.AddOpsHealthChecks();
 
-        services.Configure<DatabaseProbeOptions>(configuration.GetSection(DatabaseProbeOptions.SectionName));
+        services.AddOptions<DatabaseProbeOptions>().Bind(configuration.GetSection(DatabaseProbeOptions.Section))
+            .Validate(o => o.Interval > TimeSpan.Zero && o.Timeout > TimeSpan.Zero, "Database:Probe:Interval and Timeout must be positive.")
+            .ValidateOnStart();
         services.AddSingleton<DatabaseStatus>();
         services.AddHostedService<DatabaseProbe>();
 
@@ -48,8 +49,8 @@ public static class OpsConsoleUi
         app.UseAntiforgery();
 
         app.MapStaticAssets().AllowAnonymous();
-        app.MapOpsHealth();
-        app.MapPrometheusMetrics();
+        app.MapHealthEndpoints();
+        app.MapMetricsEndpoints();
         app.MapSignInEndpoints();
         app.MapCreditEndpoints();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();

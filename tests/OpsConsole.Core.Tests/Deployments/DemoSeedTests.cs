@@ -17,7 +17,7 @@ public sealed class DemoSeedTests(MarketplaceDatabase database) : IClassFixture<
 
         Assert.Single(ids.Distinct());
         var service = services.GetRequiredService<IDeploymentService>();
-        Assert.Single((await service.ListRunsAsync(Actors.Support, Ct)).Value!);
+        Assert.Single((await service.ListRunsAsync(TestActors.Support, Ct)).Value!);
         var run = await RunAsync(service, ids[0]);
         Assert.Equal(DeploymentStatus.Incomplete, run.Status);
         Assert.Equal(3, run.ItemsDone);

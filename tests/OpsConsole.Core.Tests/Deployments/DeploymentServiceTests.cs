@@ -1,6 +1,8 @@
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using OpsConsole.Core.Accounts;
+using OpsConsole.Core.Actions;
 using OpsConsole.Core.Deployments;
 using OpsConsole.Testing;
 using static OpsConsole.Core.Tests.Deployments.DeploymentTestKit;
@@ -37,7 +39,7 @@ public sealed class DeploymentServiceTests(MarketplaceDatabase database) : IClas
         Assert.Contains(run.Runbook.VersionHash, started.After, StringComparison.Ordinal);
         Assert.Equal("#engineering-critical", run.ContactOf(run.Runbook.ContactFields[1]));
 
-        var list = await Service.ListRunsAsync(Actors.Support, Ct);
+        var list = await Service.ListRunsAsync(TestActors.Support, Ct);
         var summary = Assert.Single(list.Value!, r => r.Id == runId);
         Assert.Equal((0, run.Runbook.Items.Count, 0, 10), (summary.ItemsDone, summary.ItemsTotal, summary.ProbesPassing, summary.ProbesTotal));
     }
@@ -74,8 +76,8 @@ public sealed class DeploymentServiceTests(MarketplaceDatabase database) : IClas
         var runId = await StartAsync(Service);
         var item = (await RunAsync(Service, runId)).Runbook.Items[0];
 
-        await SucceedsAsync(Service.SetItemAsync(Actors.Engineer2, runId, item.Key, ItemState.Checked, null, 0, Ct));
-        await SucceedsAsync(Service.SetItemAsync(Actors.Engineer, runId, item.Key, ItemState.NotApplicable, "  Covered by the review of PR 812  ", 1, Ct));
+        await SucceedsAsync(Service.SetItemAsync(TestActors.Engineer2, runId, item.Key, ItemState.Checked, null, 0, Ct));
+        await SucceedsAsync(Service.SetItemAsync(TestActors.Engineer, runId, item.Key, ItemState.NotApplicable, "  Covered by the review of PR 812  ", 1, Ct));
 
         var run = await RunAsync(Service, runId);
         var state = run.ItemStates[item.Key];
@@ -96,7 +98,7 @@ public sealed class DeploymentServiceTests(MarketplaceDatabase database) : IClas
         var item = (await RunAsync(Service, runId)).Runbook.Items[0];
         var before = await FootprintAsync(Db, runId);
 
-        var refusal = await RefusedAsync(Service.SetItemAsync(Actors.Engineer, runId, item.Key, ItemState.NotApplicable, "   ", null, Ct), RefusalReason.InvalidInput);
+        var refusal = await RefusedAsync(Service.SetItemAsync(TestActors.Engineer, runId, item.Key, ItemState.NotApplicable, "   ", null, Ct), RefusalKind.Invalid);
 
         Assert.Contains("N/A needs a reason", refusal.Message, StringComparison.Ordinal);
         Assert.Equal(before, await FootprintAsync(Db, runId));
@@ -113,10 +115,10 @@ public sealed class DeploymentServiceTests(MarketplaceDatabase database) : IClas
     {
         var runId = await StartAsync(Service);
         var item = (await RunAsync(Service, runId)).Runbook.Items[1];
-        await SucceedsAsync(Service.SetItemAsync(Actors.Engineer2, runId, item.Key, ItemState.Checked, null, 0, Ct));
+        await SucceedsAsync(Service.SetItemAsync(TestActors.Engineer2, runId, item.Key, ItemState.Checked, null, 0, Ct));
         var before = await FootprintAsync(Db, runId);
 
-        var refusal = await RefusedAsync(Service.SetItemAsync(Actors.Engineer, runId, item.Key, ItemState.NotApplicable, "not needed", 0, Ct), RefusalReason.Stale);
+        var refusal = await RefusedAsync(Service.SetItemAsync(TestActors.Engineer, runId, item.Key, ItemState.NotApplicable, "not needed", 0, Ct), RefusalKind.Conflict);
 
         Assert.StartsWith("engineer2 changed", refusal.Message, StringComparison.Ordinal);
         Assert.Equal(before, await FootprintAsync(Db, runId));
@@ -127,10 +129,10 @@ public sealed class DeploymentServiceTests(MarketplaceDatabase database) : IClas
     {
         var runId = await StartAsync(Service);
 
-        await RefusedAsync(Service.SetItemAsync(Actors.Engineer, runId, "no/such-item", ItemState.Checked, null, null, Ct), RefusalReason.NotFound);
-        await RefusedAsync(Service.SetItemAsync(Actors.Engineer, 987654, "x", ItemState.Checked, null, null, Ct), RefusalReason.NotFound);
-        await RefusedAsync(Service.SetContactAsync(Actors.Engineer, runId, "contact-pager", "x", Ct), RefusalReason.NotFound);
-        Assert.Equal(RefusalReason.NotFound, (await Service.StartRunAsync(Actors.Engineer, "no-such-runbook", null, Ct)).Refusal!.Reason);
+        await RefusedAsync(Service.SetItemAsync(TestActors.Engineer, runId, "no/such-item", ItemState.Checked, null, null, Ct), RefusalKind.NotFound);
+        await RefusedAsync(Service.SetItemAsync(TestActors.Engineer, 987654, "x", ItemState.Checked, null, null, Ct), RefusalKind.NotFound);
+        await RefusedAsync(Service.SetContactAsync(TestActors.Engineer, runId, "contact-pager", "x", Ct), RefusalKind.NotFound);
+        Assert.Equal(RefusalKind.NotFound, (await Service.StartRunAsync(TestActors.Engineer, "no-such-runbook", null, Ct)).Refusal!.Kind);
     }
 
     [Fact]
@@ -139,17 +141,17 @@ public sealed class DeploymentServiceTests(MarketplaceDatabase database) : IClas
         var runId = await StartAsync(Service);
         var run = await RunAsync(Service, runId);
         var before = await FootprintAsync(Db, runId);
-        var nobody = new DeploymentActor("mallory", DeploymentPermissions.None);
+        var nobody = TestActors.For("mallory", null);
 
-        Assert.Equal(RefusalReason.NotAllowed, (await Service.StartRunAsync(Actors.Support, RunbookCatalog.RaceConditionFixes, null, Ct)).Refusal!.Reason);
-        await RefusedAsync(Service.SetItemAsync(Actors.Support, runId, run.Runbook.Items[0].Key, ItemState.Checked, null, null, Ct), RefusalReason.NotAllowed);
-        await RefusedAsync(Service.SetContactAsync(Actors.Support, runId, run.Runbook.ContactFields[0].Key, "support", Ct), RefusalReason.NotAllowed);
-        Assert.Equal(RefusalReason.NotAllowed, (await Service.RunProbesAsync(Actors.Support, runId, null, Ct)).Refusal!.Reason);
-        await RefusedAsync(Service.SignAsync(Actors.Support, runId, SignOffKind.Deployed, Ct), RefusalReason.NotAllowed);
-        await RefusedAsync(Service.SignAsync(Actors.Engineer, runId, SignOffKind.Approved, Ct), RefusalReason.NotAllowed);
-        await RefusedAsync(Service.AddNoteAsync(nobody, runId, "hello", Ct), RefusalReason.NotAllowed);
-        Assert.Equal(RefusalReason.NotAllowed, (await Service.GetRunAsync(nobody, runId, Ct)).Refusal!.Reason);
-        Assert.Equal(RefusalReason.NotAllowed, (await Service.ExportTimelineAsync(nobody, runId, Ct)).Refusal!.Reason);
+        Assert.Equal(RefusalKind.Forbidden, (await Service.StartRunAsync(TestActors.Support, RunbookCatalog.RaceConditionFixes, null, Ct)).Refusal!.Kind);
+        await RefusedAsync(Service.SetItemAsync(TestActors.Support, runId, run.Runbook.Items[0].Key, ItemState.Checked, null, null, Ct), RefusalKind.Forbidden);
+        await RefusedAsync(Service.SetContactAsync(TestActors.Support, runId, run.Runbook.ContactFields[0].Key, "support", Ct), RefusalKind.Forbidden);
+        Assert.Equal(RefusalKind.Forbidden, (await Service.RunProbesAsync(TestActors.Support, runId, null, Ct)).Refusal!.Kind);
+        await RefusedAsync(Service.SignAsync(TestActors.Support, runId, SignOffKind.Deployed, Ct), RefusalKind.Forbidden);
+        await RefusedAsync(Service.SignAsync(TestActors.Engineer, runId, SignOffKind.Approved, Ct), RefusalKind.Forbidden);
+        await RefusedAsync(Service.AddNoteAsync(nobody, runId, "hello", Ct), RefusalKind.Forbidden);
+        Assert.Equal(RefusalKind.Forbidden, (await Service.GetRunAsync(nobody, runId, Ct)).Refusal!.Kind);
+        Assert.Equal(RefusalKind.Forbidden, (await Service.ExportTimelineAsync(nobody, runId, Ct)).Refusal!.Kind);
 
         Assert.Equal(before, await FootprintAsync(Db, runId));
     }
@@ -158,30 +160,30 @@ public sealed class DeploymentServiceTests(MarketplaceDatabase database) : IClas
     public async Task The_verifier_cannot_be_the_deployer()
     {
         var runId = await StartAsync(Service);
-        await RefusedAsync(Service.SignAsync(Actors.Engineer, runId, SignOffKind.Verified, Ct), RefusalReason.NotReady);
-        await SucceedsAsync(Service.SignAsync(Actors.Engineer, runId, SignOffKind.Deployed, Ct));
+        await RefusedAsync(Service.SignAsync(TestActors.Engineer, runId, SignOffKind.Verified, Ct), RefusalKind.Rule);
+        await SucceedsAsync(Service.SignAsync(TestActors.Engineer, runId, SignOffKind.Deployed, Ct));
         var before = await FootprintAsync(Db, runId);
 
-        var refusal = await RefusedAsync(Service.SignAsync(new DeploymentActor("ENGINEER", Actors.Engineer.Permissions), runId, SignOffKind.Verified, Ct), RefusalReason.FourEyes);
+        var refusal = await RefusedAsync(Service.SignAsync(TestActors.For("ENGINEER", OpsRoles.Engineer, subject: "engineer"), runId, SignOffKind.Verified, Ct), RefusalKind.Forbidden);
 
         Assert.Contains("someone else must verify", refusal.Message, StringComparison.Ordinal);
         Assert.Equal(before, await FootprintAsync(Db, runId));
-        await SucceedsAsync(Service.SignAsync(Actors.Engineer2, runId, SignOffKind.Verified, Ct));
+        await SucceedsAsync(Service.SignAsync(TestActors.Engineer2, runId, SignOffKind.Verified, Ct));
         var run = await RunAsync(Service, runId);
         Assert.Equal(("engineer", "engineer2"), (run.Deployed!.UserName, run.Verified!.UserName));
-        await RefusedAsync(Service.SignAsync(Actors.Manager, runId, SignOffKind.Deployed, Ct), RefusalReason.Stale);
+        await RefusedAsync(Service.SignAsync(TestActors.Manager, runId, SignOffKind.Deployed, Ct), RefusalKind.Conflict);
     }
 
     [Fact]
     public async Task The_approver_can_be_neither_the_deployer_nor_the_verifier_even_with_the_approve_permission()
     {
-        var runId = await StartAsync(Service, Actors.Manager);
-        await SucceedsAsync(Service.SignAsync(Actors.Manager, runId, SignOffKind.Deployed, Ct));
-        await SucceedsAsync(Service.SignAsync(Actors.Admin, runId, SignOffKind.Verified, Ct));
+        var runId = await StartAsync(Service, TestActors.Manager);
+        await SucceedsAsync(Service.SignAsync(TestActors.Manager, runId, SignOffKind.Deployed, Ct));
+        await SucceedsAsync(Service.SignAsync(TestActors.Admin, runId, SignOffKind.Verified, Ct));
         var before = await FootprintAsync(Db, runId);
 
-        var asDeployer = await RefusedAsync(Service.SignAsync(Actors.Manager, runId, SignOffKind.Approved, Ct), RefusalReason.FourEyes);
-        var asVerifier = await RefusedAsync(Service.SignAsync(Actors.Admin, runId, SignOffKind.Approved, Ct), RefusalReason.FourEyes);
+        var asDeployer = await RefusedAsync(Service.SignAsync(TestActors.Manager, runId, SignOffKind.Approved, Ct), RefusalKind.Forbidden);
+        var asVerifier = await RefusedAsync(Service.SignAsync(TestActors.Admin, runId, SignOffKind.Approved, Ct), RefusalKind.Forbidden);
 
         Assert.Contains("manager deployed this run and cannot approve it", asDeployer.Message, StringComparison.Ordinal);
         Assert.Contains("admin verified this run and cannot approve it", asVerifier.Message, StringComparison.Ordinal);
@@ -196,10 +198,10 @@ public sealed class DeploymentServiceTests(MarketplaceDatabase database) : IClas
     public async Task Approval_needs_every_final_item_and_every_check_and_lists_what_is_missing()
     {
         var runId = await StartAsync(Service);
-        await SucceedsAsync(Service.SignAsync(Actors.Engineer, runId, SignOffKind.Deployed, Ct));
-        await SucceedsAsync(Service.SignAsync(Actors.Engineer2, runId, SignOffKind.Verified, Ct));
+        await SucceedsAsync(Service.SignAsync(TestActors.Engineer, runId, SignOffKind.Deployed, Ct));
+        await SucceedsAsync(Service.SignAsync(TestActors.Engineer2, runId, SignOffKind.Verified, Ct));
 
-        var nothingDone = await RefusedAsync(Service.SignAsync(Actors.Manager, runId, SignOffKind.Approved, Ct), RefusalReason.NotReady);
+        var nothingDone = await RefusedAsync(Service.SignAsync(TestActors.Manager, runId, SignOffKind.Approved, Ct), RefusalKind.Rule);
         Assert.Contains("12 final-checklist items neither checked nor N/A", nothingDone.Message, StringComparison.Ordinal);
         Assert.Contains("10 checks not passing", nothingDone.Message, StringComparison.Ordinal);
         Assert.Contains("(never run)", nothingDone.Message, StringComparison.Ordinal);
@@ -207,18 +209,18 @@ public sealed class DeploymentServiceTests(MarketplaceDatabase database) : IClas
         var final = (await RunAsync(Service, runId)).Runbook.ItemsOf(SectionRole.FinalChecklist);
         foreach (var item in final.SkipLast(1))
         {
-            await SucceedsAsync(Service.SetItemAsync(Actors.Engineer, runId, item.Key, ItemState.Checked, null, null, Ct));
+            await SucceedsAsync(Service.SetItemAsync(TestActors.Engineer, runId, item.Key, ItemState.Checked, null, null, Ct));
         }
 
-        await SucceedsAsync(Service.SetItemAsync(Actors.Engineer2, runId, final[^1].Key, ItemState.NotApplicable, "No issues, no postmortem", null, Ct));
-        var checksMissing = await RefusedAsync(Service.SignAsync(Actors.Manager, runId, SignOffKind.Approved, Ct), RefusalReason.NotReady);
+        await SucceedsAsync(Service.SetItemAsync(TestActors.Engineer2, runId, final[^1].Key, ItemState.NotApplicable, "No issues, no postmortem", null, Ct));
+        var checksMissing = await RefusedAsync(Service.SignAsync(TestActors.Manager, runId, SignOffKind.Approved, Ct), RefusalKind.Rule);
         Assert.DoesNotContain("final-checklist", checksMissing.Message, StringComparison.Ordinal);
 
-        var probes = await Service.RunProbesAsync(Actors.Engineer, runId, null, Ct);
+        var probes = await Service.RunProbesAsync(TestActors.Engineer, runId, null, Ct);
         Assert.True(probes.Succeeded, probes.Refusal?.Message);
         Assert.All(probes.Value!, p => Assert.True(p.Verdict.Passed, $"{p.ProbeKey}: {p.Verdict.Message}"));
 
-        await SucceedsAsync(Service.SignAsync(Actors.Manager, runId, SignOffKind.Approved, Ct));
+        await SucceedsAsync(Service.SignAsync(TestActors.Manager, runId, SignOffKind.Approved, Ct));
         var run = await RunAsync(Service, runId);
         Assert.Equal(DeploymentStatus.Complete, run.Status);
         Assert.Equal("manager", run.Approved!.UserName);
@@ -235,43 +237,43 @@ public sealed class DeploymentServiceTests(MarketplaceDatabase database) : IClas
         var run = await RunAsync(Service, runId);
         var before = await FootprintAsync(Db, runId);
 
-        var tick = await RefusedAsync(Service.SetItemAsync(Actors.Engineer, runId, run.Runbook.Items[0].Key, ItemState.Unchecked, null, null, Ct), RefusalReason.ReadOnly);
-        await RefusedAsync(Service.SetContactAsync(Actors.Engineer, runId, run.Runbook.ContactFields[0].Key, "someone", Ct), RefusalReason.ReadOnly);
-        Assert.Equal(RefusalReason.ReadOnly, (await Service.RunProbesAsync(Actors.Engineer, runId, null, Ct)).Refusal!.Reason);
-        await RefusedAsync(Service.SignAsync(Actors.Engineer, runId, SignOffKind.RolledBack, Ct), RefusalReason.ReadOnly);
+        var tick = await RefusedAsync(Service.SetItemAsync(TestActors.Engineer, runId, run.Runbook.Items[0].Key, ItemState.Unchecked, null, null, Ct), RefusalKind.Conflict);
+        await RefusedAsync(Service.SetContactAsync(TestActors.Engineer, runId, run.Runbook.ContactFields[0].Key, "someone", Ct), RefusalKind.Conflict);
+        Assert.Equal(RefusalKind.Conflict, (await Service.RunProbesAsync(TestActors.Engineer, runId, null, Ct)).Refusal!.Kind);
+        await RefusedAsync(Service.SignAsync(TestActors.Engineer, runId, SignOffKind.RolledBack, Ct), RefusalKind.Conflict);
 
         Assert.Contains("COMPLETE (approved by manager", tick.Message, StringComparison.Ordinal);
         Assert.Equal(before, await FootprintAsync(Db, runId));
 
-        await SucceedsAsync(Service.AddNoteAsync(Actors.Support, runId, "Customer support briefed.", Ct));
+        await SucceedsAsync(Service.AddNoteAsync(TestActors.Support, runId, "Customer support briefed.", Ct));
         var note = Assert.Single((await RunAsync(Service, runId)).Notes);
         Assert.Equal(("support", "Customer support briefed."), (note.Author, note.Body));
-        await RefusedAsync(Service.AddNoteAsync(Actors.Support, runId, "  ", Ct), RefusalReason.InvalidInput);
+        await RefusedAsync(Service.AddNoteAsync(TestActors.Support, runId, "  ", Ct), RefusalKind.Invalid);
     }
 
     [Fact]
     public async Task The_rollback_needs_its_whole_section_done_then_marks_the_run_rolled_back()
     {
         var runId = await StartAsync(Service);
-        await SucceedsAsync(Service.SignAsync(Actors.Engineer, runId, SignOffKind.Deployed, Ct));
+        await SucceedsAsync(Service.SignAsync(TestActors.Engineer, runId, SignOffKind.Deployed, Ct));
 
-        var notDone = await RefusedAsync(Service.SignAsync(Actors.Engineer2, runId, SignOffKind.RolledBack, Ct), RefusalReason.NotReady);
+        var notDone = await RefusedAsync(Service.SignAsync(TestActors.Engineer2, runId, SignOffKind.RolledBack, Ct), RefusalKind.Rule);
         Assert.Contains("10 rollback items", notDone.Message, StringComparison.Ordinal);
 
         var rollback = (await RunAsync(Service, runId)).Runbook.ItemsOf(SectionRole.Rollback);
         foreach (var item in rollback)
         {
             var na = item.Text.StartsWith("Migration reverted", StringComparison.Ordinal);
-            await SucceedsAsync(Service.SetItemAsync(Actors.Engineer2, runId, item.Key, na ? ItemState.NotApplicable : ItemState.Checked, na ? "The migration was fine" : null, null, Ct));
+            await SucceedsAsync(Service.SetItemAsync(TestActors.Engineer2, runId, item.Key, na ? ItemState.NotApplicable : ItemState.Checked, na ? "The migration was fine" : null, null, Ct));
         }
 
-        await SucceedsAsync(Service.SignAsync(Actors.Engineer2, runId, SignOffKind.RolledBack, Ct));
+        await SucceedsAsync(Service.SignAsync(TestActors.Engineer2, runId, SignOffKind.RolledBack, Ct));
 
         var run = await RunAsync(Service, runId);
         Assert.Equal(DeploymentStatus.RolledBack, run.Status);
         Assert.Equal("engineer2", run.RolledBack!.UserName);
-        await RefusedAsync(Service.SignAsync(Actors.Manager, runId, SignOffKind.Approved, Ct), RefusalReason.ReadOnly);
-        await RefusedAsync(Service.SetItemAsync(Actors.Engineer, runId, run.Runbook.Items[0].Key, ItemState.Checked, null, null, Ct), RefusalReason.ReadOnly);
+        await RefusedAsync(Service.SignAsync(TestActors.Manager, runId, SignOffKind.Approved, Ct), RefusalKind.Conflict);
+        await RefusedAsync(Service.SetItemAsync(TestActors.Engineer, runId, run.Runbook.Items[0].Key, ItemState.Checked, null, null, Ct), RefusalKind.Conflict);
     }
 
     [Fact]
@@ -280,14 +282,14 @@ public sealed class DeploymentServiceTests(MarketplaceDatabase database) : IClas
         var runId = await StartAsync(Service);
         var field = (await RunAsync(Service, runId)).Runbook.ContactFields.Single(f => f.Label == "Slack channel");
 
-        await SucceedsAsync(Service.SetContactAsync(Actors.Engineer, runId, field.Key, " #deploys ", Ct));
-        await SucceedsAsync(Service.SetContactAsync(Actors.Engineer, runId, field.Key, "#deploys", Ct));
+        await SucceedsAsync(Service.SetContactAsync(TestActors.Engineer, runId, field.Key, " #deploys ", Ct));
+        await SucceedsAsync(Service.SetContactAsync(TestActors.Engineer, runId, field.Key, "#deploys", Ct));
 
         var run = await RunAsync(Service, runId);
         Assert.Equal("#deploys", run.ContactOf(field));
         var change = Assert.Single(run.Timeline, e => e.Action == "contact.updated");
         Assert.Contains("#engineering-critical", change.Before, StringComparison.Ordinal);
-        await RefusedAsync(Service.SetContactAsync(Actors.Engineer, runId, field.Key, new string('x', 201), Ct), RefusalReason.InvalidInput);
+        await RefusedAsync(Service.SetContactAsync(TestActors.Engineer, runId, field.Key, new string('x', 201), Ct), RefusalKind.Invalid);
     }
 
     [Fact]
@@ -301,7 +303,7 @@ public sealed class DeploymentServiceTests(MarketplaceDatabase database) : IClas
         var writes = items.Select((item, i) => Task.Run(async () =>
         {
             start.Wait();
-            var actor = i % 2 == 0 ? Actors.Engineer : Actors.Engineer2;
+            var actor = i % 2 == 0 ? TestActors.Engineer : TestActors.Engineer2;
             return await Service.SetItemAsync(actor, runId, item.Key, ItemState.Checked, null, 0, Ct);
         })).ToArray();
         start.Set();
@@ -322,7 +324,7 @@ public sealed class DeploymentServiceTests(MarketplaceDatabase database) : IClas
         var item = (await RunAsync(Service, runId)).Runbook.Items[2];
         using var start = new ManualResetEventSlim();
 
-        var writes = new[] { Actors.Engineer, Actors.Engineer2 }.Select(actor => Task.Run(async () =>
+        var writes = new[] { TestActors.Engineer, TestActors.Engineer2 }.Select(actor => Task.Run(async () =>
         {
             start.Wait();
             return await Service.SetItemAsync(actor, runId, item.Key, ItemState.Checked, null, 0, Ct);
@@ -331,7 +333,7 @@ public sealed class DeploymentServiceTests(MarketplaceDatabase database) : IClas
         var results = await Task.WhenAll(writes);
 
         Assert.Equal(1, results.Count(r => r.Succeeded));
-        Assert.Equal(RefusalReason.Stale, Assert.Single(results, r => !r.Succeeded).Refusal!.Reason);
+        Assert.Equal(RefusalKind.Conflict, Assert.Single(results, r => !r.Succeeded).Refusal!.Kind);
         Assert.Equal(1, (await RunAsync(Service, runId)).ItemStates[item.Key].Version);
     }
 
@@ -345,7 +347,7 @@ public sealed class DeploymentServiceTests(MarketplaceDatabase database) : IClas
         await using var approver = await Db.OpenConnectionAsync();
         await using var approval = await approver.BeginTransactionAsync();
         await approver.ExecuteAsync("SELECT 1 FROM ops.deployment_runs WHERE id = @Id FOR UPDATE", new { Id = runId }, approval);
-        var tick = Service.SetItemAsync(Actors.Engineer, runId, item.Key, ItemState.Unchecked, null, null, Ct);
+        var tick = Service.SetItemAsync(TestActors.Engineer, runId, item.Key, ItemState.Unchecked, null, null, Ct);
         await WaitUntilBlockedAsync(runId);
         await approver.ExecuteAsync(
             "UPDATE ops.deployment_runs SET approved_by = 'manager', approved_at = now(), status = 'COMPLETE' WHERE id = @Id", new { Id = runId }, approval);
@@ -353,7 +355,7 @@ public sealed class DeploymentServiceTests(MarketplaceDatabase database) : IClas
 
         var result = await tick;
 
-        Assert.Equal(RefusalReason.ReadOnly, result.Refusal?.Reason);
+        Assert.Equal(RefusalKind.Conflict, result.Refusal?.Kind);
         Assert.Equal(ItemState.Checked, (await RunAsync(Service, runId)).StateOf(item.Key));
     }
 
@@ -375,10 +377,10 @@ public sealed class DeploymentServiceTests(MarketplaceDatabase database) : IClas
     public async Task The_record_exports_as_markdown_and_the_timeline_as_csv()
     {
         var runId = await CompleteRunAsync();
-        await SucceedsAsync(Service.AddNoteAsync(Actors.Engineer, runId, "=HYPERLINK(\"http://x\") and, a comma", Ct));
+        await SucceedsAsync(Service.AddNoteAsync(TestActors.Engineer, runId, "=HYPERLINK(\"http://x\") and, a comma", Ct));
 
-        var record = (await Service.ExportRecordAsync(Actors.Support, runId, Ct)).Value!;
-        var csv = (await Service.ExportTimelineAsync(Actors.Support, runId, Ct)).Value!;
+        var record = (await Service.ExportRecordAsync(TestActors.Support, runId, Ct)).Value!;
+        var csv = (await Service.ExportTimelineAsync(TestActors.Support, runId, Ct)).Value!;
 
         Assert.Contains("- Status: **COMPLETE**", record, StringComparison.Ordinal);
         Assert.Matches(@"\| Deployed by \| engineer \| \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \|", record);
@@ -404,18 +406,18 @@ public sealed class DeploymentServiceTests(MarketplaceDatabase database) : IClas
         var runId = await StartAsync(Service);
         await TickAllAsync(Service, runId, SectionRole.FinalChecklist);
         var last = (await RunAsync(Service, runId)).Runbook.ItemsOf(SectionRole.FinalChecklist)[^1];
-        await SucceedsAsync(Service.SetItemAsync(Actors.Engineer2, runId, last.Key, ItemState.NotApplicable, "No issues, no postmortem", null, Ct));
-        var probes = await Service.RunProbesAsync(Actors.Engineer, runId, null, Ct);
+        await SucceedsAsync(Service.SetItemAsync(TestActors.Engineer2, runId, last.Key, ItemState.NotApplicable, "No issues, no postmortem", null, Ct));
+        var probes = await Service.RunProbesAsync(TestActors.Engineer, runId, null, Ct);
         Assert.True(probes.Value!.All(p => p.Verdict.Passed), string.Join("; ", probes.Value!.Select(p => p.Verdict.Message)));
-        await SucceedsAsync(Service.SignAsync(Actors.Engineer, runId, SignOffKind.Deployed, Ct));
-        await SucceedsAsync(Service.SignAsync(Actors.Engineer2, runId, SignOffKind.Verified, Ct));
+        await SucceedsAsync(Service.SignAsync(TestActors.Engineer, runId, SignOffKind.Deployed, Ct));
+        await SucceedsAsync(Service.SignAsync(TestActors.Engineer2, runId, SignOffKind.Verified, Ct));
         return runId;
     }
 
     private async Task<long> CompleteRunAsync()
     {
         var runId = await ReadyForApprovalAsync();
-        await SucceedsAsync(Service.SignAsync(Actors.Manager, runId, SignOffKind.Approved, Ct));
+        await SucceedsAsync(Service.SignAsync(TestActors.Manager, runId, SignOffKind.Approved, Ct));
         return runId;
     }
 

@@ -1,23 +1,11 @@
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using OpsConsole.Core.Actions;
 using OpsConsole.Core.Deployments;
-using OpsConsole.Core.Tests.Purchases;
+using OpsConsole.Testing;
 
 namespace OpsConsole.Core.Tests.Deployments;
-
-/// <summary>The demo accounts as actors, with the permissions the shell's policies give their roles.</summary>
-internal static class Actors
-{
-    private const DeploymentPermissions Signer = DeploymentPermissions.View | DeploymentPermissions.SignOff;
-    private const DeploymentPermissions Approver = Signer | DeploymentPermissions.Approve;
-
-    public static DeploymentActor Engineer { get; } = new("engineer", Signer);
-    public static DeploymentActor Engineer2 { get; } = new("engineer2", Signer);
-    public static DeploymentActor Manager { get; } = new("manager", Approver);
-    public static DeploymentActor Admin { get; } = new("admin", Approver);
-    public static DeploymentActor Support { get; } = new("support", DeploymentPermissions.View);
-}
 
 internal static class DeploymentTestKit
 {
@@ -32,44 +20,44 @@ internal static class DeploymentTestKit
             all[key] = value;
         }
 
-        return MarketSeed.Services(connectionString, all);
+        return TestServices.Build(connectionString, all);
     }
 
-    public static async Task<long> StartAsync(IDeploymentService service, DeploymentActor? actor = null, string template = RunbookCatalog.RaceConditionFixes)
+    public static async Task<long> StartAsync(IDeploymentService service, OpsActor? actor = null, string template = RunbookCatalog.RaceConditionFixes)
     {
-        var started = await service.StartRunAsync(actor ?? Actors.Engineer, template, null, Ct);
+        var started = await service.StartRunAsync(actor ?? TestActors.Engineer, template, null, Ct);
         Assert.True(started.Succeeded, started.Refusal?.Message);
         return started.Value;
     }
 
     public static async Task<DeploymentRun> RunAsync(IDeploymentService service, long runId)
     {
-        var run = await service.GetRunAsync(Actors.Support, runId, Ct);
+        var run = await service.GetRunAsync(TestActors.Support, runId, Ct);
         Assert.True(run.Succeeded, run.Refusal?.Message);
-        return run.Value!;
+        return run.Value;
     }
 
-    public static async Task SucceedsAsync(Task<DeploymentResult> call)
+    public static async Task SucceedsAsync(Task<OpsResult> call)
     {
         var result = await call;
         Assert.True(result.Succeeded, result.Refusal?.Message);
     }
 
-    public static async Task<DeploymentRefusal> RefusedAsync(Task<DeploymentResult> call, RefusalReason reason)
+    public static async Task<Refusal> RefusedAsync(Task<OpsResult> call, RefusalKind kind)
     {
         var result = await call;
         Assert.False(result.Succeeded, "Expected a refusal.");
-        Assert.Equal(reason, result.Refusal!.Reason);
+        Assert.Equal(kind, result.Refusal!.Kind);
         return result.Refusal;
     }
 
     /// <summary>Ticks every item of the sections with <paramref name="role"/>.</summary>
-    public static async Task TickAllAsync(IDeploymentService service, long runId, SectionRole role, DeploymentActor? actor = null)
+    public static async Task TickAllAsync(IDeploymentService service, long runId, SectionRole role, OpsActor? actor = null)
     {
         var run = await RunAsync(service, runId);
         foreach (var item in run.Runbook.ItemsOf(role))
         {
-            await SucceedsAsync(service.SetItemAsync(actor ?? Actors.Engineer, runId, item.Key, ItemState.Checked, null, null, Ct));
+            await SucceedsAsync(service.SetItemAsync(actor ?? TestActors.Engineer, runId, item.Key, ItemState.Checked, null, null, Ct));
         }
     }
 

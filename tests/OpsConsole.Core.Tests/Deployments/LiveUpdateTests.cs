@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using OpsConsole.Core.Actions;
 using OpsConsole.Core.Deployments;
 using OpsConsole.Testing;
 using static OpsConsole.Core.Tests.Deployments.DeploymentTestKit;
@@ -64,12 +65,12 @@ public sealed class LiveUpdateTests(MarketplaceDatabase database) : IClassFixtur
         });
 
         var clock = Stopwatch.StartNew();
-        await SucceedsAsync(service.SetItemAsync(Actors.Engineer2, runId, item.Key, ItemState.Checked, null, null, Ct));
+        await SucceedsAsync(service.SetItemAsync(TestActors.Engineer2, runId, item.Key, ItemState.Checked, null, null, Ct));
         var change = await received.Task.WaitAsync(TimeSpan.FromSeconds(1));
         clock.Stop();
 
         Assert.Equal(runId, change.RunId);
-        var seen = await _second.GetRequiredService<IDeploymentService>().GetEventAsync(Actors.Engineer, change.EventId, Ct);
+        var seen = await _second.GetRequiredService<IDeploymentService>().GetEventAsync(TestActors.Engineer, change.EventId, Ct);
         Assert.NotNull(seen);
         Assert.Equal(("engineer2", "item.checked", item.Key), (seen.Actor, seen.Action, seen.Subject));
         Assert.Equal(0, Volatile.Read(ref otherRun));
@@ -95,9 +96,9 @@ public sealed class LiveUpdateTests(MarketplaceDatabase database) : IClassFixtur
             return Task.CompletedTask;
         });
 
-        await RefusedAsync(service.SetItemAsync(Actors.Engineer, runId, item.Key, ItemState.NotApplicable, "", null, Ct), RefusalReason.InvalidInput);
+        await RefusedAsync(service.SetItemAsync(TestActors.Engineer, runId, item.Key, ItemState.NotApplicable, "", null, Ct), RefusalKind.Invalid);
         // A later change is the marker: notifications arrive in commit order, so the refused one would have come first.
-        await SucceedsAsync(service.AddNoteAsync(Actors.Engineer, runId, "marker", Ct));
+        await SucceedsAsync(service.AddNoteAsync(TestActors.Engineer, runId, "marker", Ct));
         await note.Task.WaitAsync(TimeSpan.FromSeconds(5));
 
         var timeline = (await RunAsync(service, runId)).Timeline;
@@ -137,7 +138,7 @@ public sealed class LiveUpdateTests(MarketplaceDatabase database) : IClassFixtur
 
         await resync.Task.WaitAsync(TimeSpan.FromSeconds(15));
         var item = (await RunAsync(service, runId)).Runbook.Items[0];
-        await SucceedsAsync(service.SetItemAsync(Actors.Engineer, runId, item.Key, ItemState.Checked, null, null, Ct));
+        await SucceedsAsync(service.SetItemAsync(TestActors.Engineer, runId, item.Key, ItemState.Checked, null, null, Ct));
 
         Assert.Equal(runId, (await tick.Task.WaitAsync(TimeSpan.FromSeconds(5))).RunId);
         Assert.NotEqual(pid, await listener.Listening.WaitAsync(TimeSpan.FromSeconds(5)));

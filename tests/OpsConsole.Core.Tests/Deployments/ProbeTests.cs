@@ -2,8 +2,8 @@ using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using OpsConsole.Core.Database;
+using OpsConsole.Core.Actions;
 using OpsConsole.Core.Deployments;
-using OpsConsole.Core.Tests.Purchases;
 using OpsConsole.Testing;
 using static OpsConsole.Core.Tests.Deployments.DeploymentTestKit;
 
@@ -37,7 +37,7 @@ public sealed class ProbeTests(MarketplaceDatabase database) : IClassFixture<Mar
         Assert.Equal(OpsConsole.Core.Purchases.PurchaseOutcome.Completed, purchase.Outcome);
         var runId = await StartAsync(Service);
 
-        var result = await Service.RunProbesAsync(Actors.Engineer2, runId, null, Ct);
+        var result = await Service.RunProbesAsync(TestActors.Engineer2, runId, null, Ct);
 
         Assert.True(result.Succeeded, result.Refusal?.Message);
         Assert.All(result.Value!, p => Assert.True(p.Verdict.Passed, $"{p.ProbeKey}: {p.Verdict.Message}"));
@@ -63,7 +63,7 @@ public sealed class ProbeTests(MarketplaceDatabase database) : IClassFixture<Mar
     public async Task Dropping_one_of_the_four_functions_fails_the_count_probe_and_its_latest_run_blocks_approval()
     {
         var runId = await StartAsync(Service);
-        Assert.All((await Service.RunProbesAsync(Actors.Engineer, runId, null, Ct)).Value!, p => Assert.True(p.Verdict.Passed, p.Verdict.Message));
+        Assert.All((await Service.RunProbesAsync(TestActors.Engineer, runId, null, Ct)).Value!, p => Assert.True(p.Verdict.Passed, p.Verdict.Message));
         await using (var connection = await Db.OpenConnectionAsync())
         {
             await connection.ExecuteAsync("DROP FUNCTION public.complete_stripe_lead_purchase(uuid, text, text)");
@@ -71,13 +71,13 @@ public sealed class ProbeTests(MarketplaceDatabase database) : IClassFixture<Mar
 
         try
         {
-            var result = (await Service.RunProbesAsync(Actors.Engineer, runId, null, Ct)).Value!;
+            var result = (await Service.RunProbesAsync(TestActors.Engineer, runId, null, Ct)).Value!;
 
             var count = result[0];
             Assert.False(count.Verdict.Passed);
             Assert.Equal("Returned 3 rows; expected 4 rows.", count.Verdict.Message);
             Assert.True(result[1].Verdict.Passed);
-            var approval = await RefusedAsync(Service.SignAsync(Actors.Manager, runId, SignOffKind.Approved, Ct), RefusalReason.NotReady);
+            var approval = await RefusedAsync(Service.SignAsync(TestActors.Manager, runId, SignOffKind.Approved, Ct), RefusalKind.Rule);
             Assert.Contains("The four purchase functions exist (Returned 3 rows; expected 4 rows.)", approval.Message, StringComparison.Ordinal);
         }
         finally
@@ -86,7 +86,7 @@ public sealed class ProbeTests(MarketplaceDatabase database) : IClassFixture<Mar
             await connection.ExecuteAsync(DatabaseMigrator.ReadScript("0002_fix_payment_race_conditions.sql"));
         }
 
-        var again = (await Service.RunProbesAsync(Actors.Engineer, runId, null, Ct)).Value!;
+        var again = (await Service.RunProbesAsync(TestActors.Engineer, runId, null, Ct)).Value!;
         Assert.True(again[0].Verdict.Passed, again[0].Verdict.Message);
     }
 
@@ -99,7 +99,7 @@ public sealed class ProbeTests(MarketplaceDatabase database) : IClassFixture<Mar
         try
         {
             var probe = (await RunAsync(Service, runId)).Runbook.Probes[2];
-            var result = (await Service.RunProbesAsync(Actors.Engineer, runId, probe.Key, Ct)).Value!;
+            var result = (await Service.RunProbesAsync(TestActors.Engineer, runId, probe.Key, Ct)).Value!;
 
             var verdict = Assert.Single(result).Verdict;
             Assert.False(verdict.Passed);
@@ -122,14 +122,14 @@ public sealed class ProbeTests(MarketplaceDatabase database) : IClassFixture<Mar
             "UPDATE workspace_credits SET balance = 40, total_purchased = 0, total_earned = 50, total_used = 10 WHERE workspace_id = @Id", new { Id = seller });
 
         Assert.Equal(1, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM workspace_credits WHERE balance != (total_purchased - total_used)"));
-        var honest = Assert.Single((await Service.RunProbesAsync(Actors.Engineer, runId, creditProbe.Key, Ct)).Value!);
+        var honest = Assert.Single((await Service.RunProbesAsync(TestActors.Engineer, runId, creditProbe.Key, Ct)).Value!);
         Assert.True(honest.Verdict.Passed, honest.Verdict.Message);
 
         var drifted = (await MarketSeed.WorkspacesAsync(Db, 1, 20m))[0];
         await connection.ExecuteAsync("UPDATE workspace_credits SET balance = balance - 7.5 WHERE workspace_id = @Id", new { Id = drifted });
         try
         {
-            var failed = Assert.Single((await Service.RunProbesAsync(Actors.Engineer, runId, creditProbe.Key, Ct)).Value!);
+            var failed = Assert.Single((await Service.RunProbesAsync(TestActors.Engineer, runId, creditProbe.Key, Ct)).Value!);
             Assert.False(failed.Verdict.Passed);
             Assert.Equal("Returned 1 row; expected 0 rows.", failed.Verdict.Message);
             Assert.Equal(drifted, failed.Output.Rows[0][0]);

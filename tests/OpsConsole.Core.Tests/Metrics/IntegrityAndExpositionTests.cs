@@ -4,7 +4,6 @@ using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using OpsConsole.Core.Metrics;
-using OpsConsole.Core.Tests.Purchases;
 using OpsConsole.Testing;
 
 namespace OpsConsole.Core.Tests.Metrics;
@@ -17,7 +16,7 @@ public sealed partial class IntegrityAndExpositionTests(MarketplaceDatabase data
     [Fact]
     public async Task Integrity_reads_zero_on_a_healthy_marketplace_and_lists_double_sales_and_credit_discrepancies()
     {
-        await using var services = MetricsSeed.Services(database.ConnectionString);
+        await using var services = TestServices.Build(database.ConnectionString);
         var query = services.GetRequiredService<PurchaseMetricsQuery>();
         var sellers = await MarketSeed.WorkspacesAsync(Db, 2, 50m);
         var leads = await MarketSeed.ListedLeadsAsync(Db, sellers, 2, 10m);

@@ -3,7 +3,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using OpsConsole.Core.Metrics;
 using OpsConsole.Core.Purchases;
-using OpsConsole.Core.Tests.Purchases;
 using OpsConsole.Testing;
 
 namespace OpsConsole.Core.Tests.Metrics;
@@ -25,14 +24,14 @@ public sealed class MetricsReplicaTests(MarketplaceDatabase primary) : IClassFix
     {
         await using (var replica = NpgsqlDataSource.Create(_replica))
         {
-            var replicaBuyer = await MetricsSeed.BuyerAsync(replica);
-            await MetricsSeed.PurchasesAsync(replica, replicaBuyer, 7, DateTimeOffset.UtcNow.AddMinutes(-1));
+            var replicaBuyer = await MetricsRows.BuyerAsync(replica);
+            await MetricsRows.PurchasesAsync(replica, replicaBuyer, 7, DateTimeOffset.UtcNow.AddMinutes(-1));
         }
 
         var sellers = await MarketSeed.WorkspacesAsync(primary.DataSource, 1, 0m);
         var buyer = (await MarketSeed.WorkspacesAsync(primary.DataSource, 1, 100m))[0];
         var leads = await MarketSeed.ListedLeadsAsync(primary.DataSource, sellers, 1, 10m);
-        await using var services = MetricsSeed.Services(primary.ConnectionString, new Dictionary<string, string?>
+        await using var services = TestServices.Build(primary.ConnectionString, new Dictionary<string, string?>
         {
             ["ConnectionStrings:MarketplaceReadOnly"] = _replica,
         });
@@ -50,7 +49,7 @@ public sealed class MetricsReplicaTests(MarketplaceDatabase primary) : IClassFix
     [Fact]
     public async Task The_replica_connection_refuses_writes_even_when_it_points_at_a_primary()
     {
-        await using var services = MetricsSeed.Services(primary.ConnectionString, new Dictionary<string, string?>
+        await using var services = TestServices.Build(primary.ConnectionString, new Dictionary<string, string?>
         {
             ["ConnectionStrings:MarketplaceReadOnly"] = _replica,
         });
@@ -65,7 +64,7 @@ public sealed class MetricsReplicaTests(MarketplaceDatabase primary) : IClassFix
     [Fact]
     public async Task Without_a_read_only_connection_string_the_metrics_use_the_primary_data_source()
     {
-        await using var services = MetricsSeed.Services(primary.ConnectionString);
+        await using var services = TestServices.Build(primary.ConnectionString);
 
         var source = services.GetRequiredService<MetricsDataSource>();
 

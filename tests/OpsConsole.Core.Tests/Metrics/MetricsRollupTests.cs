@@ -3,7 +3,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using OpsConsole.Core.Metrics;
 using OpsConsole.Core.Purchases;
-using OpsConsole.Core.Tests.Purchases;
 using OpsConsole.Testing;
 
 namespace OpsConsole.Core.Tests.Metrics;
@@ -49,7 +48,7 @@ public sealed class MetricsRollupTests(MarketplaceDatabase database) : IClassFix
     {
         var db = database.DataSource;
         var to = await SeedAsync();
-        await using var services = MarketSeed.Services(database.ConnectionString);
+        await using var services = TestServices.Build(database.ConnectionString);
         var query = services.GetRequiredService<PurchaseMetricsQuery>();
         var rollup = services.GetRequiredService<MetricsRollupService>();
         await using var connection = await db.OpenConnectionAsync();
@@ -86,7 +85,7 @@ public sealed class MetricsRollupTests(MarketplaceDatabase database) : IClassFix
         var sellers = await MarketSeed.WorkspacesAsync(db, 2, 0m);
         var buyers = await MarketSeed.WorkspacesAsync(db, 1, 100m);
         var leads = await MarketSeed.ListedLeadsAsync(db, sellers, 2, 5m);
-        await using var services = MarketSeed.Services(database.ConnectionString);
+        await using var services = TestServices.Build(database.ConnectionString);
         await using var connection = await db.OpenConnectionAsync();
         var before = await RollupRowsAsync(connection);
 

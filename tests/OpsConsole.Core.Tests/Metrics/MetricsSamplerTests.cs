@@ -25,7 +25,7 @@ public sealed class MetricsSamplerTests(MarketplaceDatabase database) : IClassFi
         foreach (var pages in new[] { 1, 100 })
         {
             var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-            await using var services = MetricsSeed.Services(database.ConnectionString, time: time);
+            await using var services = TestServices.Build(database.ConnectionString, time: time);
             var sampler = services.GetRequiredService<MetricsSampler>();
             var viewers = Enumerable.Range(0, pages).Select(_ => new Viewer()).ToList();
             var subscriptions = viewers.Select(v => v.Subscribe(sampler, MetricsWindow.FifteenMinutes, TimeSpan.FromSeconds(5))).ToList();
@@ -51,7 +51,7 @@ public sealed class MetricsSamplerTests(MarketplaceDatabase database) : IClassFi
     public async Task Many_pages_opening_at_once_share_one_computation_and_each_window_is_computed_once_per_interval()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var services = MetricsSeed.Services(database.ConnectionString, time: time);
+        await using var services = TestServices.Build(database.ConnectionString, time: time);
         var sampler = services.GetRequiredService<MetricsSampler>();
         var shortViewers = Enumerable.Range(0, 60).Select(_ => new Viewer()).ToList();
         var longViewers = Enumerable.Range(0, 40).Select(_ => new Viewer()).ToList();
@@ -82,7 +82,7 @@ public sealed class MetricsSamplerTests(MarketplaceDatabase database) : IClassFi
     public async Task Each_subscriber_is_refreshed_at_its_own_interval_and_never_when_refresh_is_off()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var services = MetricsSeed.Services(database.ConnectionString, time: time);
+        await using var services = TestServices.Build(database.ConnectionString, time: time);
         var sampler = services.GetRequiredService<MetricsSampler>();
         var every5 = new Viewer();
         var every10 = new Viewer();
@@ -108,7 +108,7 @@ public sealed class MetricsSamplerTests(MarketplaceDatabase database) : IClassFi
     public async Task Changing_the_window_delivers_that_window_at_once()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var services = MetricsSeed.Services(database.ConnectionString, time: time);
+        await using var services = TestServices.Build(database.ConnectionString, time: time);
         var sampler = services.GetRequiredService<MetricsSampler>();
         var viewer = new Viewer();
         using var subscription = viewer.Subscribe(sampler, MetricsWindow.FifteenMinutes, null);
@@ -125,7 +125,7 @@ public sealed class MetricsSamplerTests(MarketplaceDatabase database) : IClassFi
     public async Task A_subscriber_whose_handler_throws_does_not_keep_the_others_from_their_snapshot()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var services = MetricsSeed.Services(database.ConnectionString, time: time);
+        await using var services = TestServices.Build(database.ConnectionString, time: time);
         var sampler = services.GetRequiredService<MetricsSampler>();
         var good = new Viewer();
         using var bad = sampler.Subscribe(MetricsWindow.FifteenMinutes, TimeSpan.FromSeconds(5),
@@ -144,7 +144,7 @@ public sealed class MetricsSamplerTests(MarketplaceDatabase database) : IClassFi
     {
         var unreachable = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Port = 1, Timeout = 2 }.ConnectionString;
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var services = MetricsSeed.Services(unreachable, time: time);
+        await using var services = TestServices.Build(unreachable, time: time);
         var sampler = services.GetRequiredService<MetricsSampler>();
         var viewers = new[] { new Viewer(), new Viewer() };
         var subscriptions = viewers.Select(v => v.Subscribe(sampler, MetricsWindow.FifteenMinutes, TimeSpan.FromSeconds(5))).ToList();
@@ -162,12 +162,12 @@ public sealed class MetricsSamplerTests(MarketplaceDatabase database) : IClassFi
     [Fact]
     public async Task An_alert_shows_only_after_the_pending_period_of_evaluations()
     {
-        var buyer = await MetricsSeed.BuyerAsync(Db);
+        var buyer = await MetricsRows.BuyerAsync(Db);
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         // 100 purchases a minute ago, 90 completed: 90 %, below the 98 % alert threshold.
-        await MetricsSeed.PurchasesAsync(Db, buyer, 90, time.GetUtcNow().AddMinutes(-1));
-        await MetricsSeed.PurchasesAsync(Db, buyer, 10, time.GetUtcNow().AddMinutes(-1), status: "failed");
-        await using var services = MetricsSeed.Services(database.ConnectionString, new Dictionary<string, string?>
+        await MetricsRows.PurchasesAsync(Db, buyer, 90, time.GetUtcNow().AddMinutes(-1));
+        await MetricsRows.PurchasesAsync(Db, buyer, 10, time.GetUtcNow().AddMinutes(-1), status: "failed");
+        await using var services = TestServices.Build(database.ConnectionString, new Dictionary<string, string?>
         {
             ["Metrics:PendingEvaluations"] = "3",
         }, time);
@@ -200,10 +200,10 @@ public sealed class MetricsSamplerTests(MarketplaceDatabase database) : IClassFi
     [Fact]
     public async Task Evaluations_minutes_apart_do_not_add_up_to_an_alert()
     {
-        var buyer = await MetricsSeed.BuyerAsync(Db);
+        var buyer = await MetricsRows.BuyerAsync(Db);
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow.AddYears(3));
-        await MetricsSeed.PurchasesAsync(Db, buyer, 1, time.GetUtcNow().AddMinutes(-1), status: "failed");
-        await using var services = MetricsSeed.Services(database.ConnectionString, time: time);
+        await MetricsRows.PurchasesAsync(Db, buyer, 1, time.GetUtcNow().AddMinutes(-1), status: "failed");
+        await using var services = TestServices.Build(database.ConnectionString, time: time);
         var sampler = services.GetRequiredService<MetricsSampler>();
         var viewer = new Viewer();
         using var subscription = viewer.Subscribe(sampler, MetricsWindow.SixHours, null);
@@ -223,7 +223,7 @@ public sealed class MetricsSamplerTests(MarketplaceDatabase database) : IClassFi
     public async Task The_endpoint_and_the_pages_share_the_latest_snapshot_within_an_interval()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var services = MetricsSeed.Services(database.ConnectionString, time: time);
+        await using var services = TestServices.Build(database.ConnectionString, time: time);
         var sampler = services.GetRequiredService<MetricsSampler>();
         var viewer = new Viewer();
         using var subscription = viewer.Subscribe(sampler, MetricsWindow.FifteenMinutes, TimeSpan.FromSeconds(5));

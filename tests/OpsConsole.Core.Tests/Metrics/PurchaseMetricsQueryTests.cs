@@ -20,16 +20,16 @@ public sealed class PurchaseMetricsQueryTests(MarketplaceDatabase database) : IC
     public async Task Success_rate_is_completed_over_created_and_is_compared_with_the_window_before()
     {
         var to = Epoch.AddDays(1).AddSeconds(30);
-        var buyer = await MetricsSeed.BuyerAsync(Db);
+        var buyer = await MetricsRows.BuyerAsync(Db);
         // 200 purchases in the last hour, 197 completed: 98.5 %.
-        await MetricsSeed.PurchasesAsync(Db, buyer, 197, to.AddMinutes(-30));
-        await MetricsSeed.PurchasesAsync(Db, buyer, 2, to.AddMinutes(-20), status: "failed");
-        await MetricsSeed.PurchasesAsync(Db, buyer, 1, to.AddMinutes(-10), status: "pending", method: "stripe");
+        await MetricsRows.PurchasesAsync(Db, buyer, 197, to.AddMinutes(-30));
+        await MetricsRows.PurchasesAsync(Db, buyer, 2, to.AddMinutes(-20), status: "failed");
+        await MetricsRows.PurchasesAsync(Db, buyer, 1, to.AddMinutes(-10), status: "pending", method: "stripe");
         // The hour before: 50 of 50.
-        await MetricsSeed.PurchasesAsync(Db, buyer, 50, to.AddMinutes(-90));
+        await MetricsRows.PurchasesAsync(Db, buyer, 50, to.AddMinutes(-90));
         // Outside both windows.
-        await MetricsSeed.PurchasesAsync(Db, buyer, 7, to.AddMinutes(-121), status: "failed");
-        await MetricsSeed.PurchasesAsync(Db, buyer, 7, to.AddMinutes(1), status: "failed");
+        await MetricsRows.PurchasesAsync(Db, buyer, 7, to.AddMinutes(-121), status: "failed");
+        await MetricsRows.PurchasesAsync(Db, buyer, 7, to.AddMinutes(1), status: "failed");
 
         var readings = await ReadAsync(MetricsWindow.OneHour, to);
 
@@ -43,11 +43,11 @@ public sealed class PurchaseMetricsQueryTests(MarketplaceDatabase database) : IC
     public async Task The_window_includes_its_start_and_excludes_its_end()
     {
         var to = Epoch.AddDays(2);
-        var buyer = await MetricsSeed.BuyerAsync(Db);
-        await MetricsSeed.PurchasesAsync(Db, buyer, 3, to.AddMinutes(-15));
-        await MetricsSeed.PurchasesAsync(Db, buyer, 5, to);
-        await MetricsSeed.PurchasesAsync(Db, buyer, 11, to.AddMinutes(-30));
-        await MetricsSeed.PurchasesAsync(Db, buyer, 13, to.AddMinutes(-30).AddTicks(-10));
+        var buyer = await MetricsRows.BuyerAsync(Db);
+        await MetricsRows.PurchasesAsync(Db, buyer, 3, to.AddMinutes(-15));
+        await MetricsRows.PurchasesAsync(Db, buyer, 5, to);
+        await MetricsRows.PurchasesAsync(Db, buyer, 11, to.AddMinutes(-30));
+        await MetricsRows.PurchasesAsync(Db, buyer, 13, to.AddMinutes(-30).AddTicks(-10));
 
         var readings = await ReadAsync(MetricsWindow.FifteenMinutes, to);
 
@@ -59,11 +59,11 @@ public sealed class PurchaseMetricsQueryTests(MarketplaceDatabase database) : IC
     public async Task Conflict_rate_is_reported_conflicts_over_purchases_created_plus_conflicts()
     {
         var to = Epoch.AddDays(3);
-        var buyer = await MetricsSeed.BuyerAsync(Db);
-        await MetricsSeed.PurchasesAsync(Db, buyer, 95, to.AddMinutes(-5));
-        await MetricsSeed.ConflictsAsync(Db, buyer, 5, to.AddMinutes(-4));
-        await MetricsSeed.PurchasesAsync(Db, buyer, 999, to.AddMinutes(-20));
-        await MetricsSeed.ConflictsAsync(Db, buyer, 1, to.AddMinutes(-16));
+        var buyer = await MetricsRows.BuyerAsync(Db);
+        await MetricsRows.PurchasesAsync(Db, buyer, 95, to.AddMinutes(-5));
+        await MetricsRows.ConflictsAsync(Db, buyer, 5, to.AddMinutes(-4));
+        await MetricsRows.PurchasesAsync(Db, buyer, 999, to.AddMinutes(-20));
+        await MetricsRows.ConflictsAsync(Db, buyer, 1, to.AddMinutes(-16));
         // Another action in the window is not a conflict.
         await using (var connection = await Db.OpenConnectionAsync())
         {
@@ -83,18 +83,18 @@ public sealed class PurchaseMetricsQueryTests(MarketplaceDatabase database) : IC
     public async Task Purchase_time_is_the_measured_duration_of_completed_credit_purchases_and_stripe_checkouts_stand_apart()
     {
         var to = Epoch.AddDays(4);
-        var buyer = await MetricsSeed.BuyerAsync(Db);
+        var buyer = await MetricsRows.BuyerAsync(Db);
         foreach (var ms in new[] { 100.0, 200, 300, 400, 1000 })
         {
-            await MetricsSeed.PurchasesAsync(Db, buyer, 1, to.AddMinutes(-5), durationMs: ms, completedAfter: TimeSpan.Zero);
+            await MetricsRows.PurchasesAsync(Db, buyer, 1, to.AddMinutes(-5), durationMs: ms, completedAfter: TimeSpan.Zero);
         }
 
         // Not counted in the credit purchase time: a failed one, and Stripe checkouts (whose time includes the customer).
-        await MetricsSeed.PurchasesAsync(Db, buyer, 1, to.AddMinutes(-5), status: "failed", durationMs: 9000);
-        await MetricsSeed.PurchasesAsync(Db, buyer, 1, to.AddMinutes(-6), method: "stripe", completedAfter: TimeSpan.FromSeconds(60));
-        await MetricsSeed.PurchasesAsync(Db, buyer, 1, to.AddMinutes(-7), method: "stripe", completedAfter: TimeSpan.FromSeconds(120));
-        await MetricsSeed.PurchasesAsync(Db, buyer, 1, to.AddMinutes(-7), status: "pending", method: "stripe");
-        await MetricsSeed.PurchasesAsync(Db, buyer, 2, to.AddMinutes(-20), durationMs: 50, completedAfter: TimeSpan.Zero);
+        await MetricsRows.PurchasesAsync(Db, buyer, 1, to.AddMinutes(-5), status: "failed", durationMs: 9000);
+        await MetricsRows.PurchasesAsync(Db, buyer, 1, to.AddMinutes(-6), method: "stripe", completedAfter: TimeSpan.FromSeconds(60));
+        await MetricsRows.PurchasesAsync(Db, buyer, 1, to.AddMinutes(-7), method: "stripe", completedAfter: TimeSpan.FromSeconds(120));
+        await MetricsRows.PurchasesAsync(Db, buyer, 1, to.AddMinutes(-7), status: "pending", method: "stripe");
+        await MetricsRows.PurchasesAsync(Db, buyer, 2, to.AddMinutes(-20), durationMs: 50, completedAfter: TimeSpan.Zero);
 
         var readings = await ReadAsync(MetricsWindow.FifteenMinutes, to);
 
@@ -117,11 +117,11 @@ public sealed class PurchaseMetricsQueryTests(MarketplaceDatabase database) : IC
         var to = Epoch.AddDays(5);
         foreach (var deliveries in new[] { 1, 1, 1, 2, 5 })
         {
-            await MetricsSeed.WebhookAsync(Db, deliveries, to.AddMinutes(-3));
+            await MetricsRows.WebhookAsync(Db, deliveries, to.AddMinutes(-3));
         }
 
-        await MetricsSeed.WebhookAsync(Db, 1, to.AddMinutes(-20));
-        await MetricsSeed.WebhookAsync(Db, 3, to.AddMinutes(-40));
+        await MetricsRows.WebhookAsync(Db, 1, to.AddMinutes(-20));
+        await MetricsRows.WebhookAsync(Db, 3, to.AddMinutes(-40));
 
         var readings = await ReadAsync(MetricsWindow.FifteenMinutes, to);
 
@@ -145,12 +145,12 @@ public sealed class PurchaseMetricsQueryTests(MarketplaceDatabase database) : IC
     public async Task The_series_has_one_point_per_minute_with_empty_minutes_at_zero_and_adds_up_to_the_window()
     {
         var to = Epoch.AddDays(7).AddSeconds(30);
-        var buyer = await MetricsSeed.BuyerAsync(Db);
-        await MetricsSeed.PurchasesAsync(Db, buyer, 4, to.AddMinutes(-10).AddSeconds(-10), durationMs: 200, completedAfter: TimeSpan.Zero);
-        await MetricsSeed.PurchasesAsync(Db, buyer, 2, to.AddMinutes(-10).AddSeconds(-5), status: "failed", durationMs: 700);
-        await MetricsSeed.PurchasesAsync(Db, buyer, 1, to.AddMinutes(-10), status: "expired", method: "stripe");
-        await MetricsSeed.ConflictsAsync(Db, buyer, 3, to.AddMinutes(-2));
-        await MetricsSeed.PurchasesAsync(Db, buyer, 1, to.AddMinutes(-15).AddSeconds(5), durationMs: 400, completedAfter: TimeSpan.Zero);
+        var buyer = await MetricsRows.BuyerAsync(Db);
+        await MetricsRows.PurchasesAsync(Db, buyer, 4, to.AddMinutes(-10).AddSeconds(-10), durationMs: 200, completedAfter: TimeSpan.Zero);
+        await MetricsRows.PurchasesAsync(Db, buyer, 2, to.AddMinutes(-10).AddSeconds(-5), status: "failed", durationMs: 700);
+        await MetricsRows.PurchasesAsync(Db, buyer, 1, to.AddMinutes(-10), status: "expired", method: "stripe");
+        await MetricsRows.ConflictsAsync(Db, buyer, 3, to.AddMinutes(-2));
+        await MetricsRows.PurchasesAsync(Db, buyer, 1, to.AddMinutes(-15).AddSeconds(5), durationMs: 400, completedAfter: TimeSpan.Zero);
 
         var readings = await ReadAsync(MetricsWindow.FifteenMinutes, to);
 
@@ -186,7 +186,7 @@ public sealed class PurchaseMetricsQueryTests(MarketplaceDatabase database) : IC
     [Fact]
     public async Task Each_snapshot_is_one_round_trip()
     {
-        await using var services = MetricsSeed.Services(database.ConnectionString);
+        await using var services = TestServices.Build(database.ConnectionString);
         var query = services.GetRequiredService<PurchaseMetricsQuery>();
 
         await query.ReadAsync(MetricsWindow.FifteenMinutes, Epoch, CancellationToken.None);
@@ -198,7 +198,7 @@ public sealed class PurchaseMetricsQueryTests(MarketplaceDatabase database) : IC
     [Fact]
     public async Task A_query_slower_than_the_statement_timeout_is_cancelled_by_the_database()
     {
-        await using var services = MetricsSeed.Services(database.ConnectionString, new Dictionary<string, string?>
+        await using var services = TestServices.Build(database.ConnectionString, new Dictionary<string, string?>
         {
             ["Metrics:StatementTimeout"] = "00:00:00.200",
         });
@@ -217,7 +217,7 @@ public sealed class PurchaseMetricsQueryTests(MarketplaceDatabase database) : IC
 
     private async Task<MetricsReadings> ReadAsync(MetricsWindow window, DateTimeOffset to)
     {
-        await using var services = MetricsSeed.Services(database.ConnectionString);
+        await using var services = TestServices.Build(database.ConnectionString);
         return await services.GetRequiredService<PurchaseMetricsQuery>().ReadAsync(window, to, CancellationToken.None);
     }
 }

@@ -23,7 +23,7 @@ public sealed class ConcurrentBuyersTests(MarketplaceDatabase database, ITestOut
         var outcomes = new ConcurrentBag<PurchaseResult>();
         var errors = new ConcurrentBag<Exception>();
 
-        await using (var services = MarketSeed.Services(database.ConnectionString))
+        await using (var services = TestServices.Build(database.ConnectionString))
         {
             var purchases = services.GetRequiredService<IPurchaseService>();
             var functions = services.GetRequiredService<MarketplaceFunctions>();
@@ -101,7 +101,7 @@ public sealed class SimultaneousBuyersTests(MarketplaceDatabase database) : ICla
         var leads = await MarketSeed.ListedLeadsAsync(db, [seller], 40, 10m);
         var deadlocksBefore = await MarketSeed.DeadlocksAsync(database.ConnectionString);
 
-        await using (var services = MarketSeed.Services(database.ConnectionString))
+        await using (var services = TestServices.Build(database.ConnectionString))
         {
             var purchases = services.GetRequiredService<IPurchaseService>();
             foreach (var lead in leads)
@@ -141,7 +141,7 @@ public sealed class TerminatedBackendTests(MarketplaceDatabase database, ITestOu
         var broken = 0;
         var kills = 0;
 
-        await using (var services = MarketSeed.Services(database.ConnectionString))
+        await using (var services = TestServices.Build(database.ConnectionString))
         {
             var purchases = services.GetRequiredService<IPurchaseService>();
             using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(3));
@@ -201,7 +201,7 @@ public sealed class StripeDeliveryTests(MarketplaceDatabase database) : IClassFi
         var seller = (await MarketSeed.WorkspacesAsync(db, 1, 0m))[0];
         var buyer = (await MarketSeed.WorkspacesAsync(db, 1, 0m))[0];
         var leads = await MarketSeed.ListedLeadsAsync(db, [seller], 3, 9m);
-        await using var services = MarketSeed.Services(database.ConnectionString);
+        await using var services = TestServices.Build(database.ConnectionString);
         var purchases = services.GetRequiredService<IPurchaseService>();
         var purchase = (await purchases.ReserveForStripeAsync(buyer, leads, "t", CancellationToken.None)).PurchaseId!.Value;
 
@@ -229,7 +229,7 @@ public sealed class StripeDeliveryTests(MarketplaceDatabase database) : IClassFi
         var seller = (await MarketSeed.WorkspacesAsync(db, 1, 0m))[0];
         var buyer = (await MarketSeed.WorkspacesAsync(db, 1, 0m))[0];
         var leads = await MarketSeed.ListedLeadsAsync(db, [seller], 2, 15m);
-        await using var services = MarketSeed.Services(database.ConnectionString);
+        await using var services = TestServices.Build(database.ConnectionString);
         var purchases = services.GetRequiredService<IPurchaseService>();
         var purchase = (await purchases.ReserveForStripeAsync(buyer, leads, "t", CancellationToken.None)).PurchaseId!.Value;
         // The later event (charge) first, then the earlier one, each delivered several times, all at once.
@@ -261,8 +261,8 @@ public sealed class StripeDeliveryTests(MarketplaceDatabase database) : IClassFi
         var creditBuyer = (await MarketSeed.WorkspacesAsync(db, 1, 100m))[0];
         var leads = await MarketSeed.ListedLeadsAsync(db, [seller], 2, 20m);
         // Reservations that expire at once: the checkout is abandoned as far as the marketplace can tell.
-        await using var shortLived = MarketSeed.Services(database.ConnectionString, new Dictionary<string, string?> { ["Purchases:ReservationTtl"] = "00:00:00.001" });
-        await using var services = MarketSeed.Services(database.ConnectionString);
+        await using var shortLived = TestServices.Build(database.ConnectionString, new Dictionary<string, string?> { ["Purchases:ReservationTtl"] = "00:00:00.001" });
+        await using var services = TestServices.Build(database.ConnectionString);
         var purchases = services.GetRequiredService<IPurchaseService>();
 
         var checkout = await shortLived.GetRequiredService<IPurchaseService>().ReserveForStripeAsync(cardBuyer, leads, "card", CancellationToken.None);

@@ -16,7 +16,7 @@ public sealed class PurchaseServiceTests(MarketplaceDatabase database) : IClassF
         var sellers = await MarketSeed.WorkspacesAsync(Db, 2, 0m);
         var buyer = (await MarketSeed.WorkspacesAsync(Db, 1, 100m))[0];
         var leads = (await MarketSeed.ListedLeadsAsync(Db, sellers, 2, 7.50m)).Take(3).ToArray();
-        await using var services = MarketSeed.Services(database.ConnectionString);
+        await using var services = TestServices.Build(database.ConnectionString);
         var purchases = services.GetRequiredService<IPurchaseService>();
 
         var result = await purchases.PurchaseWithCreditsAsync(buyer, leads, "test-actor", CancellationToken.None);
@@ -57,7 +57,7 @@ public sealed class PurchaseServiceTests(MarketplaceDatabase database) : IClassF
         var seller = (await MarketSeed.WorkspacesAsync(Db, 1, 0m))[0];
         var buyer = (await MarketSeed.WorkspacesAsync(Db, 1, 5m))[0];
         var leads = await MarketSeed.ListedLeadsAsync(Db, [seller], 1, 10m);
-        await using var services = MarketSeed.Services(database.ConnectionString);
+        await using var services = TestServices.Build(database.ConnectionString);
 
         var result = await services.GetRequiredService<IPurchaseService>().PurchaseWithCreditsAsync(buyer, leads, "t", CancellationToken.None);
 
@@ -75,7 +75,7 @@ public sealed class PurchaseServiceTests(MarketplaceDatabase database) : IClassF
         var seller = (await MarketSeed.WorkspacesAsync(Db, 1, 0m))[0];
         var buyer = (await MarketSeed.WorkspacesAsync(Db, 1, 100m))[0];
         var leads = await MarketSeed.ListedLeadsAsync(Db, [seller], 2, 10m);
-        await using var services = MarketSeed.Services(database.ConnectionString, new Dictionary<string, string?>
+        await using var services = TestServices.Build(database.ConnectionString, new Dictionary<string, string?>
         {
             ["Purchases:MaxConflictRetries"] = "2",
             ["Purchases:ConflictRetryBaseDelay"] = "00:00:00.005",
@@ -110,12 +110,12 @@ public sealed class PurchaseServiceTests(MarketplaceDatabase database) : IClassF
         var buyer = (await MarketSeed.WorkspacesAsync(Db, 1, 100m))[0];
         var leads = await MarketSeed.ListedLeadsAsync(Db, [seller], 1, 10m);
         var logs = new CapturingLoggerProvider();
-        await using var services = MarketSeed.Services(database.ConnectionString, new Dictionary<string, string?>
+        await using var services = TestServices.Build(database.ConnectionString, new Dictionary<string, string?>
         {
             ["Purchases:MaxConflictRetries"] = "8",
             ["Purchases:ConflictRetryBaseDelay"] = "00:00:00.050",
             ["Purchases:ConflictRetryMaxDelay"] = "00:00:00.200",
-        }, logs);
+        }, logs: logs);
 
         await using var holder = await Db.OpenConnectionAsync();
         var hold = await holder.BeginTransactionAsync();
@@ -148,7 +148,7 @@ public sealed class PurchaseServiceTests(MarketplaceDatabase database) : IClassF
         var seller = (await MarketSeed.WorkspacesAsync(Db, 1, 100m))[0];
         var buyer = (await MarketSeed.WorkspacesAsync(Db, 1, 100m))[0];
         var lead = (await MarketSeed.ListedLeadsAsync(Db, [seller], 1, 10m))[0];
-        await using var services = MarketSeed.Services(database.ConnectionString);
+        await using var services = TestServices.Build(database.ConnectionString);
         var purchases = services.GetRequiredService<IPurchaseService>();
         if (case_ == "sold")
         {
@@ -179,7 +179,7 @@ public sealed class PurchaseServiceTests(MarketplaceDatabase database) : IClassF
         var seller = (await MarketSeed.WorkspacesAsync(Db, 1, 0m))[0];
         var buyer = (await MarketSeed.WorkspacesAsync(Db, 1, 0m))[0];
         var leads = await MarketSeed.ListedLeadsAsync(Db, [seller], 2, 12m);
-        await using var services = MarketSeed.Services(database.ConnectionString);
+        await using var services = TestServices.Build(database.ConnectionString);
         var purchases = services.GetRequiredService<IPurchaseService>();
 
         var reserved = await purchases.ReserveForStripeAsync(buyer, leads, "t", CancellationToken.None);
@@ -197,7 +197,7 @@ public sealed class PurchaseServiceTests(MarketplaceDatabase database) : IClassF
     [Fact]
     public async Task A_payment_for_an_unknown_purchase_is_answered_not_found_without_throwing()
     {
-        await using var services = MarketSeed.Services(database.ConnectionString);
+        await using var services = TestServices.Build(database.ConnectionString);
 
         var result = await services.GetRequiredService<IPurchaseService>().CompleteStripeAsync(Guid.NewGuid(), "evt_x", "pi_x", CancellationToken.None);
 
@@ -210,7 +210,7 @@ public sealed class PurchaseServiceTests(MarketplaceDatabase database) : IClassF
         var seller = (await MarketSeed.WorkspacesAsync(Db, 1, 0m))[0];
         var buyer = (await MarketSeed.WorkspacesAsync(Db, 1, 0m))[0];
         var leads = await MarketSeed.ListedLeadsAsync(Db, [seller], 1, 1m);
-        await using var services = MarketSeed.Services(database.ConnectionString, new Dictionary<string, string?> { ["Purchases:ReservationTtl"] = "00:20:00" });
+        await using var services = TestServices.Build(database.ConnectionString, new Dictionary<string, string?> { ["Purchases:ReservationTtl"] = "00:20:00" });
 
         var reserved = await services.GetRequiredService<IPurchaseService>().ReserveForStripeAsync(buyer, leads, "t", CancellationToken.None);
 

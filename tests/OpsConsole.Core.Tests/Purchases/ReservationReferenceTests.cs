@@ -28,7 +28,7 @@ public sealed class ReservationReferenceTests(MarketplaceDatabase database) : IC
         var sellers = await MarketSeed.WorkspacesAsync(db, 2, 0m);
         var buyers = await MarketSeed.WorkspacesAsync(db, 1, 100m);
         var leads = await MarketSeed.ListedLeadsAsync(db, sellers, 2, 5m);
-        await using var services = MarketSeed.Services(database.ConnectionString);
+        await using var services = TestServices.Build(database.ConnectionString);
         var reserved = await services.GetRequiredService<IPurchaseService>().ReserveForStripeAsync(buyers[0], leads, "t", CancellationToken.None);
         Assert.Equal(PurchaseOutcome.Reserved, reserved.Outcome);
 
@@ -52,7 +52,7 @@ public sealed class ReservationReferenceTests(MarketplaceDatabase database) : IC
         var sellers = await MarketSeed.WorkspacesAsync(db, 10, 0m);
         var buyers = await MarketSeed.WorkspacesAsync(db, 8, 60m);
         var leads = await MarketSeed.ListedLeadsAsync(db, sellers, 3, 5m);
-        await using var services = MarketSeed.Services(database.ConnectionString, new Dictionary<string, string?>
+        await using var services = TestServices.Build(database.ConnectionString, new Dictionary<string, string?>
         {
             // Short reservations, so card payments arrive late, leads are taken over and expiry runs for real.
             ["Purchases:ReservationTtl"] = "00:00:00.050",

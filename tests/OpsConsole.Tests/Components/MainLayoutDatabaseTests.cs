@@ -38,7 +38,7 @@ public sealed class MainLayoutDatabaseTests : ConsoleBunitContext
         Services.AddSingleton(_dataSource);
         Services.AddSingleton(new UserPreferencesStore(_dataSource));
         var status = Services.GetRequiredService<DatabaseStatus>();
-        _probe = new DatabaseProbe(_dataSource, status,
+        _probe = new DatabaseProbe(new DatabasePing(_dataSource), status,
             Options.Create(new DatabaseProbeOptions { Interval = TimeSpan.FromMilliseconds(500), Timeout = TimeSpan.FromSeconds(1) }),
             NullLogger<DatabaseProbe>.Instance);
         await _probe.StartAsync(CancellationToken.None);

@@ -18,6 +18,7 @@ public sealed class DemoTrafficTests(MarketplaceDatabase database) : IClassFixtu
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["ConnectionStrings:Marketplace"] = database.ConnectionString,
+            ["Demo:Enabled"] = "true",
             ["Demo:Buyers"] = "6",
             ["Demo:PurchasesPerSecond"] = "30",
             ["Demo:HotLeads"] = "16",
@@ -27,7 +28,6 @@ public sealed class DemoTrafficTests(MarketplaceDatabase database) : IClassFixtu
         await using var services = new ServiceCollection()
             .AddLogging()
             .AddOpsConsoleCore(configuration)
-            .AddOpsConsoleDemo(configuration, runTraffic: true)
             .BuildServiceProvider();
         await services.GetRequiredService<DemoSeeder>().SeedAsync(500, CancellationToken.None);
         var stats = services.GetRequiredService<DemoTrafficStats>();
@@ -44,6 +44,25 @@ public sealed class DemoTrafficTests(MarketplaceDatabase database) : IClassFixtu
         // Only the drift the seed planted on purpose, untouched and not worsened into negative balances.
         Assert.All(violations, v => Assert.Equal(2, v.Invariant));
         Assert.Equal(3, violations.Count);
+    }
+
+    [Fact]
+    public async Task Demo_traffic_stays_off_unless_its_options_enable_it()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Marketplace"] = database.ConnectionString,
+        }).Build();
+        await using var services = new ServiceCollection().AddLogging().AddOpsConsoleCore(configuration).BuildServiceProvider();
+        var traffic = services.GetServices<IHostedService>().OfType<DemoTrafficService>().Single();
+
+        await traffic.StartAsync(CancellationToken.None);
+        await traffic.ExecuteTask!.WaitAsync(Deadline);
+        await traffic.StopAsync(CancellationToken.None);
+
+        var stats = services.GetRequiredService<DemoTrafficStats>().Snapshot();
+        Assert.All(stats.Outcomes, o => Assert.Equal(0, o.Count));
+        Assert.Equal(0, stats.Errors);
     }
 
     private static async Task<bool> WaitForOutcomesAsync(DemoTrafficStats stats, PurchaseOutcome[] wanted)

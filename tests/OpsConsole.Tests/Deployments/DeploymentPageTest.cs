@@ -1,6 +1,4 @@
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using OpsConsole.Core;
 using OpsConsole.Core.Deployments;
 using OpsConsole.Testing;
 using OpsConsole.Tests.Infrastructure;
@@ -17,13 +15,7 @@ public abstract class DeploymentPageTest(MarketplaceDatabase database) : Console
 
     protected override Task ConfigureAsync()
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["ConnectionStrings:Marketplace"] = database.ConnectionString,
-            ["Deployments:ListenForChanges"] = "false",
-        }).Build();
-        Services.AddLogging();
-        Services.AddOpsConsoleCore(configuration);
+        Services.AddOpsConsoleCoreFor(database.ConnectionString, new Dictionary<string, string?> { ["Deployments:ListenForChanges"] = "false" });
         return Task.CompletedTask;
     }
 }

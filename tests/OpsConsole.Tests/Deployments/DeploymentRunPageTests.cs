@@ -142,9 +142,17 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
         ElementOf(cut, "[data-testid=deployment-run]");
 
         await cut.InvokeAsync(() => cut.Instance.SetItemAsync(item, ItemState.Checked, null));
-        Eventually(cut, () => Assert.Contains("support is not allowed to tick deployment items", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
+        Eventually(cut, () => Assert.Contains("not allowed to sign off deployments", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
+        cut.Find("[data-testid=refusal] button").Click();
+        Assert.Empty(cut.FindAll("[data-testid=refusal]"));
         await cut.InvokeAsync(() => cut.Instance.SignAsync(SignOffKind.Deployed));
-        Eventually(cut, () => Assert.Contains("support is not allowed to sign off deployments", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
+        Eventually(cut, () =>
+        {
+            var refusal = cut.Find("[data-testid=refusal]");
+            Assert.Contains("not allowed to sign off deployments", refusal.TextContent, StringComparison.Ordinal);
+            Assert.Contains("signed in as support", refusal.TextContent, StringComparison.Ordinal);
+            Assert.Equal("Forbidden", refusal.GetAttribute("data-refusal-kind"));
+        });
 
         var run = await DeploymentScenario.LoadAsync(Service, runId);
         Assert.Equal((ItemState.Unchecked, (Signature?)null), (run.StateOf(item.Key), run.Deployed));

@@ -1,17 +1,17 @@
+using OpsConsole.Core.Actions;
 using OpsConsole.Core.Deployments;
+using OpsConsole.Testing;
 
 namespace OpsConsole.Tests.Deployments;
 
 /// <summary>Runs brought to a given state through the service, as the console's users would.</summary>
 internal static class DeploymentScenario
 {
-    private const DeploymentPermissions Signer = DeploymentPermissions.View | DeploymentPermissions.SignOff;
+    public static OpsActor Engineer => TestActors.Engineer;
+    public static OpsActor Engineer2 => TestActors.Engineer2;
+    public static OpsActor Manager => TestActors.Manager;
 
-    public static DeploymentActor Engineer { get; } = new("engineer", Signer);
-    public static DeploymentActor Engineer2 { get; } = new("engineer2", Signer);
-    public static DeploymentActor Manager { get; } = new("manager", Signer | DeploymentPermissions.Approve);
-
-    public static async Task<long> StartAsync(IDeploymentService service, DeploymentActor? by = null)
+    public static async Task<long> StartAsync(IDeploymentService service, OpsActor? by = null)
     {
         var started = await service.StartRunAsync(by ?? Engineer, RunbookCatalog.RaceConditionFixes, null, CancellationToken.None);
         Assert.True(started.Succeeded, started.Refusal?.Message);
@@ -42,5 +42,5 @@ internal static class DeploymentScenario
         Ok(await service.SignAsync(Manager, runId, SignOffKind.Approved, CancellationToken.None));
     }
 
-    private static void Ok(DeploymentResult result) => Assert.True(result.Succeeded, result.Refusal?.Message);
+    private static void Ok(OpsResult result) => Assert.True(result.Succeeded, result.Refusal?.Message);
 }

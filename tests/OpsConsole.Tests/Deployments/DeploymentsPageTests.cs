@@ -45,7 +45,7 @@ public sealed class DeploymentsPageTests(MarketplaceDatabase database) : Deploym
 
         ElementOf(cut, "[data-testid=start-run]").Click();
 
-        Eventually(cut, () => Assert.Contains("support is not allowed to start deployments", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
+        Eventually(cut, () => Assert.Contains("not allowed to sign off deployments", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using OpsConsole.Auth;
 using OpsConsole.Cli;
 using OpsConsole.Core.Accounts;
+using OpsConsole.Core.Database;
 using OpsConsole.Core.Demo;
 using OpsConsole.Core.Deployments;
 using OpsConsole.Core.Purchases;
@@ -17,16 +18,17 @@ public sealed class ConfigurationTests
     {
         var example = new ConfigurationBuilder().AddJsonFile(RepositoryFile("appsettings.Example.json")).Build();
 
-        Bind<LocalDatabaseSettings>(example, LocalDatabaseSettings.SectionName);
-        Bind<DatabaseProbeOptions>(example, DatabaseProbeOptions.SectionName);
-        Bind<DemoOptions>(example, DemoOptions.SectionName);
-        Bind<OpenIdConnectSettings>(example, OpenIdConnectSettings.SectionName);
+        Bind<LocalDatabaseOptions>(example, LocalDatabaseOptions.Section);
+        Bind<DatabaseProbeOptions>(example, DatabaseProbeOptions.Section);
+        Bind<DemoOptions>(example, DemoOptions.Section);
+        Bind<OpenIdConnectSettings>(example, OpenIdConnectSettings.Section);
         Bind<PurchaseOptions>(example, PurchaseOptions.Section);
         Bind<DeploymentOptions>(example, DeploymentOptions.Section);
-        var accounts = example.GetSection(AccountOptions.SectionName);
-        Bind<AccountOptions>(new ConfigurationBuilder().AddInMemoryCollection(
-            accounts.AsEnumerable(makePathsRelative: true).Where(kv => kv.Key != "SignInAttemptsPerMinute")).Build(), null);
-        Assert.Equal("10", accounts["SignInAttemptsPerMinute"]);
+        Bind<AccountOptions>(example, AccountOptions.Section);
+        // Database's own keys; its Local and Probe subsections bind to their own options above.
+        var database = example.GetSection(DatabaseOptions.Section);
+        Bind<DatabaseOptions>(new ConfigurationBuilder().AddInMemoryCollection(
+            database.AsEnumerable(makePathsRelative: true).Where(kv => !kv.Key.StartsWith("Local", StringComparison.Ordinal) && !kv.Key.StartsWith("Probe", StringComparison.Ordinal))).Build(), null);
         Assert.Equal("", example.GetConnectionString("Marketplace"));
     }
 

@@ -9,6 +9,7 @@ using MudBlazor;
 using MudBlazor.Services;
 using OpsConsole.Auth;
 using OpsConsole.Database;
+using OpsConsole.Testing;
 
 namespace OpsConsole.Tests.Infrastructure;
 
@@ -36,14 +37,15 @@ public abstract class ConsoleBunitContext : BunitContext, IAsyncLifetime
         Services.AddSingleton<IAuthorizationPolicyProvider, DefaultAuthorizationPolicyProvider>();
         Services.AddCascadingAuthenticationState();
         Services.AddSingleton<AuthenticationStateProvider>(_authentication);
+        // Resolved only by pages that act (their tests register the Core services it needs).
+        Services.AddScoped<OpsActors>();
         Services.AddSingleton(TimeProvider.System);
         Services.AddSingleton<DatabaseStatus>();
         Services.AddSingleton<AntiforgeryStateProvider, TestAntiforgeryStateProvider>();
     }
 
-    protected void SignInAs(string userName, string role) =>
-        _authentication.User = new ClaimsPrincipal(new ClaimsIdentity(
-            [new Claim(ClaimTypes.Name, userName), new Claim(ClaimTypes.Role, role)], "test", ClaimTypes.Name, ClaimTypes.Role));
+    /// <summary>Signs in as <paramref name="userName"/>; pages' <c>OpsActors</c> see <c>TestActors.For(userName, role)</c>.</summary>
+    protected void SignInAs(string userName, string role) => _authentication.User = TestActors.Principal(userName, role);
 
     async Task IAsyncLifetime.InitializeAsync()
     {

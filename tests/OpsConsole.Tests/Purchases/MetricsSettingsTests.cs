@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
-using OpsConsole.Core;
 using OpsConsole.Core.Metrics;
+using OpsConsole.Testing;
 
 namespace OpsConsole.Tests.Purchases;
 
@@ -30,12 +30,7 @@ public sealed class MetricsSettingsTests
     [InlineData("Metrics:ConflictRate:Alert", "0.01")]
     public void A_setting_that_makes_no_sense_stops_the_console_at_start(string key, string value)
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["ConnectionStrings:Marketplace"] = "Host=localhost",
-            [key] = value,
-        }).Build();
-        using var services = new ServiceCollection().AddLogging().AddOpsConsoleCore(configuration).BuildServiceProvider();
+        using var services = TestServices.Build("Host=localhost", new Dictionary<string, string?> { [key] = value });
 
         Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<MetricsOptions>>().Value);
     }

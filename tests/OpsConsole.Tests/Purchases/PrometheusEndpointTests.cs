@@ -13,9 +13,9 @@ public sealed class PrometheusEndpointTests(MarketplaceDatabase database) : ICla
     [Fact]
     public async Task With_the_scrape_token_it_answers_the_kpis_in_prometheus_text_format()
     {
-        var buyer = await PurchaseRows.BuyerAsync(database.DataSource);
-        await PurchaseRows.InsertAsync(database.DataSource, buyer, 197, DateTimeOffset.UtcNow.AddMinutes(-3));
-        await PurchaseRows.InsertAsync(database.DataSource, buyer, 3, DateTimeOffset.UtcNow.AddMinutes(-2), status: "failed");
+        var buyer = await MetricsRows.BuyerAsync(database.DataSource);
+        await MetricsRows.PurchasesAsync(database.DataSource, buyer, 197, DateTimeOffset.UtcNow.AddMinutes(-3), durationMs: 300);
+        await MetricsRows.PurchasesAsync(database.DataSource, buyer, 3, DateTimeOffset.UtcNow.AddMinutes(-2), status: "failed", durationMs: 300);
         await using var app = new ConsoleAppFactory(database.ConnectionString, new Dictionary<string, string?> { ["Metrics:ScrapeToken"] = Token });
         using var client = app.CreateClient(new() { AllowAutoRedirect = false });
         using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics") { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", Token) } };

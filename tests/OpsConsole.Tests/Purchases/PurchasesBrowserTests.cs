@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using OpsConsole.Core.Accounts;
 using OpsConsole.Core.Purchases;
+using OpsConsole.Testing;
 using OpsConsole.Tests.Browser;
 using OpsConsole.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -16,7 +17,9 @@ public sealed class PurchasesBrowserTests(BrowserFixture browser, ITestOutputHel
     [Fact]
     public async Task The_chart_renders_with_its_threshold_lines_and_updates_in_place_when_purchases_arrive()
     {
-        var (buyer, leads) = await PurchaseRows.MarketAsync(browser.Database.DataSource, 6);
+        var seller = (await MarketSeed.WorkspacesAsync(browser.Database.DataSource, 1, 0m))[0];
+        var buyer = (await MarketSeed.WorkspacesAsync(browser.Database.DataSource, 1, 1000m))[0];
+        var leads = await MarketSeed.ListedLeadsAsync(browser.Database.DataSource, [seller], 6, 5m);
         var purchases = browser.Factory.Services.GetRequiredService<IPurchaseService>();
         Assert.Equal(PurchaseOutcome.Completed, (await purchases.PurchaseWithCreditsAsync(buyer, leads[..1], "browser-test", CancellationToken.None)).Outcome);
 

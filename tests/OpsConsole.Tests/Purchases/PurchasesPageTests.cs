@@ -1,9 +1,7 @@
 using Bunit;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using OpsConsole.Components.Pages.Purchases;
-using OpsConsole.Core;
 using OpsConsole.Core.Accounts;
 using OpsConsole.Core.Metrics;
 using OpsConsole.Testing;
@@ -24,9 +22,9 @@ public sealed class PurchasesPageTests(MarketplaceDatabase database) : ConsoleBu
     public async Task The_page_shows_each_kpi_of_the_window_with_its_state_and_the_integrity_checks()
     {
         await StartAtAsync(new DateTimeOffset(2040, 1, 1, 12, 0, 30, TimeSpan.Zero));
-        var buyer = await PurchaseRows.BuyerAsync(database.DataSource);
-        await PurchaseRows.InsertAsync(database.DataSource, buyer, 197, Now.AddMinutes(-5), durationMs: 400);
-        await PurchaseRows.InsertAsync(database.DataSource, buyer, 3, Now.AddMinutes(-4), status: "failed", durationMs: 50);
+        var buyer = await MetricsRows.BuyerAsync(database.DataSource);
+        await MetricsRows.PurchasesAsync(database.DataSource, buyer, 197, Now.AddMinutes(-5), durationMs: 400);
+        await MetricsRows.PurchasesAsync(database.DataSource, buyer, 3, Now.AddMinutes(-4), status: "failed", durationMs: 50);
 
         var page = Render<PurchasesPage>();
 
@@ -46,9 +44,9 @@ public sealed class PurchasesPageTests(MarketplaceDatabase database) : ConsoleBu
     public async Task An_alert_appears_only_once_it_held_for_the_pending_period()
     {
         await StartAtAsync(new DateTimeOffset(2041, 1, 1, 12, 0, 30, TimeSpan.Zero));
-        var buyer = await PurchaseRows.BuyerAsync(database.DataSource);
-        await PurchaseRows.InsertAsync(database.DataSource, buyer, 90, Now.AddMinutes(-5));
-        await PurchaseRows.InsertAsync(database.DataSource, buyer, 10, Now.AddMinutes(-5), status: "failed");
+        var buyer = await MetricsRows.BuyerAsync(database.DataSource);
+        await MetricsRows.PurchasesAsync(database.DataSource, buyer, 90, Now.AddMinutes(-5), durationMs: 300);
+        await MetricsRows.PurchasesAsync(database.DataSource, buyer, 10, Now.AddMinutes(-5), status: "failed", durationMs: 300);
         var sampler = Services.GetRequiredService<MetricsSampler>();
 
         var page = Render<PurchasesPage>();
@@ -68,9 +66,9 @@ public sealed class PurchasesPageTests(MarketplaceDatabase database) : ConsoleBu
     public async Task Picking_another_window_shows_that_window_and_leaving_the_page_ends_its_subscription()
     {
         await StartAtAsync(new DateTimeOffset(2042, 1, 1, 12, 0, 30, TimeSpan.Zero));
-        var buyer = await PurchaseRows.BuyerAsync(database.DataSource);
-        await PurchaseRows.InsertAsync(database.DataSource, buyer, 4, Now.AddMinutes(-5));
-        await PurchaseRows.InsertAsync(database.DataSource, buyer, 6, Now.AddMinutes(-50));
+        var buyer = await MetricsRows.BuyerAsync(database.DataSource);
+        await MetricsRows.PurchasesAsync(database.DataSource, buyer, 4, Now.AddMinutes(-5), durationMs: 300);
+        await MetricsRows.PurchasesAsync(database.DataSource, buyer, 6, Now.AddMinutes(-50), durationMs: 300);
         var sampler = Services.GetRequiredService<MetricsSampler>();
 
         var page = Render<PurchasesPage>();
@@ -96,14 +94,7 @@ public sealed class PurchasesPageTests(MarketplaceDatabase database) : ConsoleBu
 
     protected override Task ConfigureAsync()
     {
-        var configuration = new ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                [$"ConnectionStrings:{ServiceCollectionExtensions.ConnectionStringName}"] = database.ConnectionString,
-            })
-            .Build();
-        Services.AddLogging();
-        Services.AddOpsConsoleCore(configuration);
+        Services.AddOpsConsoleCoreFor(database.ConnectionString);
         Services.AddSingleton<TimeProvider>(_time);
         SignInAs(OpsRoles.Manager, OpsRoles.Manager);
         return Task.CompletedTask;

@@ -1,3 +1,4 @@
+using OpsConsole.Core.Database;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Authorization;
 using OpsConsole.Core.Accounts;
@@ -38,7 +39,7 @@ public partial class MainLayout : IDisposable
         {
             _darkMode = await Preferences.GetDarkModeAsync(_userName, _disposed.Token);
         }
-        catch (Exception ex) when (DatabaseStatus.IsDatabaseFailure(ex))
+        catch (Exception ex) when (DatabasePing.IsDatabaseFailure(ex))
         {
             // The light theme will do; the banner tells the user why the page is short of data.
             DatabaseStatus.ReportFailure(ex);
@@ -57,7 +58,7 @@ public partial class MainLayout : IDisposable
         {
             await Preferences.SetDarkModeAsync(_userName, _darkMode, _disposed.Token);
         }
-        catch (Exception ex) when (DatabaseStatus.IsDatabaseFailure(ex))
+        catch (Exception ex) when (DatabasePing.IsDatabaseFailure(ex))
         {
             DatabaseStatus.ReportFailure(ex);
         }

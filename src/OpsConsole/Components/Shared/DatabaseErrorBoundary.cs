@@ -1,3 +1,4 @@
+using OpsConsole.Core.Database;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Rendering;
 using Microsoft.AspNetCore.Components.Web;
@@ -25,7 +26,7 @@ public sealed class DatabaseErrorBoundary : ErrorBoundary, IDisposable
 
     protected override Task OnErrorAsync(Exception exception)
     {
-        if (DatabaseStatus.IsDatabaseFailure(exception))
+        if (DatabasePing.IsDatabaseFailure(exception))
         {
             Status.ReportFailure(exception);
         }
@@ -41,7 +42,7 @@ public sealed class DatabaseErrorBoundary : ErrorBoundary, IDisposable
             return;
         }
 
-        var databaseDown = DatabaseStatus.IsDatabaseFailure(CurrentException);
+        var databaseDown = DatabasePing.IsDatabaseFailure(CurrentException);
         builder.OpenComponent<MudAlert>(1);
         builder.AddComponentParameter(2, nameof(MudAlert.Severity), databaseDown ? Severity.Warning : Severity.Error);
         builder.AddAttribute(3, "data-testid", "page-error");
@@ -53,7 +54,7 @@ public sealed class DatabaseErrorBoundary : ErrorBoundary, IDisposable
 
     private void OnStatusChanged(bool reachable)
     {
-        if (reachable && CurrentException is not null && DatabaseStatus.IsDatabaseFailure(CurrentException))
+        if (reachable && CurrentException is not null && DatabasePing.IsDatabaseFailure(CurrentException))
         {
             _ = InvokeAsync(Recover);
         }

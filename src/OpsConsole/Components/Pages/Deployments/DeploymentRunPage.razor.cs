@@ -1,14 +1,15 @@
-using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Components;
-using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.JSInterop;
 using MudBlazor;
+using OpsConsole.Auth;
+using OpsConsole.Core.Actions;
 using OpsConsole.Core.Deployments;
 
 namespace OpsConsole.Components.Pages.Deployments;
 
 /// <summary>
-/// One deployment run. Every action goes to <see cref="IDeploymentService"/> with the signed-in user; a refusal is
+/// One deployment run. Every action goes to <see cref="IDeploymentService"/> with the actor as the sign-in is at that
+/// moment (<see cref="OpsActors.CurrentAsync"/>, never one cached when the page opened); a refusal is
 /// shown with its reason and the page reloads the run, so it always shows the current state. Changes by others
 /// arrive through <see cref="DeploymentEventHub"/> (LISTEN/NOTIFY across instances) and reload the run.
 /// </summary>
@@ -16,10 +17,9 @@ public partial class DeploymentRunPage
 {
     private readonly CancellationTokenSource _stopping = new();
     private DeploymentRun? _run;
-    private DeploymentActor _actor = new("", DeploymentPermissions.None);
     private IDisposable? _subscription;
     private IJSObjectReference? _module;
-    private string? _refusal;
+    private Refusal? _refusal;
     private string? _lastChange;
     private string? _note;
     private bool _busy;
@@ -34,7 +34,7 @@ public partial class DeploymentRunPage
     private DeploymentEventHub Events { get; set; } = default!;
 
     [Inject]
-    private IAuthorizationService Authorization { get; set; } = default!;
+    private OpsActors Actors { get; set; } = default!;
 
     [Inject]
     private IJSRuntime JS { get; set; } = default!;
@@ -42,42 +42,38 @@ public partial class DeploymentRunPage
     [Inject]
     private ISnackbar Snackbar { get; set; } = default!;
 
-    [CascadingParameter]
-    private Task<AuthenticationState> AuthenticationState { get; set; } = default!;
-
     /// <summary>The run as shown (null while loading or when it cannot be shown).</summary>
     internal DeploymentRun? Run => _run;
 
     protected override async Task OnInitializedAsync()
     {
-        _actor = await DeploymentActors.ForAsync(Authorization, (await AuthenticationState).User);
-        // Subscribed once the user is known and before the first load, so no change falls in between.
+        // Subscribed before the first load, so no change falls in between.
         _subscription = Events.Subscribe(Id, OnChangeAsync);
         await ReloadAsync();
     }
 
     internal async Task SetItemAsync(ChecklistItem item, ItemState state, string? reason)
     {
-        var result = await Deployments.SetItemAsync(_actor, Id, item.Key, state, reason, _run?.VersionOf(item.Key), _stopping.Token);
+        var result = await Deployments.SetItemAsync(await ActorAsync(), Id, item.Key, state, reason, _run?.VersionOf(item.Key), _stopping.Token);
         await AfterAsync(result);
     }
 
     internal async Task SaveContactAsync(ContactField field, string value) =>
-        await AfterAsync(await Deployments.SetContactAsync(_actor, Id, field.Key, value, _stopping.Token));
+        await AfterAsync(await Deployments.SetContactAsync(await ActorAsync(), Id, field.Key, value, _stopping.Token));
 
     internal async Task SignAsync(SignOffKind kind) =>
-        await AfterAsync(await Deployments.SignAsync(_actor, Id, kind, _stopping.Token));
+        await AfterAsync(await Deployments.SignAsync(await ActorAsync(), Id, kind, _stopping.Token));
 
     internal async Task RunChecksAsync()
     {
         _busy = true;
         try
         {
-            var result = await Deployments.RunProbesAsync(_actor, Id, null, _stopping.Token);
+            var result = await Deployments.RunProbesAsync(await ActorAsync(), Id, null, _stopping.Token);
             if (result.Succeeded)
             {
-                var failed = result.Value!.Count(e => !e.Verdict.Passed);
-                Snackbar.Add(failed == 0 ? $"All {result.Value!.Count} checks passed." : $"{failed} of {result.Value!.Count} checks failed.",
+                var failed = result.Value.Count(e => !e.Verdict.Passed);
+                Snackbar.Add(failed == 0 ? $"All {result.Value.Count} checks passed." : $"{failed} of {result.Value.Count} checks failed.",
                     failed == 0 ? Severity.Success : Severity.Error);
             }
 
@@ -91,7 +87,7 @@ public partial class DeploymentRunPage
 
     internal async Task AddNoteAsync()
     {
-        var result = await Deployments.AddNoteAsync(_actor, Id, _note ?? "", _stopping.Token);
+        var result = await Deployments.AddNoteAsync(await ActorAsync(), Id, _note ?? "", _stopping.Token);
         if (result.Succeeded)
         {
             _note = null;
@@ -102,18 +98,20 @@ public partial class DeploymentRunPage
 
     private async Task ExportRecordAsync()
     {
-        var record = await Deployments.ExportRecordAsync(_actor, Id, _stopping.Token);
-        if (record.Value is { } markdown)
+        var record = await Deployments.ExportRecordAsync(await ActorAsync(), Id, _stopping.Token);
+        if (record.Succeeded)
         {
+            var markdown = record.Value;
             await DownloadAsync($"deployment-{Id}-record.md", "text/markdown", markdown);
         }
     }
 
     private async Task ExportTimelineAsync()
     {
-        var timeline = await Deployments.ExportTimelineAsync(_actor, Id, _stopping.Token);
-        if (timeline.Value is { } csv)
+        var timeline = await Deployments.ExportTimelineAsync(await ActorAsync(), Id, _stopping.Token);
+        if (timeline.Succeeded)
         {
+            var csv = timeline.Value;
             await DownloadAsync($"deployment-{Id}-timeline.csv", "text/csv", csv);
         }
     }
@@ -131,9 +129,9 @@ public partial class DeploymentRunPage
         _module ??= await JS.InvokeAsync<IJSObjectReference>("import", _stopping.Token, "./Components/Pages/Deployments/DeploymentRunPage.razor.js");
 
     // A refusal is shown as it is; either way the page shows the run as it now is.
-    private async Task AfterAsync(DeploymentResult result)
+    private async Task AfterAsync(OpsResult result)
     {
-        _refusal = result.Refusal?.Message;
+        _refusal = result.Refusal;
         await ReloadAsync();
         // Also when called outside an event handler (a live update, a test).
         StateHasChanged();
@@ -141,16 +139,16 @@ public partial class DeploymentRunPage
 
     private async Task ReloadAsync()
     {
-        var loaded = await Deployments.GetRunAsync(_actor, Id, _stopping.Token);
+        var loaded = await Deployments.GetRunAsync(await ActorAsync(), Id, _stopping.Token);
         if (loaded.Refusal is { } refusal)
         {
-            _refusal = refusal.Message;
+            _refusal = refusal;
             _run = null;
             return;
         }
 
         // Loads can overlap (a click and a live update); a slower, older one must not win.
-        if (_run is null || loaded.Value!.LastEventId >= _run.LastEventId)
+        if (_run is null || loaded.Value.LastEventId >= _run.LastEventId)
         {
             _run = loaded.Value;
         }
@@ -166,10 +164,11 @@ public partial class DeploymentRunPage
             }
 
             await ReloadAsync();
-            if (!change.IsResync && await Deployments.GetEventAsync(_actor, change.EventId, _stopping.Token) is { } seen
-                && !_actor.Is(seen.Actor))
+            var actor = await ActorAsync();
+            if (!change.IsResync && await Deployments.GetEventAsync(actor, change.EventId, _stopping.Token) is { } seen
+                && !seen.IsBy(actor))
             {
-                _lastChange = $"{seen.Summary} ({DeploymentActors.Time(seen.At)})";
+                _lastChange = $"{seen.Summary} ({DeploymentFormat.Time(seen.At)})";
             }
 
             StateHasChanged();
@@ -182,6 +181,9 @@ public partial class DeploymentRunPage
             await DispatchExceptionAsync(e);
         }
     });
+
+    // Built again for each action and load: a user demoted or signed out meanwhile acts with what they hold now.
+    private Task<OpsActor> ActorAsync() => Actors.CurrentAsync(_stopping.Token);
 
     public async ValueTask DisposeAsync()
     {

@@ -1,3 +1,4 @@
+using OpsConsole.Core.Database;
 using Microsoft.AspNetCore.Components;
 using Microsoft.Extensions.Options;
 using OpsConsole.Core.Metrics;
@@ -71,7 +72,7 @@ public sealed partial class PurchasesPage : IDisposable
 
     private Task OnErrorAsync(Exception error) => InvokeAsync(async () =>
     {
-        if (!DatabaseStatus.IsDatabaseFailure(error))
+        if (!DatabasePing.IsDatabaseFailure(error))
         {
             // Not the database: a bug, for the error boundary and the log.
             await DispatchExceptionAsync(error);

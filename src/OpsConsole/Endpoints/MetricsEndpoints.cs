@@ -1,23 +1,24 @@
+using OpsConsole.Core.Database;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Options;
 using OpsConsole.Core.Metrics;
 using OpsConsole.Database;
 
-namespace OpsConsole.Metrics;
+namespace OpsConsole.Endpoints;
 
 /// <summary>
 /// <c>GET /metrics</c>: the purchase KPIs in Prometheus text format, for teams that watch Grafana. It answers only
 /// a request bearing <c>Metrics:ScrapeToken</c>, and is off (404) while no token is set. It reads the instance's
 /// shared sampler, so a scrape costs no query when a page or another scrape computed the window within the interval.
 /// </summary>
-public static class PrometheusEndpoint
+public static class MetricsEndpoints
 {
     /// <summary>The endpoint's path.</summary>
     public const string Path = "/metrics";
 
     /// <summary>Maps the endpoint. It bypasses the console's sign-in: the scrape token is its authentication.</summary>
-    public static IEndpointConventionBuilder MapPrometheusMetrics(this IEndpointRouteBuilder endpoints) =>
+    public static IEndpointConventionBuilder MapMetricsEndpoints(this IEndpointRouteBuilder endpoints) =>
         endpoints.MapGet(Path, ScrapeAsync).AllowAnonymous();
 
     internal static async Task<IResult> ScrapeAsync(
@@ -41,7 +42,7 @@ public static class PrometheusEndpoint
             var snapshot = await sampler.GetSnapshotAsync(window, cancellationToken);
             return Results.Text(PrometheusExposition.Format(snapshot), PrometheusExposition.ContentType);
         }
-        catch (Exception error) when (DatabaseStatus.IsDatabaseFailure(error))
+        catch (Exception error) when (DatabasePing.IsDatabaseFailure(error))
         {
             // Prometheus records the failed scrape (up == 0); the body says why for whoever curls it.
             return Results.Text($"Service unavailable: the metrics could not be read ({error.Message}).\n", statusCode: StatusCodes.Status503ServiceUnavailable);

@@ -4,10 +4,12 @@ using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.RateLimiting;
-using Npgsql;
+using Microsoft.Extensions.Options;
+using OpsConsole.Auth;
+using OpsConsole.Core.Database;
 using OpsConsole.Core.Accounts;
 
-namespace OpsConsole.Auth;
+namespace OpsConsole.Endpoints;
 
 /// <summary>
 /// Cookie sign-in and sign-out. The sign-in page is a static form that posts here (a Blazor circuit
@@ -26,15 +28,20 @@ public static class SignInEndpoints
         public const string Unavailable = "unavailable";
     }
 
-    public static IServiceCollection AddSignInRateLimiting(this IServiceCollection services, IConfiguration configuration)
+    /// <summary>Limits sign-in posts per client address to <see cref="AccountOptions.SignInAttemptsPerMinute"/>.</summary>
+    public static IServiceCollection AddSignInRateLimiting(this IServiceCollection services)
     {
-        var permitsPerMinute = configuration.GetValue("Accounts:SignInAttemptsPerMinute", 10);
         return services.AddRateLimiter(options =>
         {
             // Per client address, on top of the per-account lockout: slows guessing across many names.
             options.AddPolicy(RateLimitPolicy, context => RateLimitPartition.GetFixedWindowLimiter(
                 context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
-                _ => new FixedWindowRateLimiterOptions { PermitLimit = permitsPerMinute, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
+                _ => new FixedWindowRateLimiterOptions
+                {
+                    PermitLimit = context.RequestServices.GetRequiredService<IOptions<AccountOptions>>().Value.SignInAttemptsPerMinute,
+                    Window = TimeSpan.FromMinutes(1),
+                    QueueLimit = 0,
+                }));
             options.OnRejected = async (context, cancellationToken) =>
             {
                 var request = context.HttpContext.Request;
@@ -68,7 +75,7 @@ public static class SignInEndpoints
         {
             result = await accounts.SignInAsync(userName ?? "", password ?? "", cancellationToken);
         }
-        catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+        catch (Exception ex) when (DatabasePing.IsDatabaseFailure(ex))
         {
             logger.LogWarning(ex, "Sign-in impossible: the database is unreachable");
             return TypedResults.Redirect(LoginUrl(Errors.Unavailable, returnUrl));

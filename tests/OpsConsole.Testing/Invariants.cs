@@ -2,8 +2,9 @@ using System.Globalization;
 using System.Text;
 using Npgsql;
 using OpsConsole.Core.Purchases;
+using Xunit;
 
-namespace OpsConsole.Core.Tests.Contract;
+namespace OpsConsole.Testing;
 
 /// <summary>
 /// The five invariants of the marketplace contract as one assertion, for any test to make after whatever it
@@ -14,6 +15,13 @@ namespace OpsConsole.Core.Tests.Contract;
 /// </summary>
 public static class Invariants
 {
+    /// <summary>Fails, listing every offending row, when any invariant of the contract is broken.</summary>
+    public static async Task AssertAllInvariantsAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await AssertAllInvariantsAsync(connection, cancellationToken);
+    }
+
     /// <summary>Fails, listing every offending row, when any invariant of the contract is broken.</summary>
     public static async Task AssertAllInvariantsAsync(NpgsqlConnection conn, CancellationToken cancellationToken = default)
     {

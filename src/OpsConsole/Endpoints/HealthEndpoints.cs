@@ -4,13 +4,13 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
 using OpsConsole.Core.Database;
 
-namespace OpsConsole.Health;
+namespace OpsConsole.Endpoints;
 
 /// <summary>
 /// <c>GET /api/health</c>: 200 with the migration version while the database answers, 503 when it
 /// does not. Anonymous, for load balancers and the deployment checklist.
 /// </summary>
-public static class HealthEndpoint
+public static class HealthEndpoints
 {
     public const string Path = "/api/health";
     private const string DatabaseCheck = "database";
@@ -19,12 +19,12 @@ public static class HealthEndpoint
     public static IServiceCollection AddOpsHealthChecks(this IServiceCollection services)
     {
         services.AddHealthChecks()
-            .AddNpgSql(sp => sp.GetRequiredService<NpgsqlDataSource>(), name: DatabaseCheck, timeout: TimeSpan.FromSeconds(3))
+            .AddCheck<DatabasePingHealthCheck>(DatabaseCheck, timeout: TimeSpan.FromSeconds(3))
             .AddCheck<MigrationVersionHealthCheck>(MigrationsCheck, timeout: TimeSpan.FromSeconds(3));
         return services;
     }
 
-    public static IEndpointConventionBuilder MapOpsHealth(this IEndpointRouteBuilder endpoints) =>
+    public static IEndpointConventionBuilder MapHealthEndpoints(this IEndpointRouteBuilder endpoints) =>
         endpoints.MapHealthChecks(Path, new HealthCheckOptions { ResponseWriter = WriteAsync })
             .AllowAnonymous()
             .DisableHttpMetrics();
@@ -48,6 +48,23 @@ public static class HealthEndpoint
     private sealed record DatabaseHealth(bool Reachable, string? MigrationVersion);
 }
 
+/// <summary>Healthy while <see cref="DatabasePing"/> gets an answer.</summary>
+internal sealed class DatabasePingHealthCheck(DatabasePing ping) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await ping.PingAsync(cancellationToken);
+            return HealthCheckResult.Healthy();
+        }
+        catch (Exception ex) when (DatabasePing.IsDatabaseFailure(ex))
+        {
+            return HealthCheckResult.Unhealthy("The database does not answer.", ex);
+        }
+    }
+}
+
 /// <summary>Reports the newest applied migration; unhealthy only when the database cannot be asked.</summary>
 internal sealed class MigrationVersionHealthCheck(NpgsqlDataSource dataSource) : IHealthCheck
 {
@@ -62,7 +79,7 @@ internal sealed class MigrationVersionHealthCheck(NpgsqlDataSource dataSource) :
                 ? HealthCheckResult.Degraded("No migration has been applied.")
                 : HealthCheckResult.Healthy(data: new Dictionary<string, object> { [VersionKey] = version });
         }
-        catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+        catch (Exception ex) when (DatabasePing.IsDatabaseFailure(ex))
         {
             return HealthCheckResult.Unhealthy("The migration journal cannot be read.", ex);
         }
