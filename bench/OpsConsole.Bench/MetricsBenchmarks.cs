@@ -42,12 +42,16 @@ internal static class MetricsBenchmarks
             var label = target == 1_000_000L ? "1M" : "10M";
             clock.Restart();
             await rollup.RefreshAsync(cancellationToken);
-            report.Add("3. metrics snapshot", $"{label} purchases, rollup catch-up after seeding", Stats.Ms(clock.Elapsed.TotalMilliseconds));
+            report.Add("3. metrics snapshot", $"{label} purchases, rollup of all 30 days from scratch", Stats.Ms(clock.Elapsed.TotalMilliseconds));
             foreach (var window in MetricsWindow.All)
             {
+                var cpu = await ServerCpu.SecondsAsync(server);
                 var times = await TimeSnapshotsAsync(query, window, options.Rounds, cancellationToken);
+                var cpuMs = 1000 * (await ServerCpu.SecondsAsync(server) - cpu) / (times.Count + 1);
                 var median = Stats.Median(times);
+                // The wall time follows the machine's load; the server's CPU time per snapshot hardly does.
                 report.Add("3. metrics snapshot", $"{label} purchases, {window.DisplayName} window: median of {times.Count}", Stats.Ms(median), "< 50 ms", median < 50);
+                report.Add("3. metrics snapshot", $"{label} purchases, {window.DisplayName} window: server CPU per snapshot", Stats.Ms(cpuMs));
             }
         }
 
@@ -80,6 +84,8 @@ internal static class MetricsBenchmarks
         }
 
         await using var connection = await data.OpenConnectionAsync(cancellationToken);
+        // Nothing marked the minutes those rows fell into: start the rollup over, so the next refresh counts them all.
+        await connection.ExecuteAsync("TRUNCATE ops.purchase_metrics_minutes, ops.purchase_metrics_dirty, ops.purchase_metrics_state");
         await connection.ExecuteAsync(new CommandDefinition("VACUUM ANALYZE", commandTimeout: 3600, cancellationToken: cancellationToken));
         return target;
     }

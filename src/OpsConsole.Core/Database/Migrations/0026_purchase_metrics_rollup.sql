@@ -156,8 +156,9 @@ BEGIN
     END IF;
     v_to := greatest(v_from, least(v_horizon, v_from + p_max_span));
 
-    WITH d AS (DELETE FROM ops.purchase_metrics_dirty AS d WHERE d.minute < v_from RETURNING d.minute)
-    SELECT coalesce(array_agg(d.minute), '{}') INTO v_dirty FROM d;
+    -- Dirty minutes before v_to are recomputed now: those already rolled one by one, the others with the range.
+    WITH d AS (DELETE FROM ops.purchase_metrics_dirty AS d WHERE d.minute < v_to RETURNING d.minute)
+    SELECT coalesce(array_agg(d.minute) FILTER (WHERE d.minute < v_from), '{}') INTO v_dirty FROM d;
 
     DELETE FROM ops.purchase_metrics_minutes AS m
      WHERE (m.minute >= v_from AND m.minute < v_to) OR m.minute = ANY (v_dirty);
