@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using OpsConsole.Core.Accounts;
+using OpsConsole.Core.Credits;
 using OpsConsole.Core.Database;
 using OpsConsole.Core.Demo;
 using OpsConsole.Core.Deployments;
@@ -28,6 +29,7 @@ public static class ServiceCollectionExtensions
         services.AddOpsConsolePurchases(configuration);
         services.AddOpsConsoleMetrics(configuration);
         services.AddOpsConsoleDeployments(configuration);
+        services.AddOpsConsoleCredits(configuration);
         services.AddOpsConsoleDemo(configuration);
         return services;
     }

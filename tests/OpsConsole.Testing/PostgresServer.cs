@@ -25,6 +25,13 @@ public sealed class PostgresServer
     /// <summary>The shared server, started on first call.</summary>
     public static Task<PostgresServer> InstanceAsync() => Shared.Value;
 
+    /// <summary>
+    /// Environment variable naming a SQL file applied to every database <see cref="CreateDatabaseAsync"/> makes, after
+    /// the migrations: a deliberately broken function (see <c>tests/OpsConsole.Core.Tests/Contract/Breakages/</c>),
+    /// to see which tests catch the breakage. Unset in every normal run.
+    /// </summary>
+    public const string BreakageVariable = "OPSCONSOLE_TEST_BREAKAGE";
+
     /// <summary>Creates a fresh, fully migrated database and returns its connection string.</summary>
     public async Task<string> CreateDatabaseAsync(CancellationToken cancellationToken = default)
     {
@@ -38,6 +45,11 @@ public sealed class PostgresServer
         finally
         {
             _createGate.Release();
+        }
+
+        if (Environment.GetEnvironmentVariable(BreakageVariable) is { Length: > 0 } breakage)
+        {
+            await ExecuteAsync(Cluster.ConnectionString(name), await File.ReadAllTextAsync(breakage, cancellationToken), cancellationToken);
         }
 
         return Cluster.ConnectionString(name);

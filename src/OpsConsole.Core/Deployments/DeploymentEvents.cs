@@ -1,8 +1,8 @@
 using System.Globalization;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using OpsConsole.Core.Database;
 
 namespace OpsConsole.Core.Deployments;
 
@@ -106,81 +106,13 @@ public sealed class DeploymentEventHub(ILogger<DeploymentEventHub> logger)
 /// </summary>
 public sealed class DeploymentEventListener(
     NpgsqlDataSource dataSource, DeploymentEventHub hub, IOptions<DeploymentOptions> options, ILogger<DeploymentEventListener> logger)
-    : BackgroundService
+    : ChannelListener(dataSource, Channel, () => options.Value.ListenerMaxReconnectDelay, logger)
 {
     /// <summary>The channel the timeline's trigger notifies (see migration 0020).</summary>
     public const string Channel = "ops_deployment_events";
 
-    private static readonly TimeSpan IdleCheck = TimeSpan.FromSeconds(30);
-    private volatile TaskCompletionSource<int> _listening = NewSignal();
-
-    /// <summary>Completes with the backend process id once the listener is listening (again, after a reconnect).</summary>
-    public Task<int> Listening => _listening.Task;
-
     /// <inheritdoc />
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        var delay = TimeSpan.FromMilliseconds(100);
-        var connectedBefore = false;
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await using var connection = await dataSource.OpenConnectionAsync(stoppingToken);
-                connection.Notification += (_, e) => OnNotification(e.Payload);
-                await using (var listen = new NpgsqlCommand($"LISTEN {Channel}", connection))
-                {
-                    await listen.ExecuteNonQueryAsync(stoppingToken);
-                }
-
-                delay = TimeSpan.FromMilliseconds(100);
-                if (connectedBefore)
-                {
-                    logger.LogInformation("Deployment listener reconnected; viewers resync.");
-                    hub.Publish(DeploymentChange.Resync);
-                }
-
-                connectedBefore = true;
-                _listening.TrySetResult(connection.ProcessID);
-                while (!stoppingToken.IsCancellationRequested)
-                {
-                    // A quiet connection is pinged now and then, so that a dead one is noticed.
-                    if (!await connection.WaitAsync(IdleCheck, stoppingToken))
-                    {
-                        await using var ping = new NpgsqlCommand("SELECT 1", connection);
-                        await ping.ExecuteScalarAsync(stoppingToken);
-                    }
-                }
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            // Any failure: an exception escaping a BackgroundService stops the whole console, and losing
-            // live updates must not do that.
-            catch (Exception e)
-            {
-                if (_listening.Task.IsCompleted)
-                {
-                    _listening = NewSignal();
-                }
-
-                logger.LogWarning(e, "Deployment listener lost its connection; reconnecting in {Delay} ms.", delay.TotalMilliseconds);
-                try
-                {
-                    await Task.Delay(delay, stoppingToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, options.Value.ListenerMaxReconnectDelay.Ticks));
-            }
-        }
-    }
-
-    private void OnNotification(string payload)
+    protected override void OnNotification(string payload)
     {
         var parts = payload.Split(':');
         if (parts.Length == 2
@@ -195,5 +127,6 @@ public sealed class DeploymentEventListener(
         }
     }
 
-    private static TaskCompletionSource<int> NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <inheritdoc />
+    protected override void OnReconnected() => hub.Publish(DeploymentChange.Resync);
 }

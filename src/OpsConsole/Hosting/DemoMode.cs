@@ -11,6 +11,8 @@ public sealed record DemoMode(bool Enabled, string Password, bool PasswordGenera
         ("engineer", Core.Accounts.OpsRoles.Engineer),
         ("engineer2", Core.Accounts.OpsRoles.Engineer),
         ("support", Core.Accounts.OpsRoles.Support),
+        // A second support person: credit adjustments above Credits:ApprovalThreshold need another one to approve.
+        ("support2", Core.Accounts.OpsRoles.Support),
         ("manager", Core.Accounts.OpsRoles.Manager),
         ("admin", Core.Accounts.OpsRoles.Admin),
     ];

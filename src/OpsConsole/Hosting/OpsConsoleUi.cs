@@ -1,5 +1,4 @@
 using MudBlazor.Services;
-using OpsConsole.Api;
 using OpsConsole.Auth;
 using OpsConsole.Components;
 using OpsConsole.Database;

@@ -131,4 +131,15 @@ public sealed class MarkLeadsSoldBulkTests(MarketplaceDatabase database) : Contr
 
         Assert.Equal(1, (await Data.LeadRowAsync(leads[0], Ct)).SoldCount);
     }
+
+    [Fact]
+    public async Task Marks_twenty_leads_with_one_update_statement_not_one_per_lead()
+    {
+        var (purchase, leads) = await ReservedLeadsAsync(20);
+        await using var updates = await StatementCounter.InstallAsync(Database.DataSource, "leads", "UPDATE", Ct);
+
+        Assert.Equal(20, await Data.MarkSoldAsync(purchase, Nullable(leads), Ct));
+
+        Assert.Equal((1, 20L), await updates.ReadAsync(Ct));
+    }
 }

@@ -12,79 +12,143 @@ namespace OpsConsole.Core.Tests.Purchases;
 
 public sealed class ConcurrentBuyersTests(MarketplaceDatabase database, ITestOutputHelper output) : IClassFixture<MarketplaceDatabase>
 {
+    private const int Workspaces = 32;
+    private const int LeadsPerBurst = 40;
+    private const int Bursts = 8;
+    private const int AttemptsPerBurst = 3;
+    private const int CardBuyers = 4;
+
     [Fact]
-    public async Task Thirty_two_buyers_on_overlapping_leads_for_seconds_keep_every_invariant_without_deadlocks()
+    public async Task Thirty_two_workspaces_buying_and_selling_forty_leads_at_a_time_meet_conflicts_and_expiry_and_keep_every_invariant()
     {
         var db = database.DataSource;
-        var sellers = await MarketSeed.WorkspacesAsync(db, 50, 0m);
-        var buyers = await MarketSeed.WorkspacesAsync(db, 32, 150m);
-        var leads = await MarketSeed.ListedLeadsAsync(db, sellers, 40, 5m);
+        // Every workspace buys and sells, so credit rows are locked as buyer and as seller by concurrent purchases.
+        var workspaces = await MarketSeed.WorkspacesAsync(db, Workspaces, 150m);
         var deadlocksBefore = await MarketSeed.DeadlocksAsync(database.ConnectionString);
         var outcomes = new ConcurrentBag<PurchaseResult>();
         var errors = new ConcurrentBag<Exception>();
+        var expired = 0;
+
+        await using (var services = TestServices.Build(database.ConnectionString))
+        await using (var shortReservations = TestServices.Build(database.ConnectionString, new Dictionary<string, string?> { ["Purchases:ReservationTtl"] = "00:00:00.050" }))
+        {
+            var purchases = services.GetRequiredService<IPurchaseService>();
+            var checkouts = shortReservations.GetRequiredService<IPurchaseService>();
+            using var stop = new CancellationTokenSource();
+            // The sweep runs all along: card buyers pay up to 150 ms after reserving for 50 ms, so expiry races payment.
+            var sweeper = Task.Run(async () =>
+            {
+                var functions = services.GetRequiredService<MarketplaceFunctions>();
+                while (!stop.IsCancellationRequested)
+                {
+                    Interlocked.Add(ref expired, await functions.ReleaseExpiredReservationsAsync(CancellationToken.None));
+                }
+            });
+
+            for (var burst = 0; burst < Bursts; burst++)
+            {
+                var leads = await LeadsWithSellersAsync(db, await MarketSeed.ScatteredLeadsAsync(db, workspaces, LeadsPerBurst));
+                var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                var buyers = workspaces.Select((buyer, index) => Task.Run(async () =>
+                {
+                    var random = new Random(burst * 100 + index);
+                    var others = leads.Where(l => l.Seller != buyer).Select(l => l.Id).ToArray();
+                    await start.Task;
+                    for (var attempt = 0; attempt < AttemptsPerBurst; attempt++)
+                    {
+                        var chosen = others.OrderBy(_ => random.Next()).Take(random.Next(1, 4)).ToArray();
+                        try
+                        {
+                            if (index >= CardBuyers)
+                            {
+                                outcomes.Add(await purchases.PurchaseWithCreditsAsync(buyer, chosen, $"buyer-{index}", CancellationToken.None));
+                                continue;
+                            }
+
+                            var reserved = await checkouts.ReserveForStripeAsync(buyer, chosen, $"buyer-{index}", CancellationToken.None);
+                            outcomes.Add(reserved);
+                            if (reserved.Outcome == PurchaseOutcome.Reserved)
+                            {
+                                await Task.Delay(random.Next(0, 150));
+                                var eventId = "evt_" + Guid.NewGuid().ToString("N");
+                                for (var delivery = 0; delivery < random.Next(1, 3); delivery++)
+                                {
+                                    outcomes.Add(await purchases.CompleteStripeAsync(reserved.PurchaseId!.Value, eventId, "pi_" + index, CancellationToken.None));
+                                }
+                            }
+                        }
+                        catch (Exception error)
+                        {
+                            errors.Add(error);
+                        }
+                    }
+                })).ToArray();
+                start.SetResult();
+                await Task.WhenAll(buyers);
+            }
+
+            await stop.CancelAsync();
+            await sweeper;
+        }
+
+        var byOutcome = outcomes.GroupBy(r => r.Outcome).ToDictionary(g => g.Key, g => g.Count());
+        var retried = outcomes.Count(r => r.Attempts > 1);
+        output.WriteLine(string.Join(", ", byOutcome.Select(kv => $"{kv.Key}: {kv.Value}")) + $"; retried: {retried}; expired by the sweep: {expired}");
+        Assert.Empty(errors);
+        Assert.All(outcomes, r => Assert.Contains(r.Outcome, new[]
+        {
+            PurchaseOutcome.Completed, PurchaseOutcome.Reserved, PurchaseOutcome.Conflict, PurchaseOutcome.InsufficientCredits,
+            PurchaseOutcome.Duplicate, PurchaseOutcome.RefundRequired,
+        }));
+        // The contention the test is for happened: lock conflicts retried, conflicts reported, reservations expired.
+        Assert.True(byOutcome.GetValueOrDefault(PurchaseOutcome.Completed) > 0, "no purchase completed");
+        Assert.True(byOutcome.GetValueOrDefault(PurchaseOutcome.Conflict) > 0, "no conflict was reported");
+        Assert.True(retried > 0, "no attempt was retried after a lock conflict");
+        Assert.True(expired > 0, "the sweep expired no reservation");
+        await MarketSeed.AssertInvariantsAsync(db);
+        Assert.Equal(deadlocksBefore, await MarketSeed.DeadlocksAsync(database.ConnectionString));
+    }
+
+    private static async Task<(Guid Id, Guid Seller)[]> LeadsWithSellersAsync(NpgsqlDataSource db, Guid[] leads)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return (await connection.QueryAsync<(Guid, Guid)>("SELECT id, workspace_id FROM leads WHERE id = ANY(@Leads)", new { Leads = leads })).ToArray();
+    }
+}
+
+public sealed class BuyersWhoSellTests(MarketplaceDatabase database) : IClassFixture<MarketplaceDatabase>
+{
+    [Fact]
+    public async Task Two_workspaces_buying_from_each_other_at_once_never_deadlock()
+    {
+        const int Rounds = 25;
+        var db = database.DataSource;
+        var both = await MarketSeed.WorkspacesAsync(db, 2, 1000m);
+        var (first, second) = (both[0], both[1]);
+        var leadsOfFirst = await MarketSeed.ListedLeadsAsync(db, [first], Rounds, 10m);
+        var leadsOfSecond = await MarketSeed.ListedLeadsAsync(db, [second], Rounds, 10m);
+        var deadlocksBefore = await MarketSeed.DeadlocksAsync(database.ConnectionString);
 
         await using (var services = TestServices.Build(database.ConnectionString))
         {
             var purchases = services.GetRequiredService<IPurchaseService>();
-            var functions = services.GetRequiredService<MarketplaceFunctions>();
-            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(4));
-            var start = new TaskCompletionSource();
-
-            // 28 buyers pay with credits; 4 check out by card, and their payment event is sometimes delivered twice.
-            var workers = buyers.Select((buyer, index) => Task.Run(async () =>
+            for (var round = 0; round < Rounds; round++)
             {
-                var random = new Random(index);
-                await start.Task;
-                while (!stop.IsCancellationRequested)
-                {
-                    var chosen = leads.OrderBy(_ => random.Next()).Take(random.Next(1, 4)).ToArray();
-                    try
-                    {
-                        if (index < 28)
-                        {
-                            outcomes.Add(await purchases.PurchaseWithCreditsAsync(buyer, chosen, $"buyer-{index}", CancellationToken.None));
-                            continue;
-                        }
+                // Each purchase locks both credit rows, one as buyer and one as seller, in opposite roles.
+                using var gate = new Barrier(2);
+                var (lead1, lead2) = (leadsOfSecond[round], leadsOfFirst[round]);
+                var results = await Task.WhenAll(
+                    Task.Run(() => { gate.SignalAndWait(); return purchases.PurchaseWithCreditsAsync(first, [lead1], "first", CancellationToken.None); }),
+                    Task.Run(() => { gate.SignalAndWait(); return purchases.PurchaseWithCreditsAsync(second, [lead2], "second", CancellationToken.None); }));
 
-                        var reserved = await purchases.ReserveForStripeAsync(buyer, chosen, $"buyer-{index}", CancellationToken.None);
-                        outcomes.Add(reserved);
-                        if (reserved.Outcome == PurchaseOutcome.Reserved)
-                        {
-                            var eventId = "evt_" + Guid.NewGuid().ToString("N");
-                            for (var delivery = 0; delivery < random.Next(1, 3); delivery++)
-                            {
-                                outcomes.Add(await purchases.CompleteStripeAsync(reserved.PurchaseId!.Value, eventId, "pi_" + index, CancellationToken.None));
-                            }
-                        }
-                    }
-                    catch (Exception error)
-                    {
-                        errors.Add(error);
-                    }
-                }
-            })).Append(Task.Run(async () =>
-            {
-                await start.Task;
-                while (!stop.IsCancellationRequested)
-                {
-                    await functions.ReleaseExpiredReservationsAsync(CancellationToken.None);
-                }
-            })).ToArray();
-
-            start.SetResult();
-            await Task.WhenAll(workers);
+                Assert.All(results, r => Assert.Equal(PurchaseOutcome.Completed, r.Outcome));
+            }
         }
 
-        var byOutcome = outcomes.GroupBy(r => r.Outcome).ToDictionary(g => g.Key, g => g.Count());
-        output.WriteLine(string.Join(", ", byOutcome.Select(kv => $"{kv.Key}: {kv.Value}")) +
-                         $"; retried: {outcomes.Count(r => r.Attempts > 1)}");
-        Assert.Empty(errors);
-        Assert.True(byOutcome.GetValueOrDefault(PurchaseOutcome.Completed) > 0);
-        Assert.All(outcomes, r => Assert.Contains(r.Outcome, new[]
-        {
-            PurchaseOutcome.Completed, PurchaseOutcome.Reserved, PurchaseOutcome.Conflict,
-            PurchaseOutcome.InsufficientCredits, PurchaseOutcome.Duplicate,
-        }));
+        await using var connection = await db.OpenConnectionAsync();
+        // Each paid 250 and earned 250.
+        Assert.Equal([1000m, 1000m], await connection.QueryAsync<decimal>(
+            "SELECT balance FROM workspace_credits WHERE workspace_id = ANY(@Ids)", new { Ids = new[] { first, second } }));
         await MarketSeed.AssertInvariantsAsync(db);
         Assert.Equal(deadlocksBefore, await MarketSeed.DeadlocksAsync(database.ConnectionString));
     }

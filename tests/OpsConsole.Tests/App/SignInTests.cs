@@ -1,7 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
-using OpsConsole.Api;
 using OpsConsole.Core.Accounts;
+using OpsConsole.Endpoints;
 using OpsConsole.Tests.Infrastructure;
 
 namespace OpsConsole.Tests.App;
@@ -64,8 +64,8 @@ public sealed class SignInTests(ConsoleAppFixture app) : IClassFixture<ConsoleAp
 
         using var response = await client.PostAsync(CreditEndpoints.AdjustmentsPath, null);
 
-        // Past authorization; the editor itself comes with its own issue.
-        Assert.Equal(HttpStatusCode.NotImplemented, response.StatusCode);
+        // Past authorization, to the editor itself: an empty body is a bad request, not a refusal of the role.
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
     }
 
     [Fact]
@@ -77,7 +77,7 @@ public sealed class SignInTests(ConsoleAppFixture app) : IClassFixture<ConsoleAp
         await client.SignInAsync("demote-me", ConsoleAppFixture.Password);
         using (var before = await client.PostAsync(CreditEndpoints.AdjustmentsPath, null))
         {
-            Assert.Equal(HttpStatusCode.NotImplemented, before.StatusCode);
+            Assert.Equal(HttpStatusCode.BadRequest, before.StatusCode);
         }
 
         await accounts.UpsertAsync("demote-me", OpsRoles.Manager, ConsoleAppFixture.Password, CancellationToken.None);

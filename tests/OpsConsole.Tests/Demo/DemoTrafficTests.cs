@@ -41,9 +41,9 @@ public sealed class DemoTrafficTests(MarketplaceDatabase database) : IClassFixtu
         Assert.Equal(0, stats.Snapshot().Errors);
         await using var connection = await database.DataSource.OpenConnectionAsync();
         var violations = await MarketplaceInvariants.FindViolationsAsync(connection, CancellationToken.None);
-        // Only the drift the seed planted on purpose, untouched and not worsened into negative balances.
-        Assert.All(violations, v => Assert.Equal(2, v.Invariant));
-        Assert.Equal(3, violations.Count);
+        // Only the drift the seed planted on purpose, untouched and not worsened into negative balances: three
+        // balances off the formula, and the 42.00 of earnings missing from total_earned in the credit totals.
+        Assert.Equal([2, 2, 2, 4], violations.Select(v => v.Invariant));
     }
 
     [Fact]

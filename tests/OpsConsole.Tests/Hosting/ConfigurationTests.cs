@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using OpsConsole.Auth;
 using OpsConsole.Cli;
 using OpsConsole.Core.Accounts;
+using OpsConsole.Core.Credits;
 using OpsConsole.Core.Database;
 using OpsConsole.Core.Demo;
 using OpsConsole.Core.Deployments;
@@ -24,6 +25,7 @@ public sealed class ConfigurationTests
         Bind<OpenIdConnectSettings>(example, OpenIdConnectSettings.Section);
         Bind<PurchaseOptions>(example, PurchaseOptions.Section);
         Bind<DeploymentOptions>(example, DeploymentOptions.Section);
+        Bind<CreditOptions>(example, CreditOptions.Section);
         Bind<AccountOptions>(example, AccountOptions.Section);
         // Database's own keys; its Local and Probe subsections bind to their own options above.
         var database = example.GetSection(DatabaseOptions.Section);
