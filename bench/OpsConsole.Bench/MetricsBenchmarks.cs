@@ -9,8 +9,9 @@ using OpsConsole.Testing;
 namespace OpsConsole.Bench;
 
 /// <summary>
-/// Benchmark 3: the purchase-metrics snapshot (every KPI, the integrity checks and the per-minute series of one
-/// hour, one round trip) at 1 and at 10 million purchases spread over 30 days.
+/// Benchmark 3: the purchase-metrics snapshot (every KPI, the integrity checks and the chart's series, one round
+/// trip) of every window (15 min to 7 days) at 1 and at 10 million purchases spread over 30 days, read through the
+/// per-minute rollup (migration 0026) once it has caught up; the rollup's first catch-up is timed too.
 /// Benchmark 4: the shared sampler's database queries per interval with 1 and with 100 open pages.
 /// </summary>
 internal static class MetricsBenchmarks
@@ -31,25 +32,26 @@ internal static class MetricsBenchmarks
         });
         var query = services.GetRequiredService<PurchaseMetricsQuery>();
 
+        var rollup = services.GetRequiredService<MetricsRollupService>();
         var seeded = 0L;
-        foreach (var (target, goalMs) in new[] { (1_000_000L, 50.0), (10_000_000L, 250.0) })
+        foreach (var target in new[] { 1_000_000L, 10_000_000L })
         {
             var clock = Stopwatch.StartNew();
             seeded = await SeedPurchasesAsync(data, buyers, seeded, target, cancellationToken);
             Console.WriteLine($"Metrics: {seeded:N0} purchases seeded in {clock.Elapsed.TotalSeconds:0} s");
             var label = target == 1_000_000L ? "1M" : "10M";
-            foreach (var window in new[] { MetricsWindow.OneHour, MetricsWindow.TwentyFourHours })
+            clock.Restart();
+            await rollup.RefreshAsync(cancellationToken);
+            report.Add("3. metrics snapshot", $"{label} purchases, rollup of all 30 days from scratch", Stats.Ms(clock.Elapsed.TotalMilliseconds));
+            foreach (var window in MetricsWindow.All)
             {
+                var cpu = await ServerCpu.SecondsAsync(server);
                 var times = await TimeSnapshotsAsync(query, window, options.Rounds, cancellationToken);
+                var cpuMs = 1000 * (await ServerCpu.SecondsAsync(server) - cpu) / (times.Count + 1);
                 var median = Stats.Median(times);
-                if (window == MetricsWindow.OneHour)
-                {
-                    report.Add("3. metrics snapshot", $"{label} purchases, 1 h window: median of {times.Count}", Stats.Ms(median), $"< {goalMs:0} ms", median < goalMs);
-                }
-                else
-                {
-                    report.Add("3. metrics snapshot", $"{label} purchases, 24 h window: median of {times.Count}", Stats.Ms(median));
-                }
+                // The wall time follows the machine's load; the server's CPU time per snapshot hardly does.
+                report.Add("3. metrics snapshot", $"{label} purchases, {window.DisplayName} window: median of {times.Count}", Stats.Ms(median), "< 50 ms", median < 50);
+                report.Add("3. metrics snapshot", $"{label} purchases, {window.DisplayName} window: server CPU per snapshot", Stats.Ms(cpuMs));
             }
         }
 
@@ -73,8 +75,17 @@ internal static class MetricsBenchmarks
     /// <summary>Adds purchases up to <paramref name="target"/>, spread over the last 30 days (<see cref="MetricsRows.TrafficAsync"/>).</summary>
     private static async Task<long> SeedPurchasesAsync(NpgsqlDataSource data, Guid[] buyers, long from, long target, CancellationToken cancellationToken)
     {
-        await MetricsRows.TrafficAsync(data, buyers, from, target, cancellationToken);
+        // Back-dated rows would each mark their minute for the rollup's triggers (migration 0026): off for this bulk
+        // load (session_replication_role = replica on the seeding connections), which the next refresh rolls up.
+        var builder = new NpgsqlConnectionStringBuilder(data.ConnectionString) { Options = "-c session_replication_role=replica" };
+        await using (var bulk = NpgsqlDataSource.Create(builder.ConnectionString))
+        {
+            await MetricsRows.TrafficAsync(bulk, buyers, from, target, cancellationToken);
+        }
+
         await using var connection = await data.OpenConnectionAsync(cancellationToken);
+        // Nothing marked the minutes those rows fell into: start the rollup over, so the next refresh counts them all.
+        await connection.ExecuteAsync("TRUNCATE ops.purchase_metrics_minutes, ops.purchase_metrics_dirty, ops.purchase_metrics_state");
         await connection.ExecuteAsync(new CommandDefinition("VACUUM ANALYZE", commandTimeout: 3600, cancellationToken: cancellationToken));
         return target;
     }

@@ -1,7 +1,7 @@
 using OpsConsole.Bench;
 
 // Benchmarks of the purchase path against a throwaway PostgreSQL cluster with durable commits.
-// dotnet run -c Release --project bench/OpsConsole.Bench -- [--rounds N] [--seconds S] [--only NAME]
+// dotnet run -c Release --project bench/OpsConsole.Bench -- [--rounds N] [--seconds S] [--only throughput|contention|scaling|metrics]
 var options = BenchOptions.Parse(args);
 await using var server = await BenchServer.StartAsync(CancellationToken.None);
 var report = new Report(server.Description);
@@ -14,6 +14,11 @@ if (options.Runs("throughput"))
 if (options.Runs("contention"))
 {
     await ContentionBenchmark.RunAsync(server, options, report, CancellationToken.None);
+}
+
+if (options.Runs("scaling"))
+{
+    await ScalingBenchmark.RunAsync(server, options, report, CancellationToken.None);
 }
 
 if (options.Runs("metrics"))

@@ -18,6 +18,9 @@ public sealed class MetricsOptions
     /// <summary><c>statement_timeout</c> of every metrics query: a slow snapshot fails instead of piling up behind the next.</summary>
     public TimeSpan StatementTimeout { get; set; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>How often the per-minute rollup is brought up to date (minutes older than 30 minutes, migration 0026).</summary>
+    public TimeSpan RollupInterval { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Consecutive evaluations a KPI must be past its alert threshold before it shows ALERT (1 = at once).</summary>
     public int PendingEvaluations { get; set; } = 2;
 

@@ -17,17 +17,21 @@ public sealed record MetricsWindow
     /// <summary>The last 24 hours.</summary>
     public static readonly MetricsWindow TwentyFourHours = new("24h", "24 h", TimeSpan.FromHours(24));
 
-    private MetricsWindow(string label, string displayName, TimeSpan length)
+    /// <summary>The last 7 days (a point per hour on the chart).</summary>
+    public static readonly MetricsWindow SevenDays = new("7d", "7 days", TimeSpan.FromDays(7), TimeSpan.FromHours(1));
+
+    private MetricsWindow(string label, string displayName, TimeSpan length, TimeSpan? step = null)
     {
         Label = label;
         DisplayName = displayName;
         Length = length;
+        Step = step ?? TimeSpan.FromMinutes(1);
     }
 
     /// <summary>Every window, shortest first.</summary>
-    public static IReadOnlyList<MetricsWindow> All { get; } = [FifteenMinutes, OneHour, SixHours, TwentyFourHours];
+    public static IReadOnlyList<MetricsWindow> All { get; } = [FifteenMinutes, OneHour, SixHours, TwentyFourHours, SevenDays];
 
-    /// <summary>Short name used in settings, URLs and Prometheus labels: <c>15m</c>, <c>1h</c>, <c>6h</c>, <c>24h</c>.</summary>
+    /// <summary>Short name used in settings, URLs and Prometheus labels: <c>15m</c>, <c>1h</c>, <c>6h</c>, <c>24h</c>, <c>7d</c>.</summary>
     public string Label { get; }
 
     /// <summary>Name shown to people.</summary>
@@ -35,6 +39,15 @@ public sealed record MetricsWindow
 
     /// <summary>Length of the window.</summary>
     public TimeSpan Length { get; }
+
+    /// <summary>Width of one point of the chart: a minute, an hour for 7 days.</summary>
+    public TimeSpan Step { get; }
+
+    /// <summary>
+    /// Whether the window's percentiles are computed: they need every row of the window, so only up to an hour;
+    /// longer windows show counts and averages, read from the per-minute rollup.
+    /// </summary>
+    public bool HasPercentiles => Length <= TimeSpan.FromHours(1);
 
     /// <summary>The window with this <see cref="Label"/> (case-insensitive).</summary>
     public static bool TryParse(string? label, [NotNullWhen(true)] out MetricsWindow? window)

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -27,23 +28,21 @@ public interface IPurchaseService
 public sealed class PurchaseService : IPurchaseService
 {
     // One statement reserves and completes: the reservation's purchase id feeds the completion without a
-    // round trip. The id is kept in a transaction-local setting for the duration update that follows.
-    private const string CreditPurchaseSql = """
-        SELECT c.purchase_id, c.status, c.buyer_balance, v.total_price,
-               set_config('opsconsole.purchase_id', c.purchase_id::text, true)
+    // round trip.
+    internal const string CreditPurchaseSql = """
+        SELECT c.purchase_id, c.status, c.buyer_balance, v.total_price
         FROM validate_and_lock_leads_for_purchase($1, $2, 'credits') AS v
         CROSS JOIN LATERAL complete_credit_lead_purchase(v.purchase_id) AS c
         """;
 
-    // now() is when this transaction (the batch) started; the client adds what came before: earlier attempts,
-    // back-off, opening the connection.
-    private const string RecordDurationSql = """
-        UPDATE marketplace_purchases
-        SET duration_ms = $1 + extract(epoch FROM clock_timestamp() - now()) * 1000
-        WHERE id = current_setting('opsconsole.purchase_id')::uuid
+    // The actor for the audit rows, and what the client measured before this attempt's batch (earlier
+    // attempts, back-off, opening the connection): complete_credit_lead_purchase adds the time since the
+    // transaction began (now()) and stores the sum as duration_ms in the UPDATE that completes (or fails) the
+    // purchase, so the row is written once more, not twice (migration 0025).
+    internal const string SetActorSql = """
+        SELECT set_config('marketplace.actor', $1, true),
+               set_config('opsconsole.purchase_elapsed_ms', $2, true)
         """;
-
-    private const string SetActorSql = "SELECT set_config('marketplace.actor', $1, true)";
 
     private const string ConflictAuditSql = """
         INSERT INTO audit_logs (action, workspace_id, actor, details)
@@ -140,7 +139,14 @@ public sealed class PurchaseService : IPurchaseService
         {
             BatchCommands =
             {
-                new NpgsqlBatchCommand(SetActorSql) { Parameters = { new() { Value = actor } } },
+                new NpgsqlBatchCommand(SetActorSql)
+                {
+                    Parameters =
+                    {
+                        new() { Value = actor },
+                        new() { Value = elapsedBeforeSend.TotalMilliseconds.ToString("0.###", CultureInfo.InvariantCulture) },
+                    },
+                },
                 new NpgsqlBatchCommand(CreditPurchaseSql)
                 {
                     Parameters =
@@ -149,7 +155,6 @@ public sealed class PurchaseService : IPurchaseService
                         new() { Value = leadIds.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid },
                     },
                 },
-                new NpgsqlBatchCommand(RecordDurationSql) { Parameters = { new() { Value = elapsedBeforeSend.TotalMilliseconds } } },
             },
         };
 
@@ -167,7 +172,7 @@ public sealed class PurchaseService : IPurchaseService
                 MarketplaceErrors.OutcomeForStatus(reader.GetString(1)),
                 reader.IsDBNull(2) ? null : reader.GetDecimal(2),
                 reader.GetDecimal(3));
-            // Drain the remaining results so an error in the duration update surfaces here, not at dispose.
+            // Drain the remaining results so a late error surfaces here, not at dispose.
             while (await reader.NextResultAsync(cancellationToken))
             {
             }

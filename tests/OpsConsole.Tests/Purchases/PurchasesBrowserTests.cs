@@ -67,6 +67,32 @@ public sealed class PurchasesBrowserTests(BrowserFixture browser, ITestOutputHel
         Assert.Empty(consoleErrors);
     }
 
+    [Theory]
+    [InlineData("15m")]
+    [InlineData("7d")]
+    public async Task At_1440_by_900_the_chart_caption_sits_below_the_time_axis_labels_and_the_legend(string window)
+    {
+        // No purchases of its own (the other test counts the window's): the time axis and legend are drawn anyway.
+        await using var context = await browser.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new() { Width = 1440, Height = 900 } });
+        var page = await context.NewPageAsync();
+        await SignInAsync(page, $"{browser.BaseUrl}/purchases?window={window}");
+        var chart = page.GetByTestId("purchase-chart");
+        await Assertions.Expect(chart).ToHaveAttributeAsync("data-chart-created", "1", new() { Timeout = UpdateTimeout });
+        await Assertions.Expect(chart.Locator(".apexcharts-xaxis-texts-g text").First).ToBeVisibleAsync(new() { Timeout = UpdateTimeout });
+        var caption = page.GetByTestId("chart-caption");
+
+        // The lowest edge of anything the chart draws under its plot: time labels and legend.
+        var chartBottom = await chart.EvaluateAsync<double>("""
+            host => Math.max(...[...host.querySelectorAll('.apexcharts-xaxis-texts-g text, .apexcharts-legend')]
+                .map(e => e.getBoundingClientRect().bottom))
+            """);
+        var captionTop = await caption.EvaluateAsync<double>("e => e.getBoundingClientRect().top");
+        var screenshot = BrowserFixture.ArtifactPath($"purchase-chart-1440x900-{window}.png");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot, FullPage = true });
+        output.WriteLine($"Screenshot: {screenshot}; labels and legend end at {chartBottom:0.0} px, caption starts at {captionTop:0.0} px");
+        Assert.True(captionTop >= chartBottom, $"the caption (top {captionTop:0.0} px) overlaps the chart's time labels or legend (bottom {chartBottom:0.0} px)");
+    }
+
     private static async Task SignInAsync(IPage page, string url)
     {
         await page.GotoAsync(url);

@@ -8,7 +8,10 @@ export async function create(host, spec) {
     const chart = new ApexCharts(host, {
         chart: {
             type: 'line',
-            height: '100%',
+            // The host's height in pixels, legend and time labels included. With '100%' ApexCharts sized the plot
+            // to the host and drew legend and labels below it, over whatever follows (the caption on /purchases).
+            height: host.clientHeight || '100%',
+            parentHeightOffset: 0,
             animations: { enabled: false },
             toolbar: { show: false },
             zoom: { enabled: false },
@@ -18,7 +21,17 @@ export async function create(host, spec) {
         legend: { show: true, position: 'bottom' },
         markers: { size: 0 },
         tooltip: { shared: true, intersect: false, x: { format: 'HH:mm' } },
-        xaxis: { type: 'datetime', labels: { datetimeUTC: false, format: 'HH:mm' } },
+        // Horizontal labels, thinned when they would overlap: rotated ones reach below the chart's own box, onto
+        // whatever follows it (the caption on /purchases). Day and month appear where the ticks are days apart.
+        xaxis: {
+            type: 'datetime',
+            labels: {
+                datetimeUTC: false,
+                rotate: 0,
+                hideOverlappingLabels: true,
+                datetimeFormatter: { year: 'yyyy', month: "MMM 'yy", day: 'dd MMM', hour: 'HH:mm', minute: 'HH:mm' },
+            },
+        },
         noData: { text: 'No data' },
         ...options(spec),
     });
