@@ -1,5 +1,3 @@
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -34,6 +32,13 @@ public static class DemoCardPaymentsServiceCollectionExtensions
     }
 }
 
+/// <summary>The console's own HTTP addresses, which the web app provides; the demo's simulated Stripe posts there.</summary>
+public interface IConsoleAddresses
+{
+    /// <summary>The addresses the console listens on, as the server reports them once started.</summary>
+    IReadOnlyCollection<string> Addresses { get; }
+}
+
 /// <summary>The webhook secret the demo's simulated Stripe signs with.</summary>
 /// <param name="Value">The secret.</param>
 public sealed record DemoWebhookSecret(string Value);
@@ -59,7 +64,7 @@ public sealed class DemoCardPayments : BackgroundService
 
     private readonly IPurchaseService _purchases;
     private readonly DemoMarket _market;
-    private readonly IServer _server;
+    private readonly IConsoleAddresses? _addresses;
     private readonly IHostApplicationLifetime _lifetime;
     private readonly IConfiguration _configuration;
     private readonly IOptions<DemoOptions> _demo;
@@ -74,12 +79,13 @@ public sealed class DemoCardPayments : BackgroundService
 
     /// <summary>Created by <see cref="DemoCardPaymentsServiceCollectionExtensions.AddDemoCardPayments"/>.</summary>
     public DemoCardPayments(
-        IPurchaseService purchases, DemoMarket market, IServer server, IHostApplicationLifetime lifetime, IConfiguration configuration,
-        IOptions<DemoOptions> demo, IOptions<PurchaseOptions> purchaseOptions, TimeProvider time, ILoggerFactory loggers, DemoWebhookSecret secret)
+        IPurchaseService purchases, DemoMarket market, IHostApplicationLifetime lifetime, IConfiguration configuration,
+        IOptions<DemoOptions> demo, IOptions<PurchaseOptions> purchaseOptions, TimeProvider time, ILoggerFactory loggers, DemoWebhookSecret secret,
+        IConsoleAddresses? addresses = null)
     {
         _purchases = purchases;
         _market = market;
-        _server = server;
+        _addresses = addresses;
         _lifetime = lifetime;
         _configuration = configuration;
         _demo = demo;
@@ -272,7 +278,7 @@ public sealed class DemoCardPayments : BackgroundService
     // The console's own address: plain HTTP on loopback when it listens there, else its first address.
     private Uri? WebhookAddress()
     {
-        var addresses = _server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+        var addresses = _addresses?.Addresses ?? [];
         var chosen = addresses.FirstOrDefault(a => a.StartsWith("http://", StringComparison.Ordinal)) ?? addresses.FirstOrDefault();
         if (chosen is null)
         {

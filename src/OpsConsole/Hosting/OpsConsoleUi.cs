@@ -13,6 +13,7 @@ public static class OpsConsoleUi
     {
         services.AddRazorComponents().AddInteractiveServerComponents();
         services.AddMudServices();
+        services.AddSingleton<Core.Demo.IConsoleAddresses, ServerAddresses>();
         services.AddOpsAuthentication(configuration, environment);
         services.AddSignInRateLimiting();
         services.AddOpsHealthChecks();
