@@ -61,7 +61,7 @@ internal static class LiveUpdateBenchmark
         }
 
         var p95 = Stats.Percentile(latencies, 0.95);
-        report.Add("5. live updates", $"tick to the other instance's viewer, median of {Ticks}", Stats.Ms(Stats.Median(latencies)));
-        report.Add("5. live updates", $"tick to the other instance's viewer, p95 of {Ticks}", Stats.Ms(p95), "< 1000 ms", p95 < 1000);
+        report.Add("6. live updates", $"tick to the other instance's viewer, median of {Ticks}", Stats.Ms(Stats.Median(latencies)));
+        report.Add("6. live updates", $"tick to the other instance's viewer, p95 of {Ticks}", Stats.Ms(p95), "< 1000 ms", p95 < 1000);
     }
 }

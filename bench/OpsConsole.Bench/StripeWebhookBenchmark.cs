@@ -84,7 +84,7 @@ internal static class StripeWebhookBenchmark
                               $"ratio {ratios[^1]:0.00}, not completed {d.NotCompleted + h.NotCompleted}");
         }
 
-        const string name = "5. Stripe webhook";
+        const string name = "9. Stripe webhook";
         report.Add(name, $"deliveries/s through POST /api/stripe/webhook ({Senders} senders), median", Stats.F(Stats.Median(httpRates), "0.0"));
         report.Add(name, $"direct complete_stripe_lead_purchase calls/s ({Senders} callers), median", Stats.F(Stats.Median(directRates), "0.0"));
         var ratio = Stats.Median(ratios);

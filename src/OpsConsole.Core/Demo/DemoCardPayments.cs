@@ -17,7 +17,7 @@ public static class DemoCardPaymentsServiceCollectionExtensions
     /// signed events to the console's own receiver; the demo's webhook secret, generated at start, is added to
     /// <c>Stripe:WebhookSecret</c>.
     /// </summary>
-    public static IServiceCollection AddDemoCardPayments(this IServiceCollection services)
+    public static IServiceCollection AddDemoCardPayments(this IServiceCollection services, IConfiguration configuration)
     {
         var secret = SimulatedStripeEvents.NewWebhookSecret();
         services.AddOptions<StripeOptions>().PostConfigure<IOptions<DemoOptions>>((o, demo) =>
@@ -27,7 +27,7 @@ public static class DemoCardPaymentsServiceCollectionExtensions
                 o.WebhookSecret = string.IsNullOrWhiteSpace(o.WebhookSecret) ? secret : $"{o.WebhookSecret},{secret}";
             }
         });
-        services.AddHostedService(sp => ActivatorUtilities.CreateInstance<DemoCardPayments>(sp, new DemoWebhookSecret(secret)));
+        services.AddHostedService(sp => ActivatorUtilities.CreateInstance<DemoCardPayments>(sp, configuration, new DemoWebhookSecret(secret)));
         return services;
     }
 }
@@ -65,7 +65,7 @@ public sealed class DemoCardPayments : BackgroundService
     private readonly IPurchaseService _purchases;
     private readonly DemoMarket _market;
     private readonly IConsoleAddresses? _addresses;
-    private readonly IHostApplicationLifetime _lifetime;
+    private readonly IHostApplicationLifetime? _lifetime;
     private readonly IConfiguration _configuration;
     private readonly IOptions<DemoOptions> _demo;
     private readonly IOptions<PurchaseOptions> _purchaseOptions;
@@ -79,9 +79,9 @@ public sealed class DemoCardPayments : BackgroundService
 
     /// <summary>Created by <see cref="DemoCardPaymentsServiceCollectionExtensions.AddDemoCardPayments"/>.</summary>
     public DemoCardPayments(
-        IPurchaseService purchases, DemoMarket market, IHostApplicationLifetime lifetime, IConfiguration configuration,
+        IPurchaseService purchases, DemoMarket market, IConfiguration configuration,
         IOptions<DemoOptions> demo, IOptions<PurchaseOptions> purchaseOptions, TimeProvider time, ILoggerFactory loggers, DemoWebhookSecret secret,
-        IConsoleAddresses? addresses = null)
+        IConsoleAddresses? addresses = null, IHostApplicationLifetime? lifetime = null)
     {
         _purchases = purchases;
         _market = market;
@@ -102,6 +102,12 @@ public sealed class DemoCardPayments : BackgroundService
     {
         if (_demo.Value.Enabled != true || _demo.Value.PurchasesPerSecond <= 0)
         {
+            return;
+        }
+
+        if (_lifetime is null)
+        {
+            // Without a web host there is no receiver to post to.
             return;
         }
 

@@ -28,7 +28,7 @@ public static class DemoServiceCollectionExtensions
         services.AddSingleton<DemoTrafficStats>();
         services.AddHostedService<DemoTrafficService>();
         services.AddSingleton(sp => ActivatorUtilities.CreateInstance<SlowCheckoutDemo>(sp, configuration)).AddHostedService(sp => sp.GetRequiredService<SlowCheckoutDemo>());
-        services.AddDemoCardPayments();
+        services.AddDemoCardPayments(configuration);
         return services;
     }
 }

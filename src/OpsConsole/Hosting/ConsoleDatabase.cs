@@ -98,7 +98,7 @@ public sealed class ConsoleDatabase : IAsyncDisposable
             await cluster.CreateDatabaseIfMissingAsync(settings.DatabaseName, cancellationToken);
             await ConsoleRoles.EnsureLocalLoginsAsync(cluster, settings.DatabaseName, cancellationToken);
             await ConsoleRoles.ApplyLockViewRolesAsync(
-                cluster.ConnectionString(settings.DatabaseName), configuration.GetValue<bool>(GrantLockViewRolesSetting), cancellationToken);
+                cluster.ConnectionString(settings.DatabaseName), configuration.GetValue<bool?>(GrantLockViewRolesSetting) ?? true, cancellationToken);
         }
         catch
         {

@@ -16,9 +16,9 @@ public sealed class BackendActionsTests(MarketplaceDatabase database) : IClassFi
     public async Task Cancel_stops_the_blockers_query_releases_its_waiter_and_is_recorded_with_what_it_blocked()
     {
         var (_, _, leads) = await LockKit.MarketAsync(database.DataSource);
-        await using var services = LockKit.Services(database.ConnectionString);
+        await using var services = LockKit.Services(database.SuperuserConnectionString);
         var actions = services.GetRequiredService<BackendActions>();
-        await using var scene = new LockScene(database.ConnectionString);
+        await using var scene = new LockScene(database.SuperuserConnectionString);
         var blocker = await scene.OpenAsync("slow checkout");
         var waiter = await scene.OpenAsync("buyer");
         await blocker.RunAsync("BEGIN; SELECT 1 FROM leads WHERE id = @L FOR UPDATE", new { L = leads[0] });
@@ -50,9 +50,9 @@ public sealed class BackendActionsTests(MarketplaceDatabase database) : IClassFi
     public async Task Terminate_ends_an_idle_in_transaction_blocker_releases_its_waiter_and_is_recorded()
     {
         var (_, _, leads) = await LockKit.MarketAsync(database.DataSource);
-        await using var services = LockKit.Services(database.ConnectionString);
+        await using var services = LockKit.Services(database.SuperuserConnectionString);
         var actions = services.GetRequiredService<BackendActions>();
-        await using var scene = new LockScene(database.ConnectionString);
+        await using var scene = new LockScene(database.SuperuserConnectionString);
         var blocker = await scene.OpenAsync("forgotten transaction");
         var waiter = await scene.OpenAsync("buyer");
         await blocker.RunAsync("BEGIN; SELECT 1 FROM leads WHERE id = @L FOR UPDATE", new { L = leads[0] });
@@ -96,9 +96,9 @@ public sealed class BackendActionsTests(MarketplaceDatabase database) : IClassFi
     public async Task A_pid_now_belonging_to_another_session_is_refused_and_nothing_is_signalled_or_recorded()
     {
         var (_, _, leads) = await LockKit.MarketAsync(database.DataSource);
-        await using var services = LockKit.Services(database.ConnectionString);
+        await using var services = LockKit.Services(database.SuperuserConnectionString);
         var actions = services.GetRequiredService<BackendActions>();
-        await using var scene = new LockScene(database.ConnectionString);
+        await using var scene = new LockScene(database.SuperuserConnectionString);
         var blocker = await scene.OpenAsync("holder");
         var waiter = await scene.OpenAsync("buyer");
         await blocker.RunAsync("BEGIN; SELECT 1 FROM leads WHERE id = @L FOR UPDATE", new { L = leads[0] });
@@ -121,9 +121,9 @@ public sealed class BackendActionsTests(MarketplaceDatabase database) : IClassFi
     [Fact]
     public async Task Bad_requests_are_refused_with_the_reason_and_nothing_is_signalled_or_recorded()
     {
-        await using var services = LockKit.Services(database.ConnectionString);
+        await using var services = LockKit.Services(database.SuperuserConnectionString);
         var actions = services.GetRequiredService<BackendActions>();
-        await using var scene = new LockScene(database.ConnectionString);
+        await using var scene = new LockScene(database.SuperuserConnectionString);
         var target = await scene.OpenAsync("target");
         await target.RunAsync("BEGIN; SELECT 1");
         var gone = await scene.OpenAsync("gone");
@@ -172,7 +172,7 @@ public sealed class BackendActionsTests(MarketplaceDatabase database) : IClassFi
     [Fact]
     public async Task With_the_database_gone_the_action_is_refused_and_not_thrown()
     {
-        var closedPort = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Port = 1, Timeout = 2 }.ConnectionString;
+        var closedPort = new NpgsqlConnectionStringBuilder(database.SuperuserConnectionString) { Port = 1, Timeout = 2 }.ConnectionString;
         await using var services = LockKit.Services(closedPort);
         var actions = services.GetRequiredService<BackendActions>();
 
@@ -190,15 +190,15 @@ public sealed class BackendActionsTests(MarketplaceDatabase database) : IClassFi
         var other = "lv_other_" + Guid.NewGuid().ToString("N")[..8];
         await using (var admin = await database.DataSource.OpenConnectionAsync())
         {
-            await admin.ExecuteAsync($"CREATE ROLE {console} LOGIN; CREATE ROLE {other} LOGIN");
+            await admin.ExecuteAsync($"CREATE ROLE {console} LOGIN PASSWORD '{LockKit.SuperuserPassword(database)}'; CREATE ROLE {other} LOGIN PASSWORD '{LockKit.SuperuserPassword(database)}'");
         }
 
         try
         {
-            await using var scene = new LockScene(database.ConnectionString);
+            await using var scene = new LockScene(database.SuperuserConnectionString);
             var target = await scene.OpenAsync("someone else's session", user: other);
             await target.RunAsync("BEGIN; SELECT 1");
-            var asConsole = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Username = console }.ConnectionString;
+            var asConsole = new NpgsqlConnectionStringBuilder(database.SuperuserConnectionString) { Username = console }.ConnectionString;
             await using var services = LockKit.Services(asConsole);
             var before = await LockKit.LockActionCountAsync(database.DataSource);
 

@@ -36,6 +36,13 @@ internal static class LockKit
     }
 
     /// <summary>A seller with <paramref name="leads"/> listed leads and a buyer with 1000 credits.</summary>
+    /// <summary>
+    /// The test cluster's superuser password (SCRAM, no trust): roles a test creates get it too, so a connection
+    /// string derived from the superuser's with another user name logs in.
+    /// </summary>
+    public static string SuperuserPassword(MarketplaceDatabase database) =>
+        new NpgsqlConnectionStringBuilder(database.SuperuserConnectionString).Password ?? "";
+
     public static async Task<(Guid Seller, Guid Buyer, Guid[] Leads)> MarketAsync(NpgsqlDataSource db, int leads = 3)
     {
         await using var connection = await db.OpenConnectionAsync();

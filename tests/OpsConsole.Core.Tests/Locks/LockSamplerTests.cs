@@ -13,7 +13,7 @@ public sealed class LockSamplerTests(MarketplaceDatabase database) : IClassFixtu
     public async Task Database_queries_per_sample_are_the_same_with_one_and_a_hundred_open_pages()
     {
         var (_, _, leads) = await LockKit.MarketAsync(database.DataSource);
-        await using var scene = new LockScene(database.ConnectionString);
+        await using var scene = new LockScene(database.SuperuserConnectionString);
         var holder = await scene.OpenAsync("holder");
         var waiter = await scene.OpenAsync("waiter");
         await holder.RunAsync("BEGIN; SELECT 1 FROM leads WHERE id = @L FOR UPDATE", new { L = leads[0] });
@@ -23,7 +23,7 @@ public sealed class LockSamplerTests(MarketplaceDatabase database) : IClassFixtu
         var perSample = new Dictionary<int, double>();
         foreach (var pages in new[] { 1, 100 })
         {
-            await using var services = LockKit.Services(database.ConnectionString);
+            await using var services = LockKit.Services(database.SuperuserConnectionString);
             var sampler = services.GetRequiredService<LockSampler>();
             var received = new int[pages];
             var subscriptions = Enumerable.Range(0, pages).Select(i => sampler.Subscribe(
@@ -55,8 +55,8 @@ public sealed class LockSamplerTests(MarketplaceDatabase database) : IClassFixtu
     [Fact]
     public async Task Two_instances_sampling_the_same_slot_keep_one_history_row_and_the_chart_reads_it_back()
     {
-        await using var first = LockKit.Services(database.ConnectionString, new Dictionary<string, string?> { ["Locks:SampleInterval"] = "00:01:00" });
-        await using var second = LockKit.Services(database.ConnectionString, new Dictionary<string, string?> { ["Locks:SampleInterval"] = "00:01:00" });
+        await using var first = LockKit.Services(database.SuperuserConnectionString, new Dictionary<string, string?> { ["Locks:SampleInterval"] = "00:01:00" });
+        await using var second = LockKit.Services(database.SuperuserConnectionString, new Dictionary<string, string?> { ["Locks:SampleInterval"] = "00:01:00" });
         await using var connection = await database.DataSource.OpenConnectionAsync();
         var rowsBefore = await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM ops.lock_samples");
 
@@ -81,7 +81,7 @@ public sealed class LockSamplerTests(MarketplaceDatabase database) : IClassFixtu
             VALUES (now() - interval '8 days', 1, 1, 1, 0, 0, 0), (now() - interval '6 days', 2, 1, 1, 0, 0, 0)
             ON CONFLICT DO NOTHING
             """);
-        await using var services = LockKit.Services(database.ConnectionString);
+        await using var services = LockKit.Services(database.SuperuserConnectionString);
 
         await services.GetRequiredService<LockSampler>().SampleAsync(CancellationToken.None);
 

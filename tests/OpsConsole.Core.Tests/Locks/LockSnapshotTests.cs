@@ -12,9 +12,9 @@ public sealed class LockSnapshotTests(MarketplaceDatabase database) : IClassFixt
     public async Task A_three_level_chain_is_one_tree_with_the_holder_at_the_root_and_each_row_named()
     {
         var (seller, _, leads) = await LockKit.MarketAsync(database.DataSource);
-        await using var services = LockKit.Services(database.ConnectionString);
+        await using var services = LockKit.Services(database.SuperuserConnectionString);
         var query = services.GetRequiredService<LockSnapshotQuery>();
-        await using var scene = new LockScene(database.ConnectionString);
+        await using var scene = new LockScene(database.SuperuserConnectionString);
         var a = await scene.OpenAsync("chain-a");
         var b = await scene.OpenAsync("chain-b");
         var c = await scene.OpenAsync("chain-c");
@@ -46,9 +46,9 @@ public sealed class LockSnapshotTests(MarketplaceDatabase database) : IClassFixt
     public async Task A_waiter_with_two_blockers_appears_under_each_of_them()
     {
         var table = await LockKit.ScratchTableAsync(database.DataSource);
-        await using var services = LockKit.Services(database.ConnectionString);
+        await using var services = LockKit.Services(database.SuperuserConnectionString);
         var query = services.GetRequiredService<LockSnapshotQuery>();
-        await using var scene = new LockScene(database.ConnectionString);
+        await using var scene = new LockScene(database.SuperuserConnectionString);
         var first = await scene.OpenAsync("reader-1");
         var second = await scene.OpenAsync("reader-2");
         var waiter = await scene.OpenAsync("migration");
@@ -75,9 +75,9 @@ public sealed class LockSnapshotTests(MarketplaceDatabase database) : IClassFixt
     public async Task A_waiter_queued_behind_a_waiter_is_shown_behind_it_not_behind_the_holder()
     {
         var table = await LockKit.ScratchTableAsync(database.DataSource);
-        await using var services = LockKit.Services(database.ConnectionString);
+        await using var services = LockKit.Services(database.SuperuserConnectionString);
         var query = services.GetRequiredService<LockSnapshotQuery>();
-        await using var scene = new LockScene(database.ConnectionString);
+        await using var scene = new LockScene(database.SuperuserConnectionString);
         var holder = await scene.OpenAsync("holder");
         var exclusive = await scene.OpenAsync("exclusive");
         var queued = await scene.OpenAsync("queued");
@@ -104,9 +104,9 @@ public sealed class LockSnapshotTests(MarketplaceDatabase database) : IClassFixt
     public async Task A_deadlock_held_open_is_shown_as_a_cycle_not_an_endless_tree()
     {
         var (_, _, leads) = await LockKit.MarketAsync(database.DataSource);
-        await using var services = LockKit.Services(database.ConnectionString);
+        await using var services = LockKit.Services(database.SuperuserConnectionString);
         var query = services.GetRequiredService<LockSnapshotQuery>();
-        await using var scene = new LockScene(database.ConnectionString);
+        await using var scene = new LockScene(database.SuperuserConnectionString);
         var a = await scene.OpenAsync("deadlock-a");
         var b = await scene.OpenAsync("deadlock-b");
         // PostgreSQL breaks a deadlock after deadlock_timeout; these two sessions wait a minute first.
@@ -133,9 +133,9 @@ public sealed class LockSnapshotTests(MarketplaceDatabase database) : IClassFixt
         var (seller, buyer, leads) = await LockKit.MarketAsync(database.DataSource);
         var purchase = await LockKit.ReserveAsync(database.DataSource, buyer, leads[0]);
         var second = await LockKit.ReserveAsync(database.DataSource, buyer, leads[1]);
-        await using var services = LockKit.Services(database.ConnectionString);
+        await using var services = LockKit.Services(database.SuperuserConnectionString);
         var query = services.GetRequiredService<LockSnapshotQuery>();
-        await using var scene = new LockScene(database.ConnectionString);
+        await using var scene = new LockScene(database.SuperuserConnectionString);
         var editor = await scene.OpenAsync("lead editor");
         var completion = await scene.OpenAsync("purchase completion");
         var auditor = await scene.OpenAsync("credit auditor");
@@ -171,9 +171,9 @@ public sealed class LockSnapshotTests(MarketplaceDatabase database) : IClassFixt
     public async Task An_access_exclusive_lock_queued_on_leads_does_not_hang_the_view_its_rows_are_named_unresolved_and_the_rest_shows()
     {
         var (_, buyer, leads) = await LockKit.MarketAsync(database.DataSource);
-        await using var services = LockKit.Services(database.ConnectionString);
+        await using var services = LockKit.Services(database.SuperuserConnectionString);
         var query = services.GetRequiredService<LockSnapshotQuery>();
-        await using var scene = new LockScene(database.ConnectionString);
+        await using var scene = new LockScene(database.SuperuserConnectionString);
         var holder = await scene.OpenAsync("holder");
         var waiter = await scene.OpenAsync("waiter");
         var migration = await scene.OpenAsync("long migration");
@@ -210,9 +210,9 @@ public sealed class LockSnapshotTests(MarketplaceDatabase database) : IClassFixt
     [Fact]
     public async Task An_access_exclusive_lock_held_on_leads_shows_its_waiters_at_once()
     {
-        await using var services = LockKit.Services(database.ConnectionString);
+        await using var services = LockKit.Services(database.SuperuserConnectionString);
         var query = services.GetRequiredService<LockSnapshotQuery>();
-        await using var scene = new LockScene(database.ConnectionString);
+        await using var scene = new LockScene(database.SuperuserConnectionString);
         var migration = await scene.OpenAsync("long migration");
         var reader = await scene.OpenAsync("purchase");
         await migration.RunAsync("BEGIN; LOCK TABLE leads IN ACCESS EXCLUSIVE MODE");
@@ -229,9 +229,9 @@ public sealed class LockSnapshotTests(MarketplaceDatabase database) : IClassFixt
     [Fact]
     public async Task A_snapshot_that_cannot_get_its_locks_in_time_says_the_lock_view_timed_out_instead_of_showing_an_empty_view()
     {
-        await using var services = LockKit.Services(database.ConnectionString);
+        await using var services = LockKit.Services(database.SuperuserConnectionString);
         var query = services.GetRequiredService<LockSnapshotQuery>();
-        await using var scene = new LockScene(database.ConnectionString);
+        await using var scene = new LockScene(database.SuperuserConnectionString);
         var blocker = await scene.OpenAsync("catalog blocker");
         await blocker.RunAsync("BEGIN; LOCK TABLE pg_catalog.pg_locks IN ACCESS EXCLUSIVE MODE");
 
@@ -250,13 +250,13 @@ public sealed class LockSnapshotTests(MarketplaceDatabase database) : IClassFixt
         var role = "lv_" + Guid.NewGuid().ToString("N")[..10];
         await using (var admin = await database.DataSource.OpenConnectionAsync())
         {
-            await using var create = new Npgsql.NpgsqlCommand($"CREATE ROLE {role} LOGIN", admin);
+            await using var create = new Npgsql.NpgsqlCommand($"CREATE ROLE {role} LOGIN PASSWORD '{LockKit.SuperuserPassword(database)}'", admin);
             await create.ExecuteNonQueryAsync();
         }
 
         try
         {
-            var asRole = new Npgsql.NpgsqlConnectionStringBuilder(database.ConnectionString) { Username = role }.ConnectionString;
+            var asRole = new Npgsql.NpgsqlConnectionStringBuilder(database.SuperuserConnectionString) { Username = role }.ConnectionString;
             await using var services = LockKit.Services(asRole);
             var snapshot = await services.GetRequiredService<LockSnapshotQuery>().ReadAsync(CancellationToken.None);
 

@@ -17,9 +17,9 @@ public sealed class SlowCheckoutDemoTests(MarketplaceDatabase database) : IClass
         var (seller, slowBuyer, leads) = await LockKit.MarketAsync(database.DataSource, leads: 1);
         var (_, firstQueued, _) = await LockKit.MarketAsync(database.DataSource, leads: 0);
         var (_, secondQueued, _) = await LockKit.MarketAsync(database.DataSource, leads: 0);
-        await using var services = LockKit.Services(database.ConnectionString);
+        await using var services = LockKit.Services(database.SuperuserConnectionString);
         var configuration = new ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Marketplace"] = database.ConnectionString }).Build();
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Marketplace"] = database.SuperuserConnectionString }).Build();
         var demo = new SlowCheckoutDemo(
             configuration, new DemoMarket(database.DataSource), Options.Create(new DemoOptions()), TimeProvider.System, NullLogger<SlowCheckoutDemo>.Instance);
 

@@ -38,7 +38,7 @@ public sealed class PurchasePathPlanTests(MarketplaceDatabase database, ITestOut
         await SeedAsync();
         output.WriteLine($"seeded {Workspaces:N0} workspaces and {Leads:N0} leads in {clock.Elapsed.TotalSeconds:0.0} s");
 
-        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        await using var connection = new NpgsqlConnection(database.SuperuserConnectionString);
         await connection.OpenAsync();
         var plans = new ConcurrentQueue<string>();
         connection.Notice += (_, e) =>
@@ -172,7 +172,7 @@ public sealed class PurchasePathPlanTests(MarketplaceDatabase database, ITestOut
     // 30,000 leads were sold long ago, one completed purchase each.
     private async Task SeedAsync()
     {
-        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        await using var connection = new NpgsqlConnection(database.SuperuserConnectionString);
         await connection.OpenAsync();
         await connection.ExecuteAsync($"""
             SET session_replication_role = replica;

@@ -25,6 +25,8 @@ public class ConsoleAppFixture : IAsyncLifetime
     public virtual async Task InitializeAsync()
     {
         await Database.InitializeAsync();
+        // As the embedded database does: the lock view reads every session and may signal them.
+        await Core.Database.ConsoleRoles.ApplyLockViewRolesAsync(Database.SuperuserConnectionString, grant: true, CancellationToken.None);
         // The app runs as the runtime login; what it seeds (demo data) it writes as the owner, as the console does.
         var settings = new Dictionary<string, string?>(Settings) { ["ConnectionStrings:MarketplaceMigrations"] = Database.SuperuserConnectionString };
         _factory = new ConsoleAppFactory(Database.ConnectionString, settings, Environment);

@@ -21,7 +21,7 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
 
     protected override Task ConfigureAsync()
     {
-        Services.AddOpsConsoleCoreFor(database.ConnectionString);
+        Services.AddOpsConsoleCoreFor(database.SuperuserConnectionString);
         return Task.CompletedTask;
     }
 
@@ -30,7 +30,7 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
     {
         SignInAs("erin", "engineer");
         var (lead, _) = await LeadAsync();
-        await using var scene = new LockScene(database.ConnectionString);
+        await using var scene = new LockScene(database.SuperuserConnectionString);
         var (holder, first, second) = await ChainAsync(scene, lead);
 
         var page = RenderPage();
@@ -53,7 +53,7 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
     {
         SignInAs("maria", "manager");
         var (lead, _) = await LeadAsync();
-        await using var scene = new LockScene(database.ConnectionString);
+        await using var scene = new LockScene(database.SuperuserConnectionString);
         await ChainAsync(scene, lead);
 
         var page = RenderPage();
@@ -68,7 +68,7 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
     {
         SignInAs("erin", "engineer");
         var (lead, _) = await LeadAsync();
-        await using var scene = new LockScene(database.ConnectionString);
+        await using var scene = new LockScene(database.SuperuserConnectionString);
         var (holder, first, _) = await ChainAsync(scene, lead);
         var page = RenderPage();
         page.WaitForAssertion(() => Assert.Equal(3, page.FindAll("[data-testid=lock-node]").Count), Deadline);
@@ -99,7 +99,7 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
     {
         SignInAs("erin", "engineer");
         var (lead, other) = await LeadAsync();
-        await using var scene = new LockScene(database.ConnectionString);
+        await using var scene = new LockScene(database.SuperuserConnectionString);
         await ChainAsync(scene, lead);
         var page = RenderPage();
         page.WaitForAssertion(() => Assert.Equal("2 waiting sessions", page.Find("[data-testid=summary-waiting]").TextContent.Trim()), Deadline);
@@ -123,7 +123,7 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
     public async Task A_view_that_timed_out_says_so_and_never_shows_a_quiet_database()
     {
         SignInAs("erin", "engineer");
-        await using var scene = new LockScene(database.ConnectionString);
+        await using var scene = new LockScene(database.SuperuserConnectionString);
         var blocker = await scene.OpenAsync("catalog blocker");
         await blocker.RunAsync("BEGIN; LOCK TABLE pg_catalog.pg_locks IN ACCESS EXCLUSIVE MODE");
 

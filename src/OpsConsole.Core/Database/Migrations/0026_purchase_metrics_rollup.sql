@@ -210,4 +210,4 @@ $fn$;
 
 REVOKE ALL ON FUNCTION ops.refresh_purchase_metrics(interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ops.refresh_purchase_metrics(interval) TO opsconsole_runtime;
-GRANT SELECT ON ops.purchase_metrics_minutes, ops.purchase_metrics_dirty, ops.purchase_metrics_state TO opsconsole_runtime, opsconsole_probe;
+GRANT SELECT ON ops.purchase_metrics_minutes, ops.purchase_metrics_dirty, ops.purchase_metrics_state TO opsconsole_runtime;

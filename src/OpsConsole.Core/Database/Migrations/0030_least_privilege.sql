@@ -73,6 +73,12 @@ BEGIN
                WHERE n.nspname = 'public' AND a.grantee = 0 AND a.privilege_type = 'CREATE') THEN
         REVOKE CREATE ON SCHEMA public FROM PUBLIC;
     END IF;
+    -- The owner, which runs every later migration, still creates its objects in public (indexes, functions).
+    BEGIN
+        GRANT CREATE ON SCHEMA public TO opsconsole_owner;
+    EXCEPTION WHEN insufficient_privilege THEN
+        RAISE NOTICE 'public is not ours to grant on: GRANT CREATE ON SCHEMA public TO opsconsole_owner as its owner';
+    END;
 END
 $public$;
 
