@@ -45,7 +45,9 @@ public sealed partial class SlowCheckoutDemo(
     public async Task<SlowCheckoutOutcome> RunAsync(SlowCheckoutPlan plan, CancellationToken cancellationToken)
     {
         await using var slowSource = Source(SlowCheckoutApplication);
-        await using var queuedSource = Source(QueuedBuyerApplication);
+        // The queued buyers wait with SELECT ... FOR UPDATE, which needs UPDATE on leads: the runtime role has not got
+        // it (it writes leads only through the functions), so they queue as the owner, as the demo's seed writes.
+        await using var queuedSource = Source(QueuedBuyerApplication, ServiceCollectionExtensions.MigrationsConnectionStringName);
         await using var slow = await slowSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await slow.BeginTransactionAsync(cancellationToken);
         var purchase = await slow.QuerySingleAsync<Guid>(new CommandDefinition(
@@ -170,8 +172,9 @@ public sealed partial class SlowCheckoutDemo(
         }
     }
 
-    private NpgsqlDataSource Source(string application) =>
-        new NpgsqlDataSourceBuilder(configuration.GetConnectionString(ServiceCollectionExtensions.ConnectionStringName))
+    private NpgsqlDataSource Source(string application, string connectionStringName = ServiceCollectionExtensions.ConnectionStringName) =>
+        new NpgsqlDataSourceBuilder(configuration.GetConnectionString(connectionStringName)
+            ?? configuration.GetConnectionString(ServiceCollectionExtensions.ConnectionStringName))
         {
             ConnectionStringBuilder = { ApplicationName = application },
         }.Build();
