@@ -22,6 +22,8 @@ public partial class MainLayout : IDisposable
     [Inject]
     private DatabaseStatus DatabaseStatus { get; set; } = default!;
 
+    private bool _chosenOnThisPage;
+
     protected override async Task OnInitializedAsync()
     {
         if (AuthenticationState is null)
@@ -37,7 +39,12 @@ public partial class MainLayout : IDisposable
 
         try
         {
-            _darkMode = await Preferences.GetDarkModeAsync(_userName, _disposed.Token);
+            var stored = await Preferences.GetDarkModeAsync(_userName, _disposed.Token);
+            // A click while the stored choice was being read wins: the read saw the value from before it.
+            if (!_chosenOnThisPage)
+            {
+                _darkMode = stored;
+            }
         }
         catch (Exception ex) when (DatabasePing.IsDatabaseFailure(ex))
         {
@@ -48,6 +55,7 @@ public partial class MainLayout : IDisposable
 
     private async Task ToggleDarkModeAsync()
     {
+        _chosenOnThisPage = true;
         _darkMode = !_darkMode;
         if (_userName is null)
         {
