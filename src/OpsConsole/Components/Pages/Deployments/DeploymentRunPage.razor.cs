@@ -126,7 +126,7 @@ public partial class DeploymentRunPage
         await (await ModuleAsync()).InvokeVoidAsync("download", _stopping.Token, fileName, mimeType, text);
 
     private async Task<IJSObjectReference> ModuleAsync() =>
-        _module ??= await JS.InvokeAsync<IJSObjectReference>("import", _stopping.Token, "./Components/Pages/Deployments/DeploymentRunPage.razor.js");
+        _module ??= await JS.InvokeAsync<IJSObjectReference>("import", _stopping.Token, "./js/copy-download.js");
 
     // A refusal is shown as it is; either way the page shows the run as it now is.
     private async Task AfterAsync(OpsResult result)

@@ -219,7 +219,7 @@ public sealed partial class LocksPage
     }
 
     private async Task<IJSObjectReference> ModuleAsync() =>
-        _module ??= await JS.InvokeAsync<IJSObjectReference>("import", _stopping.Token, "./Components/Pages/Locks/LocksPage.razor.js");
+        _module ??= await JS.InvokeAsync<IJSObjectReference>("import", _stopping.Token, "./js/copy-download.js");
 
     private IEnumerable<LockGridRow> GridRows(LockSnapshot view)
     {

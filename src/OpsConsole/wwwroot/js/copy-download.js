@@ -1,4 +1,4 @@
-// Copy and download for the deployment run page (a module, so the content security policy's script-src 'self' holds).
+// Copy text and download a file, for every page that offers them (a module, so the content security policy's script-src 'self' holds).
 export async function copyText(text) {
     await navigator.clipboard.writeText(text);
 }
