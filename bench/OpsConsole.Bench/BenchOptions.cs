@@ -24,7 +24,7 @@ internal sealed record BenchOptions(int Rounds, int Seconds, string? Only)
                     only = args[++i];
                     break;
                 default:
-                    throw new ArgumentException($"Unknown argument {args[i]}. Use --rounds N, --seconds S, --only throughput|contention|scaling|metrics|live-updates|locks|stripe.");
+                    throw new ArgumentException($"Unknown argument {args[i]}. Use --rounds N, --seconds S, --only throughput|contention|scaling|metrics|live-updates|locks|stripe|page-memory.");
             }
         }
 

@@ -1,7 +1,7 @@
 using OpsConsole.Bench;
 
 // Benchmarks of the purchase path against a throwaway PostgreSQL cluster with durable commits.
-// dotnet run -c Release --project bench/OpsConsole.Bench -- [--rounds N] [--seconds S] [--only throughput|contention|scaling|metrics]
+// dotnet run -c Release --project bench/OpsConsole.Bench -- [--rounds N] [--seconds S] [--only throughput|contention|scaling|metrics|live-updates|locks|stripe|page-memory]
 var options = BenchOptions.Parse(args);
 await using var server = await BenchServer.StartAsync(CancellationToken.None);
 var report = new Report(server.Description);
@@ -34,6 +34,11 @@ if (options.Runs("live-updates"))
 if (options.Runs("locks"))
 {
     await LockBenchmarks.RunAsync(server, options, report, CancellationToken.None);
+}
+
+if (options.Runs("page-memory"))
+{
+    await PageMemoryBenchmark.RunAsync(server, report, CancellationToken.None);
 }
 
 if (options.Runs("stripe"))

@@ -1,0 +1,253 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Components.Server;
+using Microsoft.AspNetCore.Components.Server.Circuits;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Playwright;
+using Npgsql;
+using OpsConsole.Core;
+using OpsConsole.Core.Accounts;
+using OpsConsole.Core.Demo;
+using OpsConsole.Core.Deployments;
+using OpsConsole.Hosting;
+using OpsConsole.Testing;
+
+namespace OpsConsole.Bench;
+
+/// <summary>
+/// Benchmark 10: managed memory a Blazor Server circuit (one open page) holds, per page kind. The console runs in
+/// this process on Kestrel (as the tests' browser fixture does); Debian's Chromium, headless through Playwright,
+/// signs in once and opens 20, then 100 tabs of one kind; after every tab shows its data, full blocking compacting
+/// GCs, and the managed heap's growth over the same measurement before the tabs opened, divided by the tabs, is
+/// that kind's memory per circuit. The tabs are then closed and the circuits awaited gone before the next kind.
+/// </summary>
+internal static class PageMemoryBenchmark
+{
+    private const string Password = "bench page memory";
+    private static readonly int[] PageCounts = [20, 100];
+
+    public static async Task RunAsync(BenchServer server, Report report, CancellationToken cancellationToken)
+    {
+        var connectionString = await server.CreateMarketplaceAsync("bench_page_memory", cancellationToken);
+        await using var data = NpgsqlDataSource.Create(connectionString);
+        await new DemoSeeder(data).SeedAsync(3000, cancellationToken);
+        // A month of traffic (the metrics page's windows and chart have data) and a lock-free database.
+        await MetricsRows.TrafficAsync(data, [DemoSeeder.WorkspaceId(1), DemoSeeder.WorkspaceId(2)], 0, 200_000, cancellationToken);
+
+        await using var host = await ConsoleHost.StartAsync(connectionString, cancellationToken);
+        await host.Services.GetRequiredService<AccountService>().UpsertAsync("engineer", OpsRoles.Engineer, Password, cancellationToken);
+        var run = await host.Services.GetRequiredService<IDeploymentService>()
+            .StartRunAsync(TestActors.Engineer, RunbookCatalog.RaceConditionFixes, "Page memory", cancellationToken);
+
+        // (path, what shows once the page has its data)
+        (string Kind, string Path, string Ready)[] kinds =
+        [
+            ("overview", "/", "h1:has-text('Overview')"),
+            ("purchases metrics", "/purchases", "[data-testid=purchase-chart] svg"),
+            ("deployment run", $"/deployments/{run.Value}", "[data-testid=progress]"),
+            ("locks", "/locks", "[data-testid=lock-summary]"),
+            ("credits", "/credits", "[data-testid=drift-table]"),
+        ];
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = "/usr/bin/chromium",
+            Headless = true,
+            // The project's flags, and at most 8 renderer processes for the 100 tabs: tabs of one site share them,
+            // which changes nothing on the server (one circuit per tab either way).
+            Args =
+            [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run", "--renderer-process-limit=8",
+            ],
+        });
+        await using var context = await browser.NewContextAsync();
+        await SignInAsync(context, host.BaseUrl);
+
+        // One tab of each kind first, closed again: what is built once per process (JIT, static caches, the
+        // sampler's shared snapshots, connection pools) is not counted against the first kind measured.
+        foreach (var (_, path, ready) in kinds)
+        {
+            var page = await OpenAsync(context, host.BaseUrl + path, ready);
+            await page.CloseAsync(new() { RunBeforeUnload = true });
+        }
+
+        foreach (var (kind, path, ready) in kinds)
+        {
+            foreach (var count in PageCounts)
+            {
+                await host.Circuits.WaitForAsync(0, cancellationToken);
+                var before = ManagedHeap();
+                var pages = new List<IPage>();
+                var clock = Stopwatch.StartNew();
+                for (var i = 0; i < count; i++)
+                {
+                    pages.Add(await OpenAsync(context, host.BaseUrl + path, ready));
+                }
+
+                await host.Circuits.WaitForAsync(count, cancellationToken);
+                var after = ManagedHeap();
+                var perPage = (after - before) / (double)count;
+                Console.WriteLine($"Page memory: {count} × {kind} opened in {clock.Elapsed.TotalSeconds:0} s, heap {before / 1e6:0.0} → {after / 1e6:0.0} MB");
+                report.Add("10. memory per open page", $"{kind}, {count} pages: managed heap per circuit", $"{perPage / 1e6:0.00} MB", "< 1 MB", perPage < 1e6);
+                await HeapDumpAsync(kind, count, cancellationToken);
+
+                foreach (var page in pages)
+                {
+                    await page.CloseAsync(new() { RunBeforeUnload = true });
+                }
+            }
+        }
+    }
+
+    private static async Task<IPage> OpenAsync(IBrowserContext context, string url, string ready)
+    {
+        var page = await context.NewPageAsync();
+        await page.GotoAsync(url);
+        await page.Locator("[data-interactive=true]").WaitForAsync(new() { Timeout = 60_000 });
+        await page.Locator(ready).First.WaitForAsync(new() { Timeout = 60_000 });
+        return page;
+    }
+
+    // The live managed heap after full, blocking, compacting collections (finalizers run in between, so what they
+    // free is gone too).
+    private static long ManagedHeap()
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+            GC.WaitForPendingFinalizers();
+        }
+
+        return GC.GetTotalMemory(forceFullCollection: true);
+    }
+
+    // With OPSCONSOLE_BENCH_GCDUMP=<folder> (and dotnet-gcdump on PATH), a heap dump of this process while the tabs
+    // are open: `dotnet-gcdump report <file>` lists what holds the memory, by type.
+    private static async Task HeapDumpAsync(string kind, int count, CancellationToken cancellationToken)
+    {
+        if (Environment.GetEnvironmentVariable("OPSCONSOLE_BENCH_GCDUMP") is not { Length: > 0 } folder)
+        {
+            return;
+        }
+
+        Directory.CreateDirectory(folder);
+        var file = Path.Combine(folder, $"{kind.Replace(' ', '-')}-{count}.gcdump");
+        using var dump = Process.Start(new ProcessStartInfo("dotnet-gcdump", ["collect", "-p", Environment.ProcessId.ToString(CultureInfo.InvariantCulture), "-o", file])
+        {
+            RedirectStandardOutput = true,
+        }) ?? throw new InvalidOperationException("dotnet-gcdump did not start.");
+        await dump.StandardOutput.ReadToEndAsync(cancellationToken);
+        await dump.WaitForExitAsync(cancellationToken);
+        Console.WriteLine($"Page memory: heap dump {file} (exit {dump.ExitCode})");
+    }
+
+    private static async Task SignInAsync(IBrowserContext context, string baseUrl)
+    {
+        var page = await context.NewPageAsync();
+        await page.GotoAsync(baseUrl + "/login");
+        await page.GetByLabel("User name").FillAsync("engineer");
+        await page.GetByLabel("Password").FillAsync(Password);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await page.Locator("[data-interactive=true]").WaitForAsync(new() { Timeout = 60_000 });
+        await page.CloseAsync(new() { RunBeforeUnload = true });
+    }
+
+    /// <summary>The console as Program.cs builds it, on a loopback port, demo off, counting its circuits.</summary>
+    private sealed class ConsoleHost(WebApplication app, string baseUrl, CircuitCounter circuits) : IAsyncDisposable
+    {
+        public string BaseUrl { get; } = baseUrl;
+
+        public CircuitCounter Circuits { get; } = circuits;
+
+        public IServiceProvider Services => app.Services;
+
+        public static async Task<ConsoleHost> StartAsync(string connectionString, CancellationToken cancellationToken)
+        {
+            var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+            {
+                ApplicationName = "OpsConsole",
+                // HTTPS redirection and HSTS are off in Development only; the pages are the same.
+                EnvironmentName = "Development",
+                ContentRootPath = ContentRoot(),
+            });
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            builder.WebHost.UseStaticWebAssets();
+            builder.Logging.ClearProviders();
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["ConnectionStrings:Marketplace"] = connectionString,
+                ["Demo:Enabled"] = "false",
+                ["Accounts:SignInAttemptsPerMinute"] = "1000",
+            });
+            builder.Services.AddOpsConsoleCore(builder.Configuration);
+            builder.Services.AddOpsConsoleUi(builder.Configuration, builder.Environment);
+            var circuits = new CircuitCounter();
+            builder.Services.AddSingleton<CircuitHandler>(circuits);
+            // A closed tab's circuit is released at once (the tabs say goodbye), or within a second if one does not.
+            builder.Services.Configure<CircuitOptions>(o => o.DisconnectedCircuitRetentionPeriod = TimeSpan.FromSeconds(1));
+
+            var app = builder.Build();
+            app.UseOpsConsoleUi();
+            await app.StartAsync(cancellationToken);
+            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            return new ConsoleHost(app, address.Replace("127.0.0.1", "localhost", StringComparison.Ordinal).TrimEnd('/'), circuits);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+
+        private static string ContentRoot()
+        {
+            var directory = new DirectoryInfo(AppContext.BaseDirectory);
+            while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "OpsConsole.sln")))
+            {
+                directory = directory.Parent;
+            }
+
+            return Path.Combine(directory?.FullName ?? throw new InvalidOperationException("OpsConsole.sln not found above the benchmark."), "src", "OpsConsole");
+        }
+    }
+
+    /// <summary>Open circuits, to know when closed tabs' circuits are gone.</summary>
+    private sealed class CircuitCounter : CircuitHandler
+    {
+        private int _open;
+
+        public override Task OnCircuitOpenedAsync(Circuit circuit, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _open);
+            return Task.CompletedTask;
+        }
+
+        public override Task OnCircuitClosedAsync(Circuit circuit, CancellationToken cancellationToken)
+        {
+            Interlocked.Decrement(ref _open);
+            return Task.CompletedTask;
+        }
+
+        public async Task WaitForAsync(int open, CancellationToken cancellationToken)
+        {
+            var deadline = Stopwatch.StartNew();
+            while (Volatile.Read(ref _open) != open)
+            {
+                if (deadline.Elapsed > TimeSpan.FromSeconds(60))
+                {
+                    throw new TimeoutException($"{Volatile.Read(ref _open)} circuits open, expected {open}.");
+                }
+
+                await Task.Delay(100, cancellationToken);
+            }
+        }
+    }
+}
