@@ -3,13 +3,14 @@ using System.Globalization;
 namespace OpsConsole.Bench;
 
 /// <summary>Command-line settings of a benchmark run.</summary>
-internal sealed record BenchOptions(int Rounds, int Seconds, string? Only)
+internal sealed record BenchOptions(int Rounds, int Seconds, string? Only, string? Database = null)
 {
     public static BenchOptions Parse(string[] args)
     {
         var rounds = 3;
         var seconds = 10;
         string? only = null;
+        string? database = null;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -23,8 +24,12 @@ internal sealed record BenchOptions(int Rounds, int Seconds, string? Only)
                 case "--only":
                     only = args[++i];
                     break;
+                case "--database":
+                    // The metrics benchmark measures this (already seeded, rolled up) database instead of seeding its own.
+                    database = args[++i];
+                    break;
                 default:
-                    throw new ArgumentException($"Unknown argument {args[i]}. Use --rounds N, --seconds S, --only throughput|contention|scaling|metrics|live-updates|locks|stripe|page-memory.");
+                    throw new ArgumentException($"Unknown argument {args[i]}. Use --rounds N, --seconds S, --database CONNECTION-STRING, --only throughput|contention|scaling|metrics|live-updates|locks|stripe|page-memory.");
             }
         }
 
@@ -33,7 +38,7 @@ internal sealed record BenchOptions(int Rounds, int Seconds, string? Only)
             throw new ArgumentException("--rounds and --seconds must be at least 1.");
         }
 
-        return new BenchOptions(rounds, seconds, only);
+        return new BenchOptions(rounds, seconds, only, database);
     }
 
     public bool Runs(string name) => Only is null || string.Equals(Only, name, StringComparison.OrdinalIgnoreCase);

@@ -20,6 +20,17 @@ internal static class MetricsBenchmarks
 
     public static async Task RunAsync(BenchServer server, BenchOptions options, Report report, CancellationToken cancellationToken)
     {
+        if (options.Database is { } existing)
+        {
+            await using var measured = BenchServer.Services(existing, new Dictionary<string, string?> { ["Metrics:StatementTimeout"] = "00:01:00" });
+            await using var connection = new NpgsqlConnection(existing);
+            await connection.OpenAsync(cancellationToken);
+            var count = await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM marketplace_purchases");
+            await MeasureWindowsAsync(server, measured, $"{count / 1e6:0.#}M", options, report, cancellationToken);
+            return;
+        }
+
+
         var connectionString = await server.CreateMarketplaceAsync("bench_metrics", cancellationToken);
         await using var data = NpgsqlDataSource.Create(connectionString);
         var buyers = await MarketSeed.WorkspacesAsync(data, 200, 1_000_000m, cancellationToken);
@@ -30,8 +41,6 @@ internal static class MetricsBenchmarks
             // The snapshot's own limit would hide a slow figure behind a timeout: the benchmark wants the time.
             ["Metrics:StatementTimeout"] = "00:01:00",
         });
-        var query = services.GetRequiredService<PurchaseMetricsQuery>();
-
         var rollup = services.GetRequiredService<MetricsRollupService>();
         var seeded = 0L;
         foreach (var target in new[] { 1_000_000L, 10_000_000L })
@@ -43,19 +52,69 @@ internal static class MetricsBenchmarks
             clock.Restart();
             await rollup.RefreshAsync(cancellationToken);
             report.Add("3. metrics snapshot", $"{label} purchases, rollup of all 30 days from scratch", Stats.Ms(clock.Elapsed.TotalMilliseconds));
-            foreach (var window in MetricsWindow.All)
-            {
-                var cpu = await ServerCpu.SecondsAsync(server);
-                var times = await TimeSnapshotsAsync(query, window, options.Rounds, cancellationToken);
-                var cpuMs = 1000 * (await ServerCpu.SecondsAsync(server) - cpu) / (times.Count + 1);
-                var median = Stats.Median(times);
-                // The wall time follows the machine's load; the server's CPU time per snapshot hardly does.
-                report.Add("3. metrics snapshot", $"{label} purchases, {window.DisplayName} window: median of {times.Count}", Stats.Ms(median), "< 50 ms", median < 50);
-                report.Add("3. metrics snapshot", $"{label} purchases, {window.DisplayName} window: server CPU per snapshot", Stats.Ms(cpuMs));
-            }
+            await MeasureWindowsAsync(server, services, label, options, report, cancellationToken);
         }
 
         await FanOutAsync(services, report, cancellationToken);
+    }
+
+    private static async Task MeasureWindowsAsync(BenchServer server, ServiceProvider services, string label, BenchOptions options, Report report, CancellationToken cancellationToken)
+    {
+        var query = services.GetRequiredService<PurchaseMetricsQuery>();
+        foreach (var window in MetricsWindow.All)
+        {
+            var cpu = await ServerCpu.SecondsAsync(server);
+            var times = await TimeSnapshotsAsync(query, window, options.Rounds, cancellationToken);
+            var cpuMs = 1000 * (await ServerCpu.SecondsAsync(server) - cpu) / (times.Count + 1);
+            var median = Stats.Median(times);
+            // The wall time follows the machine's load; the server's CPU time per snapshot hardly does.
+            report.Add("3. metrics snapshot", $"{label} purchases, {window.DisplayName} window: median of {times.Count}", Stats.Ms(median), "< 50 ms", median < 50);
+            if (options.Database is null)
+            {
+                report.Add("3. metrics snapshot", $"{label} purchases, {window.DisplayName} window: server CPU per snapshot", Stats.Ms(cpuMs));
+            }
+
+            // Where the time goes: each statement's plan as executed (EXPLAIN ANALYZE, same parameters and transaction).
+            var plans = await query.ExplainAsync(window, DateTimeOffset.UtcNow, analyze: true, cancellationToken);
+            Console.WriteLine($"Metrics {label} {window.Label}: " + string.Join("; ", plans.Select(PlanSummary)));
+            if (Environment.GetEnvironmentVariable("OPSCONSOLE_BENCH_PLANS") is { Length: > 0 } folder)
+            {
+                Directory.CreateDirectory(folder);
+                await File.WriteAllTextAsync(Path.Combine(folder, $"metrics-{label}-{window.Label}.json"), "[" + string.Join(",", plans) + "]", cancellationToken);
+            }
+        }
+    }
+
+    // "counts 3.2 ms (planned 0.9 ms), 2,630 buffers, scans: Bitmap Index Scan marketplace_purchases_created_at_idx, ..."
+    private static string PlanSummary(string explain, int statement)
+    {
+        using var document = System.Text.Json.JsonDocument.Parse(explain);
+        var root = document.RootElement[0];
+        var scans = new SortedSet<string>(StringComparer.Ordinal);
+        var plan = root.GetProperty("Plan");
+        Walk(plan);
+        var buffers = plan.GetProperty("Shared Hit Blocks").GetInt64() + plan.GetProperty("Shared Read Blocks").GetInt64();
+        string[] names = ["counts", "percentiles", "series", "integrity"];
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{names[statement]} {root.GetProperty("Execution Time").GetDouble():0.0} ms (planned {root.GetProperty("Planning Time").GetDouble():0.0} ms), {buffers:N0} buffers, {string.Join(", ", scans)}");
+
+        void Walk(System.Text.Json.JsonElement node)
+        {
+            var type = node.GetProperty("Node Type").GetString();
+            if (type!.Contains("Scan", StringComparison.Ordinal) && !type.StartsWith("CTE", StringComparison.Ordinal) && !type.StartsWith("Function", StringComparison.Ordinal))
+            {
+                var on = node.TryGetProperty("Index Name", out var index) ? index.GetString() : node.TryGetProperty("Relation Name", out var relation) ? relation.GetString() : "?";
+                scans.Add($"{type} {on}");
+            }
+
+            if (node.TryGetProperty("Plans", out var children))
+            {
+                foreach (var child in children.EnumerateArray())
+                {
+                    Walk(child);
+                }
+            }
+        }
     }
 
     private static async Task<List<double>> TimeSnapshotsAsync(PurchaseMetricsQuery query, MetricsWindow window, int rounds, CancellationToken cancellationToken)

@@ -109,10 +109,12 @@ internal static class PageMemoryBenchmark
 
     private static async Task<IPage> OpenAsync(IBrowserContext context, string url, string ready)
     {
+        // Generous deadlines: a hundred tabs redrawing charts every 5 s share two cores with the server.
         var page = await context.NewPageAsync();
-        await page.GotoAsync(url);
-        await page.Locator("[data-interactive=true]").WaitForAsync(new() { Timeout = 60_000 });
-        await page.Locator(ready).First.WaitForAsync(new() { Timeout = 60_000 });
+        page.SetDefaultTimeout(180_000);
+        await page.GotoAsync(url, new() { WaitUntil = WaitUntilState.DOMContentLoaded });
+        await page.Locator("[data-interactive=true]").WaitForAsync();
+        await page.Locator(ready).First.WaitForAsync();
         return page;
     }
 

@@ -26,11 +26,13 @@ public sealed partial class PurchaseMetricsQuery
     // (plan_cache_mode = force_custom_plan for this transaction): computed inside the statement, as they were
     // first, the planner could not see how narrow they are, assumed a ninth of the table per span and read all of
     // it at 10M purchases (7-10 s a window). So a window costs the same at 10M purchases as at 10K, and counts
-    // exactly what the tables hold.
+    // exactly what the tables hold. JIT is off for this transaction: with those estimates each statement's cost
+    // passed jit_optimize_above_cost and PostgreSQL spent 2.0-2.7 s compiling each of them (EXPLAIN ANALYZE at 10M,
+    // issue 15), for reads of a few thousand rows that run in milliseconds.
     private const string StateSql = """
         BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
         SELECT set_config('statement_timeout', @TimeoutMs, true), set_config('work_mem', '64MB', true),
-               set_config('plan_cache_mode', 'force_custom_plan', true);
+               set_config('plan_cache_mode', 'force_custom_plan', true), set_config('jit', 'off', true);
         SELECT (SELECT s.rolled_until FROM ops.purchase_metrics_state AS s) AS Rolled,
                ARRAY(SELECT d.minute FROM ops.purchase_metrics_dirty AS d WHERE d.minute >= @LoMinute ORDER BY d.minute) AS Dirty
         """;
