@@ -51,11 +51,11 @@ public sealed class MainLayoutDatabaseTests : ConsoleBunitContext
     {
         SignInAs("manager", OpsRoles.Manager);
         var cut = Render<MainLayout>(p => p.Add(l => l.Body, (RenderFragment)(b => b.AddContent(0, "page"))));
-        cut.WaitForAssertion(() => Assert.Contains("Database OK", cut.Find("[data-testid=database-indicator]").TextContent));
+        await cut.WaitForAssertionAsync(() => Assert.Contains("Database OK", cut.Find("[data-testid=database-indicator]").TextContent));
         Assert.Empty(cut.FindAll("[data-testid=database-banner]"));
 
         await _cluster.KillAsync();
-        cut.WaitForAssertion(
+        await cut.WaitForAssertionAsync(
             () =>
             {
                 Assert.NotEmpty(cut.FindAll("[data-testid=database-banner]"));
@@ -64,7 +64,7 @@ public sealed class MainLayoutDatabaseTests : ConsoleBunitContext
             RecoveryDeadline);
 
         await _cluster.RestartAsync();
-        cut.WaitForAssertion(
+        await cut.WaitForAssertionAsync(
             () =>
             {
                 Assert.Empty(cut.FindAll("[data-testid=database-banner]"));
@@ -82,13 +82,13 @@ public sealed class MainLayoutDatabaseTests : ConsoleBunitContext
 
         // ClickAsync completes when the handler has, so the choice is stored by then.
         await first.Find("[data-testid=theme-toggle]").ClickAsync(new Microsoft.AspNetCore.Components.Web.MouseEventArgs());
-        first.WaitForAssertion(() => Assert.True(first.FindComponent<MudThemeProvider>().Instance.GetState(x => x.IsDarkMode)), TimeSpan.FromSeconds(10));
+        await first.WaitForAssertionAsync(() => Assert.True(first.FindComponent<MudThemeProvider>().Instance.GetState(x => x.IsDarkMode)), TimeSpan.FromSeconds(10));
         Assert.True(await new UserPreferencesStore(_dataSource).GetDarkModeAsync("theme-tester", CancellationToken.None));
 
         await DisposeComponentsAsync();
         var reloaded = Render<MainLayout>(p => p.Add(l => l.Body, (RenderFragment)(b => b.AddContent(0, "page"))));
         // The reload reads the choice from the database: bUnit's 1 s default is too short on a loaded machine.
-        reloaded.WaitForAssertion(() => Assert.True(reloaded.FindComponent<MudThemeProvider>().Instance.GetState(x => x.IsDarkMode)), TimeSpan.FromSeconds(10));
+        await reloaded.WaitForAssertionAsync(() => Assert.True(reloaded.FindComponent<MudThemeProvider>().Instance.GetState(x => x.IsDarkMode)), TimeSpan.FromSeconds(10));
     }
 
     // The cluster restarts on the port it had, so nothing may take that port while it is down. Every other socket of
