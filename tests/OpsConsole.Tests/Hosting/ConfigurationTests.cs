@@ -27,6 +27,7 @@ public sealed class ConfigurationTests
         Bind<DeploymentOptions>(example, DeploymentOptions.Section);
         Bind<CreditOptions>(example, CreditOptions.Section);
         Bind<AccountOptions>(example, AccountOptions.Section);
+        Bind<HostingOptions>(example, HostingOptions.Section);
         // Database's own keys; its Local and Probe subsections bind to their own options above.
         var database = example.GetSection(DatabaseOptions.Section);
         Bind<DatabaseOptions>(new ConfigurationBuilder().AddInMemoryCollection(
