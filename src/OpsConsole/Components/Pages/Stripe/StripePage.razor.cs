@@ -59,8 +59,17 @@ public sealed partial class StripePage : IDisposable
 
     private bool Filtered => _outcomes.Count > 0 || !string.IsNullOrWhiteSpace(_type) || !string.IsNullOrWhiteSpace(_search);
 
+    /// <summary>A Stripe event to show (<c>/stripe?event=</c>, where the search box sends one): the deliveries are searched for it.</summary>
+    [SupplyParameterFromQuery(Name = "event")]
+    public string? EventId { get; set; }
+
+    /// <summary>Anything the deliveries' search takes (<c>/stripe?q=</c>): an event, purchase or payment intent id.</summary>
+    [SupplyParameterFromQuery(Name = "q")]
+    public string? Query { get; set; }
+
     protected override async Task OnInitializedAsync()
     {
+        _search = string.IsNullOrWhiteSpace(EventId) ? string.IsNullOrWhiteSpace(Query) ? null : Query.Trim() : EventId.Trim();
         if (!RendererInfo.IsInteractive)
         {
             return;
