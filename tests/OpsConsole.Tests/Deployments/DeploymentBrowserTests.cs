@@ -123,9 +123,9 @@ public sealed class DeploymentBrowserTests(BrowserFixture browser, ITestOutputHe
         await Assertions.Expect(page.Locator("[data-testid=outline-part]").First.GetByTestId("outline-count")).ToContainTextAsync("2/");
 
         // Keys typed into a field are text, not moves.
-        await page.GetByTestId("note-text").Locator("textarea").FocusAsync();
+        await page.GetByTestId("note-text").FocusAsync();
         await page.Keyboard.TypeAsync("xn");
-        await Assertions.Expect(page.GetByTestId("note-text").Locator("textarea")).ToHaveValueAsync("xn");
+        await Assertions.Expect(page.GetByTestId("note-text")).ToHaveValueAsync("xn");
         await Assertions.Expect(Item(page, items[2].Key)).ToHaveAttributeAsync("data-state", "unchecked");
         Assert.Equal(ItemState.Checked, (await DeploymentScenario.LoadAsync(Service, runId)).StateOf(items[1].Key));
         await page.ScreenshotAsync(new() { Path = BrowserFixture.ArtifactPath("deployment-run-outline.png") });

@@ -85,7 +85,7 @@ public sealed class SearchBrowserTests(BrowserFixture browser) : IClassFixture<B
 
     private async Task SearchAsync(string text)
     {
-        var box = _page.GetByTestId("search-box").Locator("input");
+        var box = _page.GetByTestId("search-box");
         await box.FillAsync(text);
         await box.PressAsync("Enter");
     }

@@ -75,9 +75,11 @@ public sealed partial class StripePage : IDisposable
             return;
         }
 
+        // Taken before the first await: a page left while it loads is disposed meanwhile, and a disposed source has no token.
+        var stopping = _stopping.Token;
         _subscription = Sampler.Subscribe(DuplicateWindow, RefreshEvery, OnMetricsAsync, _ => Task.CompletedTask);
         await LoadAsync(fresh: false);
-        _ = RefreshLoopAsync(_stopping.Token);
+        _ = RefreshLoopAsync(stopping);
     }
 
     public void Dispose()
@@ -108,11 +110,13 @@ public sealed partial class StripePage : IDisposable
 
     private async Task LoadAsync(bool fresh)
     {
+        // One token for both reads: the page may be disposed between them (left while loading).
+        var stopping = _stopping.Token;
         try
         {
-            _snapshot = await Overview.GetAsync(fresh, _stopping.Token);
+            _snapshot = await Overview.GetAsync(fresh, stopping);
             _deliveries = Filtered
-                ? await Deliveries.FindAsync(new DeliveryQuery(_outcomes, _type, _search), _stopping.Token)
+                ? await Deliveries.FindAsync(new DeliveryQuery(_outcomes, _type, _search), stopping)
                 : _snapshot.Recent;
             _error = null;
         }
@@ -120,7 +124,7 @@ public sealed partial class StripePage : IDisposable
         {
             _error = error.Message;
         }
-        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
         }
     }
