@@ -9,6 +9,7 @@ using OpsConsole.Core.Deployments;
 using OpsConsole.Core.Locks;
 using OpsConsole.Core.Metrics;
 using OpsConsole.Core.Purchases;
+using OpsConsole.Core.Search;
 using OpsConsole.Core.Stripe;
 
 namespace OpsConsole.Core;
@@ -41,6 +42,7 @@ public static class ServiceCollectionExtensions
         services.AddOpsConsoleDemo(configuration);
         services.AddOpsConsoleLocks(configuration);
         services.AddOpsConsoleStripe(configuration);
+        services.AddOpsConsoleSearch();
         return services;
     }
 
