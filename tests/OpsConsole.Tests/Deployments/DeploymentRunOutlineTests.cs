@@ -26,7 +26,7 @@ public sealed class DeploymentRunOutlineTests(MarketplaceDatabase fixture) : Dep
 
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
 
-        cut.WaitForAssertion(() =>
+        await cut.WaitForAssertionAsync(() =>
             Assert.Equal($"2/{first.Items.Count}", cut.Find($"[data-testid=outline-part][data-key='{first.Key}'] [data-testid=outline-count]").TextContent.Trim()), Wait);
         var parts = cut.FindAll("[data-testid=outline-part]");
         Assert.Equal(RunOutline.Of(run).Parts.Select(p => p.Key), parts.Select(p => p.GetAttribute("data-key")));
@@ -50,7 +50,7 @@ public sealed class DeploymentRunOutlineTests(MarketplaceDatabase fixture) : Dep
 
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
 
-        var blockers = cut.WaitForElements("[data-testid=outline-blockers] [data-testid=blocker]", Wait);
+        var blockers = await cut.WaitForElementsAsync("[data-testid=outline-blockers] [data-testid=blocker]", Wait);
         Assert.Equal(
             ["#sign-off-panel", "#sign-off-panel", .. final.Skip(1).Select(i => $"#item-{i.Key}"), .. run.Runbook.Probes.Select(p => $"#check-{p.Key}")],
             blockers.Select(b => b.GetAttribute("href")![b.GetAttribute("href")!.IndexOf('#', StringComparison.Ordinal)..]));
@@ -79,12 +79,12 @@ public sealed class DeploymentRunOutlineTests(MarketplaceDatabase fixture) : Dep
         var audit = run.Runbook.Probes.Single(p => p.Title.StartsWith("Credit balance audit", StringComparison.Ordinal));
         SignInAs("engineer", OpsRoles.Engineer);
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
-        cut.WaitForElement("[data-testid=deployment-run]", Wait);
+        await cut.WaitForElementAsync("[data-testid=deployment-run]", Wait);
         Assert.Empty(cut.FindAll("[data-testid=failed-checks]"));
 
         await cut.InvokeAsync(cut.Instance.RunChecksAsync);
 
-        var failed = cut.WaitForElements("[data-testid=failed-check]", Wait);
+        var failed = await cut.WaitForElementsAsync("[data-testid=failed-check]", Wait);
         var shown = Assert.Single(failed, f => f.GetAttribute("data-key") == audit.Key);
         Assert.Equal("Should return 0 rows", shown.QuerySelector("[data-testid=failed-check-expected]")!.TextContent.Trim());
         Assert.Equal("Returned 1 row; expected 0 rows.", shown.QuerySelector("[data-testid=failed-check-got]")!.TextContent.Trim());
@@ -106,16 +106,16 @@ public sealed class DeploymentRunOutlineTests(MarketplaceDatabase fixture) : Dep
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
         var head = $"section[id='{part.Key}']";
 
-        cut.WaitForElement($"{head} [data-testid=section-collapse]", Wait).Click();
+        (await cut.WaitForElementAsync($"{head} [data-testid=section-collapse]", Wait)).Click();
 
-        cut.WaitForAssertion(() => Assert.Equal("true", cut.Find(head).GetAttribute("data-collapsed")), Wait);
+        await cut.WaitForAssertionAsync(() => Assert.Equal("true", cut.Find(head).GetAttribute("data-collapsed")), Wait);
         Assert.All(part.Items, i => Assert.Empty(cut.FindAll($"[data-testid=item][data-key='{i.Key}']")));
         Assert.Equal("true", cut.Find($"[data-testid=outline-part][data-key='{part.Key}']").GetAttribute("data-finished"));
         Assert.Single(cut.FindAll("[data-testid=section-collapse]"));
 
         cut.Find($"{head} [data-testid=section-collapse]").Click();
 
-        cut.WaitForAssertion(() => Assert.Equal("false", cut.Find(head).GetAttribute("data-collapsed")), Wait);
+        await cut.WaitForAssertionAsync(() => Assert.Equal("false", cut.Find(head).GetAttribute("data-collapsed")), Wait);
         Assert.Equal(part.Items.Count, part.Items.Count(i => cut.FindAll($"[data-testid=item][data-key='{i.Key}']").Count == 1));
     }
 
@@ -128,10 +128,10 @@ public sealed class DeploymentRunOutlineTests(MarketplaceDatabase fixture) : Dep
         SignInAs("engineer", OpsRoles.Engineer);
         var keys = JSInterop.SetupModule("./js/run-keys.js");
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
-        cut.WaitForElement("[data-testid=deployment-run]", Wait);
+        await cut.WaitForElementAsync("[data-testid=deployment-run]", Wait);
 
         await cut.InvokeAsync(() => cut.Instance.OnShortcutAsync("x", items[0].Key));
-        cut.WaitForAssertion(() => Assert.Equal("checked", cut.Find($"[data-testid=item][data-key='{items[0].Key}']").GetAttribute("data-state")), Wait);
+        await cut.WaitForAssertionAsync(() => Assert.Equal("checked", cut.Find($"[data-testid=item][data-key='{items[0].Key}']").GetAttribute("data-state")), Wait);
         Assert.Equal(ItemState.Checked, (await DeploymentScenario.LoadAsync(Service, runId)).StateOf(items[0].Key));
 
         await cut.InvokeAsync(() => cut.Instance.OnShortcutAsync("j", items[0].Key));
@@ -145,10 +145,10 @@ public sealed class DeploymentRunOutlineTests(MarketplaceDatabase fixture) : Dep
         Assert.Equal($"item-{items[1].Key}", keys.Invocations["focusElement"][^1].Arguments[0]);
 
         await cut.InvokeAsync(() => cut.Instance.OnShortcutAsync("space", items[0].Key));
-        cut.WaitForAssertion(() => Assert.Equal("unchecked", cut.Find($"[data-testid=item][data-key='{items[0].Key}']").GetAttribute("data-state")), Wait);
+        await cut.WaitForAssertionAsync(() => Assert.Equal("unchecked", cut.Find($"[data-testid=item][data-key='{items[0].Key}']").GetAttribute("data-state")), Wait);
 
         await cut.InvokeAsync(() => cut.Instance.OnShortcutAsync("a", items[2].Key));
-        cut.WaitForElement($"[data-testid=item][data-key='{items[2].Key}'] [data-testid=item-na-reason]", Wait);
+        await cut.WaitForElementAsync($"[data-testid=item][data-key='{items[2].Key}'] [data-testid=item-na-reason]", Wait);
 
         // The page listens for keys once it is interactive.
         Assert.Single(keys.Invocations["listen"]);
@@ -164,9 +164,9 @@ public sealed class DeploymentRunOutlineTests(MarketplaceDatabase fixture) : Dep
         var keys = JSInterop.SetupModule("./js/run-keys.js");
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
 
-        cut.WaitForElement("[data-testid=next-open]", Wait).Click();
+        (await cut.WaitForElementAsync("[data-testid=next-open]", Wait)).Click();
 
-        cut.WaitForAssertion(() => Assert.Equal($"item-{items[2].Key}", keys.Invocations["focusElement"][^1].Arguments[0]), Wait);
+        await cut.WaitForAssertionAsync(() => Assert.Equal($"item-{items[2].Key}", keys.Invocations["focusElement"][^1].Arguments[0]), Wait);
     }
 
     private async Task TickAsync(long runId, params ChecklistItem[] items)
