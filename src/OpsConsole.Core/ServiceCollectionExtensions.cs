@@ -8,6 +8,7 @@ using OpsConsole.Core.Demo;
 using OpsConsole.Core.Deployments;
 using OpsConsole.Core.Locks;
 using OpsConsole.Core.Metrics;
+using OpsConsole.Core.Overview;
 using OpsConsole.Core.Purchases;
 using OpsConsole.Core.Stripe;
 
@@ -41,6 +42,7 @@ public static class ServiceCollectionExtensions
         services.AddOpsConsoleDemo(configuration);
         services.AddOpsConsoleLocks(configuration);
         services.AddOpsConsoleStripe(configuration);
+        services.AddOpsConsoleOverview(configuration);
         return services;
     }
 
