@@ -111,6 +111,38 @@ public sealed class DemoScenarioBrowserTests(DemoBrowserFixture demo) : IClassFi
     }
 
     [Fact]
+    public async Task The_slow_checkout_shows_on_the_lock_card_with_a_link_to_the_blocking_session()
+    {
+        await using var context = await demo.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new() { Width = 1400, Height = 1000 } });
+        var page = await demo.OverviewAsync(context, "admin");
+        await Assertions.Expect(page.GetByTestId("scenario-slow-checkout")).ToBeEnabledAsync(new() { Timeout = 45_000 });
+
+        await page.GetByTestId("scenario-slow-checkout").ClickAsync();
+
+        var blocker = page.Locator("[data-testid=locks-blocker] a");
+        await Assertions.Expect(blocker).ToContainTextAsync(SlowCheckoutDemo.SlowCheckoutApplication, new() { Timeout = 20_000 });
+        await Assertions.Expect(blocker).ToHaveAttributeAsync("href", new System.Text.RegularExpressions.Regex(@"^/locks\?pid=\d+$"));
+        await Assertions.Expect(page.Locator("[data-testid=overview-card][data-card=locks]")).ToContainTextAsync("2 sessions waiting");
+        await Assertions.Expect(page.GetByTestId("locks-longest")).ToContainTextAsync("on lead ");
+        await Assertions.Expect(page.GetByTestId("scenario-running")).ToHaveCountAsync(0, new() { Timeout = 45_000 });
+        await Assertions.Expect(page.Locator("[data-testid=overview-card][data-card=locks]")).ToContainTextAsync("No session waits for a lock.", new() { Timeout = 15_000 });
+    }
+
+    [Fact]
+    public async Task The_webhook_storm_through_the_signed_receiver_turns_the_duplicate_rate_to_alert()
+    {
+        await using var context = await demo.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new() { Width = 1400, Height = 1000 } });
+        var page = await demo.OverviewAsync(context, "admin");
+        await Assertions.Expect(page.GetByTestId("scenario-webhook-storm")).ToBeEnabledAsync(new() { Timeout = 45_000 });
+
+        await page.GetByTestId("scenario-webhook-storm").ClickAsync();
+
+        await Assertions.Expect(page.Locator("[data-testid=overview-kpi][data-key=webhook-duplicate-rate]"))
+            .ToHaveAttributeAsync("data-state", "alert", new() { Timeout = 30_000 });
+        await Assertions.Expect(page.GetByTestId("scenario-running")).ToHaveCountAsync(0, new() { Timeout = 30_000 });
+    }
+
+    [Fact]
     public async Task A_manager_sees_the_scenarios_but_cannot_start_one()
     {
         await using var context = await demo.Browser.NewContextAsync();
