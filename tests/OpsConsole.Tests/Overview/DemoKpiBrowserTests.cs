@@ -34,14 +34,17 @@ public class DemoBrowserFixture : BrowserFixture
     }
 
     /// <summary>A page signed in as <paramref name="userName"/> on the overview, interactive.</summary>
-    public async Task<IPage> OverviewAsync(IBrowserContext context, string userName)
+    public Task<IPage> OverviewAsync(IBrowserContext context, string userName) => SignInOnOverviewAsync(context, BaseUrl, userName);
+
+    /// <summary>Signs in from the overview's address and waits for the interactive page.</summary>
+    public static async Task<IPage> SignInOnOverviewAsync(IBrowserContext context, string baseUrl, string userName)
     {
         var page = await context.NewPageAsync();
-        await page.GotoAsync($"{BaseUrl}/");
+        await page.GotoAsync($"{baseUrl}/");
         await page.GetByLabel("User name").FillAsync(userName);
         await page.GetByLabel("Password").FillAsync(ConsoleAppFixture.Password);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-        await Assertions.Expect(page).ToHaveURLAsync($"{BaseUrl}/");
+        await Assertions.Expect(page).ToHaveURLAsync($"{baseUrl}/");
         await Assertions.Expect(page.Locator("[data-interactive=true]")).ToBeAttachedAsync();
         return page;
     }

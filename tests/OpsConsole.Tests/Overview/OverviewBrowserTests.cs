@@ -4,7 +4,6 @@ using OpsConsole.Core.Demo;
 using OpsConsole.Core.Deployments;
 using OpsConsole.Testing;
 using OpsConsole.Tests.Browser;
-using OpsConsole.Tests.Infrastructure;
 
 namespace OpsConsole.Tests.Overview;
 
@@ -69,13 +68,7 @@ public sealed class OverviewBrowserTests(BrowserFixture browser) : IClassFixture
     {
         var context = await browser.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new() { Width = 1400, Height = 900 } });
         _contexts.Add(context);
-        var page = await context.NewPageAsync();
-        await page.GotoAsync($"{browser.BaseUrl}/");
-        await page.GetByLabel("User name").FillAsync(userName);
-        await page.GetByLabel("Password").FillAsync(ConsoleAppFixture.Password);
-        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-        await Assertions.Expect(page).ToHaveURLAsync($"{browser.BaseUrl}/");
-        await Assertions.Expect(page.Locator("[data-interactive=true]")).ToBeAttachedAsync();
+        var page = await DemoBrowserFixture.SignInOnOverviewAsync(context, browser.BaseUrl, userName);
         return page;
     }
 }
