@@ -31,6 +31,10 @@ public sealed class SlowCheckoutDemoTests(MarketplaceDatabase database) : IClass
         var first = Assert.Single(tree.Root.Waiters);
         Assert.Equal(("lead", leads[0], seller), (snapshot.Rows[first.Pid].Kind, snapshot.Rows[first.Pid].RowId, snapshot.Rows[first.Pid].OwnerId));
         Assert.Equal(BlockingEdge.QueuedBehind, Assert.Single(first.Waiters).Edge);
+        // The overview's lock card: two waiting, the root to link to, the lead named.
+        var card = Core.Overview.OverviewService.Summarize(snapshot, new LockOptions());
+        Assert.Equal((2, root.Pid, SlowCheckoutDemo.SlowCheckoutApplication), (card.Waiting, card.RootPid, card.RootApplication));
+        Assert.Contains(leads[0].ToString(), card.Row, StringComparison.Ordinal);
 
         var terminated = await services.GetRequiredService<BackendActions>()
             .TerminateAsync(TestActors.Engineer, new BackendRef(root.Pid, root.BackendStart), "practising", CancellationToken.None);
