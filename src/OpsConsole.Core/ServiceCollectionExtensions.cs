@@ -8,6 +8,7 @@ using OpsConsole.Core.Demo;
 using OpsConsole.Core.Deployments;
 using OpsConsole.Core.Locks;
 using OpsConsole.Core.Metrics;
+using OpsConsole.Core.Overview;
 using OpsConsole.Core.Purchases;
 using OpsConsole.Core.Search;
 using OpsConsole.Core.Stripe;
@@ -43,6 +44,7 @@ public static class ServiceCollectionExtensions
         services.AddOpsConsoleLocks(configuration);
         services.AddOpsConsoleStripe(configuration);
         services.AddOpsConsoleSearch();
+        services.AddOpsConsoleOverview(configuration);
         return services;
     }
 
