@@ -8,7 +8,9 @@ using OpsConsole.Core.Demo;
 using OpsConsole.Core.Deployments;
 using OpsConsole.Core.Locks;
 using OpsConsole.Core.Metrics;
+using OpsConsole.Core.Overview;
 using OpsConsole.Core.Purchases;
+using OpsConsole.Core.Search;
 using OpsConsole.Core.Stripe;
 
 namespace OpsConsole.Core;
@@ -41,6 +43,8 @@ public static class ServiceCollectionExtensions
         services.AddOpsConsoleDemo(configuration);
         services.AddOpsConsoleLocks(configuration);
         services.AddOpsConsoleStripe(configuration);
+        services.AddOpsConsoleSearch();
+        services.AddOpsConsoleOverview(configuration);
         return services;
     }
 

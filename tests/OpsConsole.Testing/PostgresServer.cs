@@ -92,13 +92,35 @@ public sealed class PostgresServer
         await ExecuteAsync(Cluster.ConnectionString(), $"DROP DATABASE IF EXISTS {name} WITH (FORCE)", cancellationToken);
     }
 
+    /// <summary>
+    /// A cluster of a test's own (one it may kill and restart on <paramref name="port"/>), in a folder that the same
+    /// reaper and leftover sweep cover as the shared server's: it goes when the test run ends, however it ends. The
+    /// test destroys it (and deletes the folder) when done.
+    /// </summary>
+    public static async Task<(LocalPostgresCluster Cluster, string Folder)> StartPrivateClusterAsync(int port, CancellationToken cancellationToken)
+    {
+        RemoveLeftovers();
+        var folder = await OwnedFolderAsync(cancellationToken);
+        var cluster = await LocalPostgresCluster.StartAsync(
+            new LocalClusterOptions { DataDirectory = Path.Combine(folder, "pgdata"), Durable = false, Port = port },
+            cancellationToken);
+        StartReaper(cluster, folder);
+        return (cluster, folder);
+    }
+
+    private static async Task<string> OwnedFolderAsync(CancellationToken cancellationToken)
+    {
+        var folder = Path.Combine(Path.GetTempPath(), $"{FolderPrefix}{Environment.ProcessId}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(folder);
+        await File.WriteAllTextAsync(
+            Path.Combine(folder, "owner.pid"), Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken);
+        return folder;
+    }
+
     private static async Task<PostgresServer> StartAsync()
     {
         RemoveLeftovers();
-        var folder = Path.Combine(Path.GetTempPath(), $"{FolderPrefix}{Environment.ProcessId}-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(folder);
-        await File.WriteAllTextAsync(Path.Combine(folder, "owner.pid"), Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
-
+        var folder = await OwnedFolderAsync(CancellationToken.None);
         var cluster = await LocalPostgresCluster.StartAsync(
             new LocalClusterOptions { DataDirectory = Path.Combine(folder, "pgdata"), Durable = false },
             CancellationToken.None);

@@ -12,8 +12,14 @@ public sealed class AccountOptions
     /// <summary>How long a locked account stays locked.</summary>
     public TimeSpan LockoutDuration { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>How often a signed-in user's account is checked again (still there, same role).</summary>
+    /// <summary>How often a signed-in user's account is checked again (still there, same role, same security stamp, not disabled).</summary>
     public TimeSpan RevalidationInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// The longest a sign-in lasts, however active its user: the cookie's sliding expiration renews it, this does not
+    /// move. Checked with the account, so an open page ends within <see cref="RevalidationInterval"/> of it.
+    /// </summary>
+    public TimeSpan MaxSessionLifetime { get; set; } = TimeSpan.FromHours(12);
 
     /// <summary>The shortest password <see cref="AccountService.UpsertAsync"/> accepts.</summary>
     public int MinimumPasswordLength { get; set; } = 8;

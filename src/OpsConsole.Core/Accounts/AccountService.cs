@@ -1,6 +1,9 @@
-using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
 using Dapper;
 using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -10,20 +13,27 @@ namespace OpsConsole.Core.Accounts;
 /// Local accounts in <c>ops.accounts</c>: creating them, and checking a sign-in with lockout after
 /// repeated failures. Passwords are hashed with ASP.NET Core Identity's <see cref="PasswordHasher{TUser}"/>.
 /// </summary>
-public sealed class AccountService(NpgsqlDataSource dataSource, IPasswordHasher<OpsAccount> passwordHasher, IOptions<AccountOptions> options)
+public sealed class AccountService(
+    NpgsqlDataSource dataSource,
+    IPasswordHasher<OpsAccount> passwordHasher,
+    IOptions<AccountOptions> options,
+    ILogger<AccountService>? logger = null)
 {
     private static readonly OpsAccount NobodyForTiming = new(0, "", OpsRoles.Engineer, "", 0, null);
 
-    private readonly Lazy<string> _hashForUnknownNames = new(() => passwordHasher.HashPassword(NobodyForTiming, Guid.NewGuid().ToString()));
-
-    // Failures for names that have no account, kept in memory: they "lock" exactly like real accounts,
-    // so the lockout message cannot tell an attacker which names exist.
-    private readonly ConcurrentDictionary<string, (int Failures, DateTime LockedUntilUtc)> _unknownNames = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Lazy<string> _hashForTiming = new(() => passwordHasher.HashPassword(NobodyForTiming, Guid.NewGuid().ToString()));
+    private readonly ILogger _logger = logger ?? NullLogger<AccountService>.Instance;
+    private byte[]? _nameKeySecret;
 
     /// <summary>
     /// Checks <paramref name="password"/> for <paramref name="userName"/> (case-insensitive).
     /// A wrong password counts a failure and, at <see cref="AccountOptions.MaxFailedAttempts"/>, locks
     /// the account for <see cref="AccountOptions.LockoutDuration"/>; a success resets the count.
+    /// The account row stays locked (<c>FOR UPDATE</c>) from reading it to recording the outcome, so parallel
+    /// attempts are checked one after the other: they cannot get past the limit, and a right password cannot lift
+    /// a lock that another attempt set meanwhile. Every path hashes the password once (an unknown name, a locked
+    /// or disabled account too), so the time taken does not tell which names exist. Names without an account
+    /// lock the same way, counted in <c>ops.sign_in_failures</c> under a keyed hash of the name.
     /// </summary>
     public async Task<SignInResult> SignInAsync(string userName, string password, CancellationToken cancellationToken)
     {
@@ -33,61 +43,85 @@ public sealed class AccountService(NpgsqlDataSource dataSource, IPasswordHasher<
         }
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var row = await connection.QuerySingleOrDefaultAsync<AccountRow>(
-            new CommandDefinition(FindSql, new { UserName = userName.Trim() }, cancellationToken: cancellationToken));
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var row = await connection.QuerySingleOrDefaultAsync<AccountRow>(new CommandDefinition(
+            FindSql + " FOR UPDATE", new { UserName = userName.Trim() }, transaction, cancellationToken: cancellationToken));
 
         if (row is null)
         {
-            // Spend the same time as for a real account, so timing does not tell which half was wrong.
-            passwordHasher.VerifyHashedPassword(NobodyForTiming, _hashForUnknownNames.Value, password);
-            return RecordUnknownNameFailure(userName.Trim()) ? SignInResult.LockedOut : SignInResult.Failed;
-        }
+            SpendTheTimeOfAPasswordCheck(password);
+            var nameKey = await NameKeyAsync(connection, transaction, userName, cancellationToken);
+            var locked = await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+                RecordUnknownNameFailureSql,
+                new { NameKey = nameKey, options.Value.MaxFailedAttempts, LockoutSeconds = options.Value.LockoutDuration.TotalSeconds },
+                transaction,
+                cancellationToken: cancellationToken));
+            await transaction.CommitAsync(cancellationToken);
+            var shortKey = Convert.ToHexStringLower(nameKey, 0, 6);
+            if (locked)
+            {
+                _logger.LogWarning("Sign-in refused for an unknown account (name key {NameKey}): locked after repeated failures", shortKey);
+                return SignInResult.LockedOut;
+            }
 
-        if (row.IsLocked)
-        {
-            return SignInResult.LockedOut;
+            _logger.LogInformation("Failed sign-in for an unknown account (name key {NameKey})", shortKey);
+            return SignInResult.Failed;
         }
 
         var account = row.ToAccount();
+        if (account.IsDisabled || row.IsLocked)
+        {
+            SpendTheTimeOfAPasswordCheck(password);
+            await transaction.CommitAsync(cancellationToken);
+            if (account.IsDisabled)
+            {
+                _logger.LogWarning("Sign-in refused for {UserName}: the account is disabled", account.UserName);
+                return SignInResult.Failed;
+            }
+
+            _logger.LogWarning("Sign-in refused for {UserName}: locked after repeated failures", account.UserName);
+            return SignInResult.LockedOut;
+        }
+
         var verification = passwordHasher.VerifyHashedPassword(account, account.PasswordHash, password);
         if (verification == PasswordVerificationResult.Failed)
         {
             var lockedNow = await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
                 RecordFailureSql,
                 new { account.Id, options.Value.MaxFailedAttempts, LockoutSeconds = options.Value.LockoutDuration.TotalSeconds },
+                transaction,
                 cancellationToken: cancellationToken));
+            await transaction.CommitAsync(cancellationToken);
+            _logger.LogInformation(
+                lockedNow ? "Failed sign-in for {UserName}: the account is now locked" : "Failed sign-in for {UserName}", account.UserName);
             return lockedNow ? SignInResult.LockedOut : SignInResult.Failed;
         }
 
         var newHash = verification == PasswordVerificationResult.SuccessRehashNeeded
             ? passwordHasher.HashPassword(account, password)
             : null;
-        await connection.ExecuteAsync(new CommandDefinition(
-            RecordSuccessSql, new { account.Id, NewHash = newHash }, cancellationToken: cancellationToken));
-        return new SignInResult(SignInOutcome.Succeeded, account);
+        // A new hash gives the account a new stamp (the trigger of 0070): the cookie gets the one written here.
+        var stamp = await connection.ExecuteScalarAsync<Guid>(new CommandDefinition(
+            RecordSuccessSql, new { account.Id, NewHash = newHash }, transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+        return new SignInResult(SignInOutcome.Succeeded, account with { SecurityStamp = stamp, FailedAttempts = 0, LockedUntilUtc = null });
     }
 
-    private bool RecordUnknownNameFailure(string userName)
+    private void SpendTheTimeOfAPasswordCheck(string password) =>
+        passwordHasher.VerifyHashedPassword(NobodyForTiming, _hashForTiming.Value, password);
+
+    /// <summary>
+    /// A keyed hash (HMAC-SHA256, key in <c>ops.sign_in_secret</c>) of the trimmed, case-folded name: what counts
+    /// the failures of a name without an account and names it in the log, so that a password typed into the name
+    /// field is kept nowhere in clear.
+    /// </summary>
+    private async Task<byte[]> NameKeyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string userName, CancellationToken cancellationToken)
     {
-        var now = DateTime.UtcNow;
-        if (_unknownNames.Count > 10_000)
-        {
-            // Bounded: drop what is no longer locked (the rate limiter keeps any one client far below this).
-            foreach (var stale in _unknownNames.Where(e => e.Value.LockedUntilUtc < now).Select(e => e.Key).ToList())
-            {
-                _unknownNames.TryRemove(stale, out _);
-            }
-        }
-
-        var entry = _unknownNames.AddOrUpdate(
-            userName,
-            _ => Count(1),
-            // Still locked: unchanged. Counting: one more. Lock expired: start again.
-            (_, e) => e.LockedUntilUtc > now ? e : Count(e.LockedUntilUtc == default ? e.Failures + 1 : 1));
-        return entry.LockedUntilUtc > now;
-
-        (int, DateTime) Count(int failures) =>
-            (failures, failures >= options.Value.MaxFailedAttempts ? now + options.Value.LockoutDuration : default);
+        _nameKeySecret ??= await connection.ExecuteScalarAsync<byte[]>(new CommandDefinition(
+            "SELECT key FROM ops.sign_in_secret", transaction: transaction, cancellationToken: cancellationToken))
+            ?? throw new InvalidOperationException("ops.sign_in_secret has no key: the database is not migrated to 0070.");
+        var normalized = userName.Trim().Normalize(NormalizationForm.FormKC).ToLowerInvariant();
+        return HMACSHA256.HashData(_nameKeySecret, Encoding.UTF8.GetBytes(normalized));
     }
 
     /// <summary>
@@ -140,6 +174,17 @@ public sealed class AccountService(NpgsqlDataSource dataSource, IPasswordHasher<
         return (name, knownRole, passwordHasher.HashPassword(new OpsAccount(0, name, knownRole, "", 0, null), password));
     }
 
+    /// <summary>
+    /// Disables the account: it can no longer sign in, and its sessions end (new security stamp) within
+    /// <see cref="AccountOptions.RevalidationInterval"/>. <c>users add</c> enables it again. False when there is no such account.
+    /// </summary>
+    public async Task<bool> DisableAsync(string userName, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await connection.ExecuteAsync(new CommandDefinition(
+            DisableSql, new { UserName = userName.Trim() }, cancellationToken: cancellationToken)) > 0;
+    }
+
     /// <summary>The account named <paramref name="userName"/> (case-insensitive), or null.</summary>
     public async Task<OpsAccount?> FindAsync(string userName, CancellationToken cancellationToken)
     {
@@ -152,9 +197,35 @@ public sealed class AccountService(NpgsqlDataSource dataSource, IPasswordHasher<
     private const string FindSql = """
         SELECT id, user_name AS UserName, role, password_hash AS PasswordHash,
                failed_attempts AS FailedAttempts, locked_until AS LockedUntilUtc,
-               coalesce(locked_until > now(), false) AS IsLocked
+               coalesce(locked_until > now(), false) AS IsLocked,
+               security_stamp AS SecurityStamp, disabled_at AS DisabledAtUtc
         FROM ops.accounts
         WHERE lower(user_name) = lower(@UserName)
+        """;
+
+    private const string DisableSql = """
+        UPDATE ops.accounts SET disabled_at = coalesce(disabled_at, now()), updated_at = now()
+        WHERE lower(user_name) = lower(@UserName)
+        """;
+
+    // Unknown names count like accounts: reaching the limit locks the name; while locked, an attempt changes nothing;
+    // once the lock is over the count starts again. Names nobody tried for a day are dropped on the way.
+    private const string RecordUnknownNameFailureSql = """
+        INSERT INTO ops.sign_in_failures AS f (name_key, failed_attempts, locked_until)
+        VALUES (@NameKey,
+                CASE WHEN 1 >= @MaxFailedAttempts THEN 0 ELSE 1 END,
+                CASE WHEN 1 >= @MaxFailedAttempts THEN now() + make_interval(secs => @LockoutSeconds) END)
+        ON CONFLICT (name_key) DO UPDATE
+        SET failed_attempts = CASE WHEN f.locked_until > now() THEN f.failed_attempts
+                                   WHEN f.failed_attempts + 1 >= @MaxFailedAttempts THEN 0
+                                   ELSE f.failed_attempts + 1 END,
+            locked_until = CASE WHEN f.locked_until > now() THEN f.locked_until
+                                WHEN f.failed_attempts + 1 >= @MaxFailedAttempts THEN now() + make_interval(secs => @LockoutSeconds)
+                                END,
+            updated_at = now()
+        RETURNING coalesce(locked_until > now(), false);
+        DELETE FROM ops.sign_in_failures
+        WHERE updated_at < now() - interval '1 day' AND coalesce(locked_until < now(), true);
         """;
 
     // Counts the failure in one statement, so that concurrent wrong guesses cannot slip past the limit;
@@ -177,6 +248,7 @@ public sealed class AccountService(NpgsqlDataSource dataSource, IPasswordHasher<
             last_sign_in_at = now(),
             password_hash = coalesce(@NewHash, password_hash)
         WHERE id = @Id
+        RETURNING security_stamp
         """;
 
     private const string UpsertSql = """
@@ -187,6 +259,7 @@ public sealed class AccountService(NpgsqlDataSource dataSource, IPasswordHasher<
             password_hash = excluded.password_hash,
             failed_attempts = 0,
             locked_until = NULL,
+            disabled_at = NULL,
             created_by_demo = false,
             updated_at = now()
         RETURNING xmax = 0
@@ -206,8 +279,10 @@ public sealed class AccountService(NpgsqlDataSource dataSource, IPasswordHasher<
         RETURNING xmax = 0
         """;
 
-    private sealed record AccountRow(long Id, string UserName, string Role, string PasswordHash, int FailedAttempts, DateTime? LockedUntilUtc, bool IsLocked)
+    private sealed record AccountRow(
+        long Id, string UserName, string Role, string PasswordHash, int FailedAttempts, DateTime? LockedUntilUtc, bool IsLocked,
+        Guid SecurityStamp, DateTime? DisabledAtUtc)
     {
-        public OpsAccount ToAccount() => new(Id, UserName, Role, PasswordHash, FailedAttempts, LockedUntilUtc);
+        public OpsAccount ToAccount() => new(Id, UserName, Role, PasswordHash, FailedAttempts, LockedUntilUtc, SecurityStamp, DisabledAtUtc);
     }
 }

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using OpsConsole.Core.Database;
+using OpsConsole.Core.Live;
 
 namespace OpsConsole.Core.Credits;
 
@@ -14,81 +15,8 @@ public sealed record CreditChange(Guid WorkspaceId, long AdjustmentId)
     public static CreditChange Resync { get; } = new(Guid.Empty, 0);
 }
 
-/// <summary>
-/// The in-process fan-out of credit changes to open <c>/credits</c> pages. A failing subscriber is logged and does
-/// not stop the others.
-/// </summary>
-public sealed class CreditEventHub(ILogger<CreditEventHub> logger)
-{
-    private readonly Lock _gate = new();
-    private readonly List<Subscription> _subscriptions = [];
-
-    /// <summary>Calls <paramref name="handler"/> for every change until the returned handle is disposed.</summary>
-    public IDisposable Subscribe(Func<CreditChange, Task> handler)
-    {
-        var subscription = new Subscription(this, handler);
-        lock (_gate)
-        {
-            _subscriptions.Add(subscription);
-        }
-
-        return subscription;
-    }
-
-    /// <summary>How many subscriptions are open (for tests and diagnostics).</summary>
-    public int SubscriberCount
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _subscriptions.Count;
-            }
-        }
-    }
-
-    /// <summary>Delivers <paramref name="change"/> to every subscriber, each on its own, without waiting for them.</summary>
-    public void Publish(CreditChange change)
-    {
-        Subscription[] targets;
-        lock (_gate)
-        {
-            targets = [.. _subscriptions];
-        }
-
-        foreach (var target in targets)
-        {
-            _ = DeliverAsync(target.Handler, change);
-        }
-    }
-
-    private async Task DeliverAsync(Func<CreditChange, Task> handler, CreditChange change)
-    {
-        try
-        {
-            await handler(change);
-        }
-        catch (Exception e)
-        {
-            logger.LogWarning(e, "A subscriber to credit changes failed on adjustment {AdjustmentId}.", change.AdjustmentId);
-        }
-    }
-
-    private void Remove(Subscription subscription)
-    {
-        lock (_gate)
-        {
-            _subscriptions.Remove(subscription);
-        }
-    }
-
-    private sealed class Subscription(CreditEventHub hub, Func<CreditChange, Task> handler) : IDisposable
-    {
-        public Func<CreditChange, Task> Handler { get; } = handler;
-
-        public void Dispose() => hub.Remove(this);
-    }
-}
+/// <summary>The in-process fan-out of credit changes to open <c>/credits</c> pages.</summary>
+public sealed class CreditEventHub(ILogger<CreditEventHub> logger) : EventHub<CreditChange>(logger);
 
 /// <summary>LISTENs on <see cref="ChannelName"/> (notified by the journal's trigger, migration 0050) and publishes to the hub.</summary>
 public sealed class CreditEventListener(

@@ -136,14 +136,9 @@ public sealed class CreditService(OpsTransactions transactions, IOptions<CreditO
     /// </summary>
     public async Task<OpsResult<AdjustmentOutcome>> ApproveAsync(OpsActor actor, long id, string? reason, CancellationToken cancellationToken)
     {
-        if (actor.Lacks(OpsPermissions.EditCredits) is { } refusal)
+        if (MayDecide(actor, reason) is { } refusal)
         {
             return refusal;
-        }
-
-        if (CreditReconciliation.ValidateReason(reason) is { } invalid)
-        {
-            return invalid;
         }
 
         return await transactions.RunAsync<AdjustmentOutcome>(tx => Guarded(async () =>
@@ -167,17 +162,16 @@ public sealed class CreditService(OpsTransactions transactions, IOptions<CreditO
         }), cancellationToken);
     }
 
+    // An approval, rejection or reversal needs the permission and a reason, checked before anything is read.
+    private static Refusal? MayDecide(OpsActor actor, string? reason) =>
+        actor.Lacks(OpsPermissions.EditCredits) ?? CreditReconciliation.ValidateReason(reason);
+
     /// <summary>A checker (not the maker) rejects a pending adjustment; nothing is applied.</summary>
     public async Task<OpsResult<AdjustmentOutcome>> RejectAsync(OpsActor actor, long id, string? reason, CancellationToken cancellationToken)
     {
-        if (actor.Lacks(OpsPermissions.EditCredits) is { } refusal)
+        if (MayDecide(actor, reason) is { } refusal)
         {
             return refusal;
-        }
-
-        if (CreditReconciliation.ValidateReason(reason) is { } invalid)
-        {
-            return invalid;
         }
 
         return await transactions.RunAsync<AdjustmentOutcome>(async tx =>
@@ -201,14 +195,9 @@ public sealed class CreditService(OpsTransactions transactions, IOptions<CreditO
     /// </summary>
     public async Task<OpsResult<AdjustmentOutcome>> ReverseAsync(OpsActor actor, long id, string? reason, CancellationToken cancellationToken)
     {
-        if (actor.Lacks(OpsPermissions.EditCredits) is { } refusal)
+        if (MayDecide(actor, reason) is { } refusal)
         {
             return refusal;
-        }
-
-        if (CreditReconciliation.ValidateReason(reason) is { } invalid)
-        {
-            return invalid;
         }
 
         return await transactions.RunAsync<AdjustmentOutcome>(async tx =>

@@ -47,10 +47,12 @@ public sealed record DemoWebhookSecret(string Value);
 /// The demo's card buyers and a simulated Stripe. Buyers reserve through <see cref="IPurchaseService"/>; the simulated
 /// Stripe then posts signed events (Stripe.net's types and signature helper) to <c>POST /api/stripe/webhook</c> over
 /// HTTP, with the mix real traffic has: a <c>payment_intent.created</c> first now and then, the payment intent and
-/// often the checkout session (either first), about 5 % of deliveries repeated, some checkouts abandoned (they
-/// expire), and now and then a payment that arrives after the reservation ran out and its lead was sold to a credit
-/// buyer (a refund-queue entry). Slow customers' checkouts hold their leads for seconds, not 15 minutes, so expiry
-/// and refunds show within a minute of start.
+/// often the checkout session (either first), one delivery in <see cref="DuplicateEvery"/> repeated, one checkout in
+/// <see cref="AbandonEvery"/> abandoned (it expires), and one in <see cref="LatePaymentEvery"/> paid after the reservation
+/// ran out and its lead was sold to a credit buyer (a refund-queue entry). The rare ones come on a fixed count, not at
+/// random, so that no window of the calm baseline sees a cluster of them. During the webhook storm scenario every event
+/// is delivered <see cref="StormDeliveries"/> times. Slow customers' checkouts hold their leads for seconds, not 15
+/// minutes, so expiry and refunds show within a minute of start.
 /// </summary>
 public sealed class DemoCardPayments : BackgroundService
 {
@@ -59,11 +61,24 @@ public sealed class DemoCardPayments : BackgroundService
 
     private static readonly TimeSpan SlowCustomerTtl = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan BackOffAfterError = TimeSpan.FromSeconds(5);
-    private const double CheckoutsPerSecond = 0.8;
-    private const double DuplicateShare = 0.05;
+
+    /// <summary>One delivery in this many is repeated (Stripe's at-least-once delivery): 1.7 %, under the guide's 5 % target.</summary>
+    public const int DuplicateEvery = 60;
+
+    /// <summary>One checkout in this many is abandoned and expires.</summary>
+    public const int AbandonEvery = 150;
+
+    /// <summary>One checkout in this many is paid after its reservation ran out and its lead was sold (the first at the 20th).</summary>
+    public const int LatePaymentEvery = 400;
+
+    /// <summary>Deliveries of each event while the webhook storm runs.</summary>
+    public const int StormDeliveries = 4;
 
     private readonly IPurchaseService _purchases;
     private readonly DemoMarket _market;
+    private readonly DemoLeadPool _pool;
+    private readonly DemoScenarios? _scenarios;
+    private readonly DemoTrafficStats _stats;
     private readonly IConsoleAddresses? _addresses;
     private readonly IHostApplicationLifetime? _lifetime;
     private readonly IConfiguration _configuration;
@@ -76,15 +91,19 @@ public sealed class DemoCardPayments : BackgroundService
     private readonly HttpClient _http;
     private readonly Random _random = new();
     private int _checkouts;
+    private long _deliveries;
 
     /// <summary>Created by <see cref="DemoCardPaymentsServiceCollectionExtensions.AddDemoCardPayments"/>.</summary>
     public DemoCardPayments(
-        IPurchaseService purchases, DemoMarket market, IConfiguration configuration,
+        IPurchaseService purchases, DemoMarket market, DemoLeadPool pool, DemoTrafficStats stats, IConfiguration configuration,
         IOptions<DemoOptions> demo, IOptions<PurchaseOptions> purchaseOptions, TimeProvider time, ILoggerFactory loggers, DemoWebhookSecret secret,
-        IConsoleAddresses? addresses = null, IHostApplicationLifetime? lifetime = null)
+        IConsoleAddresses? addresses = null, IHostApplicationLifetime? lifetime = null, DemoScenarios? scenarios = null)
     {
         _purchases = purchases;
         _market = market;
+        _pool = pool;
+        _stats = stats;
+        _scenarios = scenarios;
         _addresses = addresses;
         _lifetime = lifetime;
         _configuration = configuration;
@@ -100,7 +119,7 @@ public sealed class DemoCardPayments : BackgroundService
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (_demo.Value.Enabled != true || _demo.Value.PurchasesPerSecond <= 0)
+        if (_demo.Value.Enabled != true || _demo.Value.PurchasesPerSecond <= 0 || _demo.Value.CardCheckoutsPerSecond <= 0)
         {
             return;
         }
@@ -132,20 +151,21 @@ public sealed class DemoCardPayments : BackgroundService
         var slow = new PurchaseService(slowSource, new MarketplaceFunctions(slowSource), _purchaseOptions, _time, _loggers.CreateLogger<PurchaseService>());
         var deliveries = new List<Task>();
         _logger.LogInformation("Demo card payments: simulated Stripe posting signed events to {Webhook}", webhook);
+        _stats.CardPaymentsRunning = true;
+        var checkoutsPerSecond = _demo.Value.CardCheckoutsPerSecond;
 
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                await Task.Delay(TimeSpan.FromSeconds((0.5 + _random.NextDouble()) / CheckoutsPerSecond), _time, stoppingToken);
+                await Task.Delay(TimeSpan.FromSeconds((0.5 + _random.NextDouble()) / checkoutsPerSecond), _time, stoppingToken);
                 deliveries.RemoveAll(t => t.IsCompleted);
                 var number = ++_checkouts;
-                // The third checkout, then every 40th, pays after its reservation ran out and its lead was sold.
-                if (number % 40 == 3)
+                if (number % LatePaymentEvery == 20)
                 {
                     deliveries.Add(LatePaymentAsync(slow, webhook, stoppingToken));
                 }
-                else if (_random.NextDouble() < 0.08)
+                else if (number % AbandonEvery == AbandonEvery / 2)
                 {
                     await CheckoutAsync(slow, stoppingToken); // abandoned: never paid, expires
                 }
@@ -164,6 +184,7 @@ public sealed class DemoCardPayments : BackgroundService
             }
         }
 
+        _stats.CardPaymentsRunning = false;
         await Task.WhenAll(deliveries).ContinueWith(_ => { }, TaskScheduler.Default);
     }
 
@@ -176,24 +197,22 @@ public sealed class DemoCardPayments : BackgroundService
 
     private async Task<CardCheckout?> CheckoutAsync(IPurchaseService purchases, CancellationToken cancellationToken)
     {
-        var buyers = await _market.GetBuyersAsync(cancellationToken);
-        var (leads, _) = await _market.GetHotLeadsAsync(_demo.Value.HotLeads * 2, cancellationToken);
-        if (buyers.Count == 0 || leads.Count == 0)
+        var buyers = (await _market.GetBuyerBalancesAsync(cancellationToken)).Where(b => b.Balance >= DemoTrafficService.MinBuyerBalance).ToList();
+        if (buyers.Count == 0)
         {
             return null;
         }
 
-        var buyer = buyers[_random.Next(buyers.Count)];
-        // From the far end of the window the credit buyers reach for: card buyers meet them less often.
-        var mine = leads.Where(l => l.SellerId != buyer).Reverse().Take(12).OrderBy(_ => _random.Next()).Take(_random.Next(1, 3)).ToList();
+        var buyer = buyers[_random.Next(buyers.Count)].Id;
+        var mine = _pool.Take(_random.Next(1, 3), buyer);
         if (mine.Count == 0)
         {
             return null;
         }
 
-        var reserved = await purchases.ReserveForStripeAsync(buyer, [.. mine.Select(l => l.Id)], Actor, cancellationToken);
+        var reserved = await purchases.ReserveForStripeAsync(buyer, [.. mine], Actor, cancellationToken);
         return reserved.Outcome == PurchaseOutcome.Reserved
-            ? new CardCheckout(reserved.PurchaseId!.Value, buyer, [.. mine.Select(l => l.Id)], SimulatedStripeEvents.NewId("pi"),
+            ? new CardCheckout(reserved.PurchaseId!.Value, buyer, [.. mine], SimulatedStripeEvents.NewId("pi"),
                 SimulatedStripeEvents.MinorUnits(reserved.TotalPrice ?? 0m))
             : null;
     }
@@ -216,14 +235,16 @@ public sealed class DemoCardPayments : BackgroundService
 
             // Out of order now and then: the checkout session before the payment intent.
             events.AddRange(_random.NextDouble() < 0.3 ? Enumerable.Reverse(paid) : paid);
-            await Task.Delay(TimeSpan.FromSeconds(0.3 + _random.NextDouble() * 2.5), _time, cancellationToken);
+            await Task.Delay(TimeSpan.FromSeconds(0.2 + _random.NextDouble() * 0.8), _time, cancellationToken);
             foreach (var stripeEvent in events)
             {
                 await SendAsync(stripeEvent, webhook, cancellationToken);
-                if (_random.NextDouble() < DuplicateShare)
+                var repeats = _scenarios?.IsActive(DemoScenario.WebhookStorm) == true ? StormDeliveries - 1
+                    : Interlocked.Increment(ref _deliveries) % DuplicateEvery == 0 ? 1 : 0;
+                for (var i = 0; i < repeats; i++)
                 {
                     // Stripe's at-least-once delivery: the same event again, a little later.
-                    await Task.Delay(TimeSpan.FromSeconds(0.5 + _random.NextDouble() * 3), _time, cancellationToken);
+                    await Task.Delay(TimeSpan.FromSeconds(0.2 + _random.NextDouble()), _time, cancellationToken);
                     await SendAsync(stripeEvent, webhook, cancellationToken);
                 }
             }
@@ -248,8 +269,8 @@ public sealed class DemoCardPayments : BackgroundService
 
             // The customer dawdles past the reservation; meanwhile a credit buyer takes the leads.
             await Task.Delay(SlowCustomerTtl + TimeSpan.FromSeconds(1), _time, cancellationToken);
-            var buyers = await _market.GetBuyersAsync(cancellationToken);
-            var other = buyers.Where(b => b != checkout.Buyer).OrderBy(_ => _random.Next()).FirstOrDefault();
+            var buyers = await _market.GetBuyerBalancesAsync(cancellationToken);
+            var other = buyers.Where(b => b.Id != checkout.Buyer && b.Balance >= DemoTrafficService.MinBuyerBalance).Select(b => b.Id).FirstOrDefault();
             if (other != Guid.Empty)
             {
                 await _purchases.PurchaseWithCreditsAsync(other, checkout.Leads, DemoTrafficService.Actor, cancellationToken);

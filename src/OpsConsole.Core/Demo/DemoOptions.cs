@@ -31,10 +31,19 @@ public sealed class DemoOptions
     public double PurchasesPerSecond { get; set; } = 4;
 
     /// <summary>
-    /// How many of the available leads the buyers choose from. Small on purpose: buyers reach for the
-    /// same leads, so conflicts and lock waits happen.
+    /// The calm baseline's buyers take distinct leads from a pool of this many available leads (refreshed every 2 s):
+    /// no two demo checkouts reach for the same lead, so the calm demo meets the guide's conflict target.
     /// </summary>
-    public int HotLeads { get; set; } = 40;
+    public int LeadPool { get; set; } = 400;
+
+    /// <summary>Card checkouts per second (paid through the simulated Stripe); 0 stops them.</summary>
+    public double CardCheckoutsPerSecond { get; set; } = 0.8;
+
+    /// <summary>The leads the "rush on hot leads" scenario's buyers all reach for at once.</summary>
+    public int HotLeads { get; set; } = 3;
+
+    /// <summary>How long an incident scenario runs before it ends by itself.</summary>
+    public TimeSpan ScenarioDuration { get; set; } = TimeSpan.FromMinutes(3);
 
     /// <summary>When fewer leads than this are available, the traffic lists <see cref="LeadCount"/>/3 more.</summary>
     public int RestockBelow { get; set; } = 500;

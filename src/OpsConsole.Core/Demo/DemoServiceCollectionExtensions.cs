@@ -18,6 +18,9 @@ public static class DemoServiceCollectionExtensions
             .Validate(o => o.Buyers >= 0, "Demo:Buyers must be 0 or more.")
             .Validate(o => o.PurchasesPerSecond >= 0, "Demo:PurchasesPerSecond must be 0 or more.")
             .Validate(o => o.HotLeads >= 1, "Demo:HotLeads must be 1 or more.")
+            .Validate(o => o.LeadPool >= 1, "Demo:LeadPool must be 1 or more.")
+            .Validate(o => o.CardCheckoutsPerSecond >= 0, "Demo:CardCheckoutsPerSecond must be 0 or more.")
+            .Validate(o => o.ScenarioDuration >= TimeSpan.FromSeconds(1), "Demo:ScenarioDuration must be at least 1 s.")
             .Validate(o => o.RestockBelow >= 0, "Demo:RestockBelow must be 0 or more.")
             .ValidateOnStart();
         // The seed and the restock insert workspaces and leads, which the runtime login may not: they write as the
@@ -26,8 +29,10 @@ public static class DemoServiceCollectionExtensions
         services.AddSingleton(sp => new DemoSeeder(sp.GetRequiredService<DemoWriter>().DataSource));
         services.AddSingleton<DemoMarket>();
         services.AddSingleton<DemoTrafficStats>();
+        services.AddSingleton<DemoLeadPool>();
         services.AddHostedService<DemoTrafficService>();
-        services.AddSingleton(sp => ActivatorUtilities.CreateInstance<SlowCheckoutDemo>(sp, configuration)).AddHostedService(sp => sp.GetRequiredService<SlowCheckoutDemo>());
+        services.AddSingleton(sp => ActivatorUtilities.CreateInstance<SlowCheckoutDemo>(sp, configuration));
+        services.AddSingleton<DemoScenarios>().AddHostedService(sp => sp.GetRequiredService<DemoScenarios>());
         services.AddDemoCardPayments(configuration);
         return services;
     }

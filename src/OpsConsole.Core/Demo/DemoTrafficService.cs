@@ -7,14 +7,16 @@ using OpsConsole.Core.Purchases;
 namespace OpsConsole.Core.Demo;
 
 /// <summary>
-/// Keeps buying leads through <see cref="IPurchaseService"/> so that every page of the console has live data:
-/// several concurrent buyers reach for the same small window of available leads, so conflicts, lock waits
-/// and insufficient credits happen as they would in production. Restocks leads when they run low.
+/// The demo's calm baseline: keeps buying leads through <see cref="IPurchaseService"/> so that every page of the console
+/// has live data, the way a healthy marketplace looks after the fix. Buyers take distinct leads from
+/// <see cref="DemoLeadPool"/> (no two reach for the same lead, so no conflicts) and only buyers with enough credits buy;
+/// failures are realistic but rare: one purchase in <see cref="RareFailureEvery"/> is made by the poorest buyer, which
+/// may not afford it. Incidents are started on purpose (<see cref="DemoScenarios"/>). Restocks leads when they run low.
 /// </summary>
 public sealed class DemoTrafficService(
     IPurchaseService purchases,
     DemoMarket market,
-    DemoSeeder seeder,
+    DemoLeadPool pool,
     DemoTrafficStats stats,
     IOptions<DemoOptions> options,
     TimeProvider timeProvider,
@@ -23,11 +25,17 @@ public sealed class DemoTrafficService(
     /// <summary>The actor recorded on the demo's purchases and audit rows.</summary>
     public const string Actor = "demo-traffic";
 
+    /// <summary>A buyer with less than this stops buying (it keeps selling) until its balance is back above it.</summary>
+    public const decimal MinBuyerBalance = 500m;
+
+    /// <summary>One credit purchase in this many is made by the poorest buyer: the calm baseline's rare failure.</summary>
+    public const int RareFailureEvery = 1000;
+
     private static readonly TimeSpan RefreshEvery = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan BackOffAfterError = TimeSpan.FromSeconds(5);
 
-    private IReadOnlyList<DemoLead> _hotLeads = [];
-    private volatile IReadOnlyList<Guid> _buyers = [];
+    private volatile IReadOnlyList<DemoBuyer> _buyers = [];
+    private long _attempts;
 
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -63,24 +71,37 @@ public sealed class DemoTrafficService(
         }
     }
 
+    /// <summary>
+    /// The buyer of the next purchase: a random one of those with at least <see cref="MinBuyerBalance"/>, except one
+    /// purchase in <see cref="RareFailureEvery"/>, made by the poorest buyer. Null when nobody may buy.
+    /// </summary>
+    internal static Guid? ChooseBuyer(IReadOnlyList<DemoBuyer> buyers, long attempt, Random random)
+    {
+        if (buyers.Count == 0)
+        {
+            return null;
+        }
+
+        if (attempt % RareFailureEvery == RareFailureEvery / 2)
+        {
+            return buyers.MinBy(b => b.Balance)!.Id;
+        }
+
+        var rich = buyers.Where(b => b.Balance >= MinBuyerBalance).ToList();
+        return rich.Count == 0 ? null : rich[random.Next(rich.Count)].Id;
+    }
+
     private async Task RefreshLoopAsync(CancellationToken cancellationToken)
     {
-        var settings = options.Value;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
-                if (_buyers.Count == 0)
+                _buyers = await market.GetBuyerBalancesAsync(cancellationToken);
+                var listed = await pool.RefillAsync(cancellationToken);
+                if (listed > 0)
                 {
-                    _buyers = await market.GetBuyersAsync(cancellationToken);
-                }
-
-                var (leads, available) = await market.GetHotLeadsAsync(settings.HotLeads, cancellationToken);
-                Volatile.Write(ref _hotLeads, leads);
-                if (available < settings.RestockBelow)
-                {
-                    var listed = await seeder.ListMoreLeadsAsync(Math.Max(settings.LeadCount / 3, settings.RestockBelow), cancellationToken);
-                    logger.LogInformation("Demo traffic listed {Count} more leads ({Available} were left)", listed, available);
+                    logger.LogInformation("Demo traffic listed {Count} more leads", listed);
                 }
 
                 await Task.Delay(RefreshEvery, timeProvider, cancellationToken);
@@ -99,19 +120,12 @@ public sealed class DemoTrafficService(
         {
             // Jitter of ±50 % keeps the buyers from marching in step.
             await Task.Delay(pause * (0.5 + random.NextDouble()), timeProvider, cancellationToken);
-            var buyers = _buyers;
-            var hot = Volatile.Read(ref _hotLeads);
-            if (buyers.Count == 0 || hot.Count == 0)
+            if (ChooseBuyer(_buyers, Interlocked.Increment(ref _attempts), random) is not { } buyer)
             {
                 continue;
             }
 
-            var buyer = buyers[random.Next(buyers.Count)];
-            var leads = hot.Where(l => l.SellerId != buyer)
-                .OrderBy(_ => random.Next())
-                .Take(random.Next(1, 4))
-                .Select(l => l.Id)
-                .ToList();
+            var leads = pool.Take(random.Next(1, 4), buyer);
             if (leads.Count == 0)
             {
                 continue;
@@ -121,11 +135,6 @@ public sealed class DemoTrafficService(
             {
                 var result = await purchases.PurchaseWithCreditsAsync(buyer, leads, Actor, cancellationToken);
                 stats.Record(result.Outcome);
-                if (result.Outcome is PurchaseOutcome.Completed or PurchaseOutcome.Conflict)
-                {
-                    // Sold, or taken by someone else: stop reaching for them before the next refresh.
-                    ForgetLeads(leads);
-                }
             }
             catch (Exception ex) when (IsDatabaseTrouble(ex) && !cancellationToken.IsCancellationRequested)
             {
@@ -136,17 +145,6 @@ public sealed class DemoTrafficService(
         }
     }
 
-    private void ForgetLeads(IReadOnlyCollection<Guid> leads)
-    {
-        IReadOnlyList<DemoLead> current, remaining;
-        do
-        {
-            current = _hotLeads;
-            remaining = current.Where(l => !leads.Contains(l.Id)).ToList();
-        }
-        while (Interlocked.CompareExchange(ref _hotLeads, remaining, current) != current);
-    }
-
-    private static bool IsDatabaseTrouble(Exception exception) =>
+    internal static bool IsDatabaseTrouble(Exception exception) =>
         exception is NpgsqlException or TimeoutException || exception.InnerException is NpgsqlException or TimeoutException;
 }

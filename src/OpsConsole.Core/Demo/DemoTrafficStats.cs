@@ -14,6 +14,9 @@ public sealed class DemoTrafficStats(TimeProvider timeProvider)
     /// <summary>True while the demo traffic service runs.</summary>
     public bool IsRunning { get; internal set; }
 
+    /// <summary>True while the demo's card payments (the simulated Stripe) run.</summary>
+    public bool CardPaymentsRunning { get; internal set; }
+
     /// <summary>Raised after new results, at most twice a second.</summary>
     public event Action? Changed;
 

@@ -1,8 +1,6 @@
 using Dapper;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace OpsConsole.Core.Demo;
@@ -20,16 +18,15 @@ public sealed record SlowCheckoutPlan(Guid Lead, Guid SlowBuyer, IReadOnlyList<G
 public sealed record SlowCheckoutOutcome(string SlowCheckout, IReadOnlyList<Guid?> QueuedPurchases);
 
 /// <summary>
-/// The lock views' part of the demo: now and then a demo buyer's checkout reserves a hot lead and then stalls for
-/// about 20 s ("waiting for the card network") holding the lead's row lock, while two more demo buyers' checkouts
-/// queue for that row (<c>SELECT … FOR UPDATE</c>, which waits where the purchase functions' <c>NOWAIT</c> would give
+/// The lock views' part of the demo, run as the "slow checkout" incident scenario (<see cref="DemoScenarios"/>): a demo
+/// buyer's checkout reserves a lead and then stalls ("waiting for the card network") holding the lead's row lock,
+/// while two more demo buyers' checkouts queue for that row (<c>SELECT … FOR UPDATE</c>, which waits where the purchase functions' <c>NOWAIT</c> would give
 /// up), the second behind the first. <c>/locks</c> then shows a tree with the lead named, and an engineer can practise
 /// cancel and terminate: either frees the lead, and the first queued buyer buys it. Its sessions use application
 /// names of their own, so the console does not take them for its own sessions.
 /// </summary>
 public sealed partial class SlowCheckoutDemo(
-    IConfiguration configuration, DemoMarket market, IOptions<DemoOptions> options, TimeProvider time, ILogger<SlowCheckoutDemo> logger)
-    : BackgroundService
+    IConfiguration configuration, DemoMarket market, TimeProvider time, ILogger<SlowCheckoutDemo> logger)
 {
     /// <summary>application_name of the slow checkout's session.</summary>
     public const string SlowCheckoutApplication = "demo slow checkout";
@@ -37,11 +34,7 @@ public sealed partial class SlowCheckoutDemo(
     /// <summary>application_name of the queued buyers' sessions.</summary>
     public const string QueuedBuyerApplication = "demo buyer checkout";
 
-    private static readonly TimeSpan FirstAfter = TimeSpan.FromSeconds(10);
-    private static readonly TimeSpan Every = TimeSpan.FromSeconds(45);
-    private static readonly TimeSpan Hold = TimeSpan.FromSeconds(20);
-
-    /// <summary>Runs one slow checkout to its end; the queued buyers give up after a minute of waiting.</summary>
+    /// <summary>Runs one slow checkout to its end; the queued buyers give up 30 s after the hold would have ended.</summary>
     public async Task<SlowCheckoutOutcome> RunAsync(SlowCheckoutPlan plan, CancellationToken cancellationToken)
     {
         await using var slowSource = Source(SlowCheckoutApplication);
@@ -59,7 +52,7 @@ public sealed partial class SlowCheckoutDemo(
         foreach (var buyer in plan.QueuedBuyers)
         {
             var waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            queued.Add(QueueAsync(queuedSource, buyer, plan.Lead, waiting, cancellationToken));
+            queued.Add(QueueAsync(queuedSource, buyer, plan.Lead, plan.Hold, waiting, cancellationToken));
             await waiting.Task.WaitAsync(TimeSpan.FromSeconds(5), time, cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
         }
 
@@ -87,67 +80,41 @@ public sealed partial class SlowCheckoutDemo(
         return new SlowCheckoutOutcome(outcome, await Task.WhenAll(queued));
     }
 
-    /// <inheritdoc />
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    /// <summary>
+    /// A plan for one slow checkout: a lead of the pool and three buyers other than its seller (the first holds it),
+    /// or null when the pool or the buyers do not allow one.
+    /// </summary>
+    public async Task<SlowCheckoutPlan?> PlanAsync(DemoLeadPool pool, TimeSpan hold, CancellationToken cancellationToken)
     {
-        // Part of the demo traffic: on and off with it.
-        if (options.Value is not { Enabled: true, PurchasesPerSecond: > 0 })
-        {
-            return;
-        }
-
-        var random = new Random();
-        try
-        {
-            await Task.Delay(FirstAfter, time, stoppingToken);
-            while (!stoppingToken.IsCancellationRequested)
-            {
-                try
-                {
-                    if (await PlanAsync(random, stoppingToken) is { } plan)
-                    {
-                        var outcome = await RunAsync(plan, stoppingToken);
-                        LogRun(plan.Lead, outcome.SlowCheckout, outcome.QueuedPurchases.Count(p => p is not null));
-                    }
-                }
-                catch (Exception error) when (error is NpgsqlException or TimeoutException && !stoppingToken.IsCancellationRequested)
-                {
-                    LogFailed(error.Message);
-                }
-
-                await Task.Delay(Every * (0.75 + random.NextDouble() / 2), time, stoppingToken);
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
-
-    private async Task<SlowCheckoutPlan?> PlanAsync(Random random, CancellationToken cancellationToken)
-    {
-        var buyers = await market.GetBuyersAsync(cancellationToken);
-        var (leads, _) = await market.GetHotLeadsAsync(10, cancellationToken);
-        if (leads.Count == 0)
+        var buyers = (await market.GetBuyerBalancesAsync(cancellationToken)).Where(b => b.Balance >= DemoTrafficService.MinBuyerBalance).ToList();
+        if (buyers.Count < 3)
         {
             return null;
         }
 
-        var lead = leads[random.Next(leads.Count)];
-        var others = buyers.Where(b => b != lead.SellerId).OrderBy(_ => random.Next()).Take(3).ToList();
-        return others.Count < 3 ? null : new SlowCheckoutPlan(lead.Id, others[0], others[1..], Hold);
+        var lead = pool.TakeLeads(1, Guid.Empty);
+        if (lead.Count == 0)
+        {
+            return null;
+        }
+
+        var others = buyers.Select(b => b.Id).Where(b => b != lead[0].SellerId).OrderBy(_ => Random.Shared.Next()).Take(3).ToList();
+        return others.Count < 3 ? null : new SlowCheckoutPlan(lead[0].Id, others[0], others[1..], hold);
     }
 
-    // A checkout that waits for the lead's row (up to a minute), then buys it if it is still available.
+    // A checkout that waits for the lead's row (until 30 s after the hold would end), then buys it if it is still available.
     private static async Task<Guid?> QueueAsync(
-        NpgsqlDataSource source, Guid buyer, Guid lead, TaskCompletionSource waiting, CancellationToken cancellationToken)
+        NpgsqlDataSource source, Guid buyer, Guid lead, TimeSpan hold, TaskCompletionSource waiting, CancellationToken cancellationToken)
     {
         try
         {
             await using var connection = await source.OpenConnectionAsync(cancellationToken);
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            await connection.ExecuteAsync(new CommandDefinition("SET LOCAL lock_timeout = '60s'", transaction: transaction, cancellationToken: cancellationToken));
+            var patience = hold + TimeSpan.FromSeconds(30);
+            await connection.ExecuteAsync(new CommandDefinition(
+                "SELECT set_config('lock_timeout', @Timeout, true)", new { Timeout = $"{(long)patience.TotalMilliseconds}ms" }, transaction, cancellationToken: cancellationToken));
             var locking = connection.ExecuteAsync(new CommandDefinition(
-                "SELECT 1 FROM leads WHERE id = @Lead FOR UPDATE", new { Lead = lead }, transaction, commandTimeout: 90, cancellationToken: cancellationToken));
+                "SELECT 1 FROM leads WHERE id = @Lead FOR UPDATE", new { Lead = lead }, transaction, commandTimeout: (int)patience.TotalSeconds + 30, cancellationToken: cancellationToken));
             _ = Task.Delay(TimeSpan.FromMilliseconds(300), cancellationToken).ContinueWith(_ => waiting.TrySetResult(), TaskScheduler.Default);
             await locking;
             var status = await connection.QuerySingleAsync<string>(new CommandDefinition(
@@ -180,8 +147,5 @@ public sealed partial class SlowCheckoutDemo(
         }.Build();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Demo slow checkout of lead {Lead}: {Outcome}, {Bought} queued buyer(s) bought it")]
-    private partial void LogRun(Guid lead, string outcome, int bought);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Demo slow checkout failed: {Error}")]
-    private partial void LogFailed(string error);
+    internal partial void LogRun(Guid lead, string outcome, int bought);
 }

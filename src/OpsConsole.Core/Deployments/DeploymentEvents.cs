@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using OpsConsole.Core.Database;
+using OpsConsole.Core.Live;
 
 namespace OpsConsole.Core.Deployments;
 
@@ -20,83 +21,16 @@ public sealed record DeploymentChange(long RunId, long EventId)
 
 /// <summary>
 /// The in-process fan-out of deployment changes: pages (circuits) subscribe to a run, or to all runs; the
-/// listener publishes what PostgreSQL announces. A failing subscriber is logged and does not stop the others.
+/// listener publishes what PostgreSQL announces.
 /// </summary>
-public sealed class DeploymentEventHub(ILogger<DeploymentEventHub> logger)
+public sealed class DeploymentEventHub(ILogger<DeploymentEventHub> logger) : EventHub<DeploymentChange>(logger)
 {
-    private readonly Lock _gate = new();
-    private readonly List<Subscription> _subscriptions = [];
-
     /// <summary>
     /// Calls <paramref name="handler"/> for every change of run <paramref name="runId"/> (every run when null) and every
     /// resync, until the returned handle is disposed.
     /// </summary>
-    public IDisposable Subscribe(long? runId, Func<DeploymentChange, Task> handler)
-    {
-        var subscription = new Subscription(this, runId, handler);
-        lock (_gate)
-        {
-            _subscriptions.Add(subscription);
-        }
-
-        return subscription;
-    }
-
-    /// <summary>How many subscriptions are open (for tests and diagnostics).</summary>
-    public int SubscriberCount
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _subscriptions.Count;
-            }
-        }
-    }
-
-    /// <summary>Delivers <paramref name="change"/> to the matching subscribers, each on its own, without waiting for them.</summary>
-    public void Publish(DeploymentChange change)
-    {
-        Subscription[] targets;
-        lock (_gate)
-        {
-            targets = [.. _subscriptions.Where(s => change.IsResync || s.RunId is null || s.RunId == change.RunId)];
-        }
-
-        foreach (var target in targets)
-        {
-            _ = DeliverAsync(target, change);
-        }
-    }
-
-    private async Task DeliverAsync(Subscription target, DeploymentChange change)
-    {
-        try
-        {
-            await target.Handler(change);
-        }
-        catch (Exception e)
-        {
-            logger.LogWarning(e, "A subscriber to deployment run {RunId} failed on event {EventId}.", change.RunId, change.EventId);
-        }
-    }
-
-    private void Remove(Subscription subscription)
-    {
-        lock (_gate)
-        {
-            _subscriptions.Remove(subscription);
-        }
-    }
-
-    private sealed class Subscription(DeploymentEventHub hub, long? runId, Func<DeploymentChange, Task> handler) : IDisposable
-    {
-        public long? RunId { get; } = runId;
-
-        public Func<DeploymentChange, Task> Handler { get; } = handler;
-
-        public void Dispose() => hub.Remove(this);
-    }
+    public IDisposable Subscribe(long? runId, Func<DeploymentChange, Task> handler) =>
+        Subscribe(change => change.IsResync || runId is null || change.RunId == runId, handler);
 }
 
 /// <summary>

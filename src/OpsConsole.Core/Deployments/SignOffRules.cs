@@ -45,37 +45,58 @@ public static class SignOffRules
         _ => null,
     };
 
-    /// <summary>What still stands between the run and approval (empty when nothing does), whoever approves.</summary>
+    /// <summary>What still stands between the run and approval (empty when nothing does), whoever approves, in sentences.</summary>
     public static IReadOnlyList<string> ApprovalBlockers(DeploymentRun run)
     {
-        var blockers = new List<string>();
+        var blockers = ApprovalBlockerDetails(run);
+        var sentences = new List<string>();
+        foreach (var signature in blockers.Where(b => b.Kind == ApprovalBlockerKind.Signature))
+        {
+            sentences.Add(signature.Text + ".");
+        }
+
+        var open = blockers.Where(b => b.Kind == ApprovalBlockerKind.Item).ToArray();
+        if (open.Length > 0)
+        {
+            sentences.Add($"{Count(open.Length, "final-checklist item")} neither checked nor N/A: {string.Join("; ", open.Select(i => i.Text))}.");
+        }
+
+        var notPassing = blockers.Where(b => b.Kind == ApprovalBlockerKind.Check).ToArray();
+        if (notPassing.Length > 0)
+        {
+            sentences.Add($"{Count(notPassing.Length, "check")} not passing on its latest run: {string.Join("; ", notPassing.Select(p => p.Text))}.");
+        }
+
+        return sentences;
+    }
+
+    /// <summary>
+    /// What still stands between the run and approval, one entry per missing signature, open final-checklist item and check
+    /// not passing, in that order, each naming what it is about so that a page can link to it.
+    /// </summary>
+    public static IReadOnlyList<ApprovalBlocker> ApprovalBlockerDetails(DeploymentRun run)
+    {
+        var blockers = new List<ApprovalBlocker>();
         if (run.Deployed is null)
         {
-            blockers.Add("Nobody has signed as deployer yet.");
+            blockers.Add(new(ApprovalBlockerKind.Signature, nameof(SignOffKind.Deployed), "Nobody has signed as deployer yet"));
         }
 
         if (run.Verified is null)
         {
-            blockers.Add("Nobody has signed as verifier yet.");
+            blockers.Add(new(ApprovalBlockerKind.Signature, nameof(SignOffKind.Verified), "Nobody has signed as verifier yet"));
         }
 
-        var open = run.Runbook.ItemsOf(SectionRole.FinalChecklist).Where(i => run.StateOf(i.Key) == ItemState.Unchecked).ToArray();
-        if (open.Length > 0)
-        {
-            blockers.Add($"{Count(open.Length, "final-checklist item")} neither checked nor N/A: {string.Join("; ", open.Select(i => i.Text))}.");
-        }
+        blockers.AddRange(run.Runbook.ItemsOf(SectionRole.FinalChecklist)
+            .Where(i => run.StateOf(i.Key) == ItemState.Unchecked)
+            .Select(i => new ApprovalBlocker(ApprovalBlockerKind.Item, i.Key, i.Text)));
 
-        var notPassing = run.Runbook.Probes
+        blockers.AddRange(run.Runbook.Probes
             .Select(p => (Probe: p, Result: run.LatestProbeResults.GetValueOrDefault(p.Key)))
             .Where(p => p.Result is not { Passed: true })
-            .ToArray();
-        if (notPassing.Length > 0)
-        {
-            blockers.Add($"{Count(notPassing.Length, "check")} not passing on its latest run: "
-                + string.Join("; ", notPassing.Select(p => p.Result is null ? $"{p.Probe.Title} (never run)" : $"{p.Probe.Title} ({p.Result.Message})"))
-                + ".");
-        }
-
+            .Select(p => new ApprovalBlocker(
+                ApprovalBlockerKind.Check, p.Probe.Key,
+                p.Result is null ? $"{p.Probe.Title} (never run)" : $"{p.Probe.Title} ({p.Result.Message})")));
         return blockers;
     }
 
@@ -130,3 +151,22 @@ public static class SignOffRules
 
     private static string Count(int n, string what) => n == 1 ? $"1 {what}" : $"{n} {what}s";
 }
+
+/// <summary>What an <see cref="ApprovalBlocker"/> is about.</summary>
+public enum ApprovalBlockerKind
+{
+    /// <summary>A signature approval needs (<see cref="ApprovalBlocker.Key"/> is a <see cref="SignOffKind"/> name).</summary>
+    Signature,
+
+    /// <summary>A final-checklist item neither checked nor N/A (the key is the item's).</summary>
+    Item,
+
+    /// <summary>A check whose latest run did not pass, or that never ran (the key is the probe's).</summary>
+    Check,
+}
+
+/// <summary>One thing that stands between a run and approval.</summary>
+/// <param name="Kind">What it is about.</param>
+/// <param name="Key">The item's or probe's key, or the missing signature's kind.</param>
+/// <param name="Text">What is wrong, for people (no trailing full stop).</param>
+public sealed record ApprovalBlocker(ApprovalBlockerKind Kind, string Key, string Text);

@@ -1,7 +1,7 @@
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpsConsole.Core.Metrics;
+using OpsConsole.Core.Live;
 
 namespace OpsConsole.Core.Locks;
 
@@ -12,54 +12,37 @@ namespace OpsConsole.Core.Locks;
 /// The history chart's points are read once per window and bucket, shared by all pages. So the round trips per
 /// sample (<see cref="QueriesExecuted"/>) do not grow with the number of pages.
 /// </summary>
-public sealed partial class LockSampler : BackgroundService
+public sealed partial class LockSampler : PeriodicSampler
 {
     private readonly LockSnapshotQuery _query;
     private readonly LockHistory _history;
-    private readonly TimeProvider _time;
     private readonly ILogger<LockSampler> _logger;
     private readonly Lock _gate = new();
     private readonly List<LockSubscription> _subscribers = [];
     private readonly Dictionary<MetricsWindow, HistoryState> _histories = [];
-    private readonly CancellationTokenSource _lifetime = new();
-    private Task<LockSnapshot>? _inFlight;
-    private LockSnapshot? _latest;
-    private long _latestAt;
+    private readonly SharedComputation<LockSnapshot> _snapshot;
     private long _historyQueries;
     private long _samples;
-    private int _disposed;
 
     /// <summary>Creates the sampler; it samples once started as a hosted service, or when <see cref="SampleAsync"/> is called.</summary>
     public LockSampler(LockSnapshotQuery query, LockHistory history, IOptions<LockOptions> options, TimeProvider time, ILogger<LockSampler> logger)
+        : base(options.Value.SampleInterval, time)
     {
         _query = query;
         _history = history;
-        _time = time;
         _logger = logger;
         Settings = options.Value;
-        Interval = Settings.SampleInterval;
+        _snapshot = new SharedComputation<LockSnapshot>(_query.ReadAsync, time, Lifetime);
     }
 
     /// <summary>The settings (thresholds for the page).</summary>
     public LockOptions Settings { get; }
 
-    /// <summary>How often the sampler runs.</summary>
-    public TimeSpan Interval { get; }
-
     /// <summary>Database round trips made so far: snapshots, row resolutions, history writes and reads.</summary>
     public long QueriesExecuted => _query.Executed + Interlocked.Read(ref _historyQueries);
 
     /// <summary>The latest snapshot, or null before the first.</summary>
-    public LockSnapshot? Latest
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _latest;
-            }
-        }
-    }
+    public LockSnapshot? Latest => _snapshot.Latest;
 
     /// <summary>Open subscriptions.</summary>
     public int SubscriberCount
@@ -117,12 +100,12 @@ public sealed partial class LockSampler : BackgroundService
     /// One sample: a snapshot, its summary kept in the history (not when it timed out: a gap, never a calm point),
     /// and every subscriber served. The hosted loop calls it every interval; tests and benchmarks may call it directly.
     /// </summary>
-    public async Task SampleAsync(CancellationToken cancellationToken)
+    public override async Task SampleAsync(CancellationToken cancellationToken)
     {
         LockSnapshot snapshot;
         try
         {
-            snapshot = await SnapshotAsync(Interval / 2).WaitAsync(cancellationToken);
+            snapshot = await _snapshot.GetAsync(Interval / 2).WaitAsync(cancellationToken);
             if (snapshot.TimedOut is null)
             {
                 var slot = new DateTimeOffset(snapshot.TakenAt.UtcTicks - (snapshot.TakenAt.UtcTicks % Interval.Ticks), TimeSpan.Zero);
@@ -142,41 +125,6 @@ public sealed partial class LockSampler : BackgroundService
         }
 
         await Task.WhenAll(Subscribers().Select(s => s.DeliverAsync(snapshot)));
-    }
-
-    /// <inheritdoc />
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(Interval, _time);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
-        {
-            await SampleAsync(stoppingToken);
-        }
-    }
-
-    /// <inheritdoc />
-    public override async Task StopAsync(CancellationToken cancellationToken)
-    {
-        if (Volatile.Read(ref _disposed) == 0)
-        {
-            await _lifetime.CancelAsync();
-        }
-
-        await base.StopAsync(cancellationToken);
-    }
-
-    /// <inheritdoc />
-    public override void Dispose()
-    {
-        // Registered both as a singleton and as the hosted service, so the container may dispose it twice.
-        if (Interlocked.Exchange(ref _disposed, 1) == 1)
-        {
-            return;
-        }
-
-        _lifetime.Cancel();
-        _lifetime.Dispose();
-        base.Dispose();
     }
 
     internal void Remove(LockSubscription subscription)
@@ -201,50 +149,12 @@ public sealed partial class LockSampler : BackgroundService
     {
         try
         {
-            await subscription.DeliverAsync(await SnapshotAsync(Interval));
+            await subscription.DeliverAsync(await _snapshot.GetAsync(Interval));
         }
         catch (Exception error)
         {
             LogSampleFailed(error);
             await subscription.FailAsync(error);
-        }
-    }
-
-    private Task<LockSnapshot> SnapshotAsync(TimeSpan maxAge)
-    {
-        lock (_gate)
-        {
-            if (_latest is { } latest && _time.GetElapsedTime(_latestAt) < maxAge)
-            {
-                return Task.FromResult(latest);
-            }
-
-            return _inFlight ??= ComputeAsync();
-        }
-    }
-
-    private async Task<LockSnapshot> ComputeAsync()
-    {
-        // Off the caller's thread, so the finally below never runs before the caller (holding the lock) stored this task.
-        await Task.Yield();
-        try
-        {
-            // Shared by every waiting caller, so no single caller's token may cancel it; the sampler's lifetime does.
-            var snapshot = await _query.ReadAsync(_lifetime.Token);
-            lock (_gate)
-            {
-                _latest = snapshot;
-                _latestAt = _time.GetTimestamp();
-            }
-
-            return snapshot;
-        }
-        finally
-        {
-            lock (_gate)
-            {
-                _inFlight = null;
-            }
         }
     }
 
@@ -260,7 +170,7 @@ public sealed partial class LockSampler : BackgroundService
                 sample = _samples;
             }
 
-            var points = await _history.ReadAsync(window, _time.GetUtcNow(), _lifetime.Token);
+            var points = await _history.ReadAsync(window, Time.GetUtcNow(), Lifetime);
             lock (_gate)
             {
                 state.Points = points;

@@ -1,6 +1,6 @@
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using OpsConsole.Core.Live;
 
 namespace OpsConsole.Core.Metrics;
 
@@ -12,26 +12,22 @@ namespace OpsConsole.Core.Metrics;
 /// counts them). Each computed snapshot is one evaluation of that window's KPI state machines; an evaluation more
 /// than two minutes (or three intervals) after the window's previous one starts the pending period anew.
 /// </summary>
-public sealed partial class MetricsSampler : BackgroundService
+public sealed partial class MetricsSampler : PeriodicSampler
 {
     private readonly PurchaseMetricsQuery _query;
-    private readonly TimeProvider _time;
     private readonly ILogger<MetricsSampler> _logger;
     private readonly int _pendingEvaluations;
     private readonly TimeSpan _pendingResetAfter;
     private readonly Dictionary<MetricsWindow, WindowState> _windows = [];
     private readonly Lock _gate = new();
     private readonly List<MetricsSubscription> _subscribers = [];
-    private readonly CancellationTokenSource _lifetime = new();
-    private int _disposed;
 
     /// <summary>Creates the sampler; it samples once started as a hosted service, or when <see cref="SampleAsync"/> is called.</summary>
     public MetricsSampler(PurchaseMetricsQuery query, IOptions<MetricsOptions> options, TimeProvider time, ILogger<MetricsSampler> logger)
+        : base(options.Value.SampleInterval, time)
     {
         _query = query;
-        _time = time;
         _logger = logger;
-        Interval = options.Value.SampleInterval;
         _pendingEvaluations = options.Value.PendingEvaluations;
         // Twice the longest refresh a page offers (1 min), or three intervals if those are longer.
         _pendingResetAfter = TimeSpan.FromTicks(Math.Max(Interval.Ticks * 3, TimeSpan.FromMinutes(2).Ticks));
@@ -40,9 +36,6 @@ public sealed partial class MetricsSampler : BackgroundService
 
     /// <summary>The KPIs with their configured thresholds.</summary>
     public IReadOnlyList<KpiDefinition> Definitions { get; }
-
-    /// <summary>How often the sampler runs; the shortest refresh a subscriber gets.</summary>
-    public TimeSpan Interval { get; }
 
     /// <summary>Metrics round trips made so far (one per computed snapshot): the benchmark's "queries per interval".</summary>
     public long QueriesExecuted => _query.Executed;
@@ -92,7 +85,7 @@ public sealed partial class MetricsSampler : BackgroundService
     /// One interval's work: for each window with a subscriber due for a refresh, one snapshot, pushed to every due
     /// subscriber of that window. The hosted loop calls it every interval; tests and benchmarks may call it directly.
     /// </summary>
-    public async Task SampleAsync(CancellationToken cancellationToken)
+    public override async Task SampleAsync(CancellationToken cancellationToken)
     {
         MetricsSubscription[] subscribers;
         lock (_gate)
@@ -121,41 +114,6 @@ public sealed partial class MetricsSampler : BackgroundService
         }
     }
 
-    /// <inheritdoc />
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(Interval, _time);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
-        {
-            await SampleAsync(stoppingToken);
-        }
-    }
-
-    /// <inheritdoc />
-    public override async Task StopAsync(CancellationToken cancellationToken)
-    {
-        if (Volatile.Read(ref _disposed) == 0)
-        {
-            await _lifetime.CancelAsync();
-        }
-
-        await base.StopAsync(cancellationToken);
-    }
-
-    /// <inheritdoc />
-    public override void Dispose()
-    {
-        // Registered both as a singleton and as the hosted service, so the container may dispose it twice.
-        if (Interlocked.Exchange(ref _disposed, 1) == 1)
-        {
-            return;
-        }
-
-        _lifetime.Cancel();
-        _lifetime.Dispose();
-        base.Dispose();
-    }
-
     internal void Remove(MetricsSubscription subscription)
     {
         lock (_gate)
@@ -164,9 +122,9 @@ public sealed partial class MetricsSampler : BackgroundService
         }
     }
 
-    internal long Now() => _time.GetTimestamp();
+    internal long Now() => Time.GetTimestamp();
 
-    internal TimeSpan Since(long timestamp) => _time.GetElapsedTime(timestamp);
+    internal TimeSpan Since(long timestamp) => Time.GetElapsedTime(timestamp);
 
     // On the thread pool: a page subscribes on its circuit's synchronization context, and the computation it may
     // start is shared by every viewer, so none of it may run on (or wait for) one circuit's context.
@@ -189,54 +147,38 @@ public sealed partial class MetricsSampler : BackgroundService
 
     private Task<MetricsSnapshot> SnapshotAsync(MetricsWindow window, TimeSpan maxAge)
     {
+        WindowState? state;
         lock (_gate)
         {
-            if (!_windows.TryGetValue(window, out var state))
+            if (!_windows.TryGetValue(window, out state))
             {
-                state = new WindowState(window, Definitions.ToDictionary(d => d.Kpi, _ => new KpiStateMachine(_pendingEvaluations)));
+                state = new WindowState(window, NewMachines());
+                var created = state;
+                state.Snapshot = new SharedComputation<MetricsSnapshot>(cancellationToken => ComputeAsync(created, cancellationToken), Time, Lifetime);
                 _windows.Add(window, state);
             }
-
-            if (state.Latest is { } latest && _time.GetElapsedTime(state.LatestAt) < maxAge)
-            {
-                return Task.FromResult(latest);
-            }
-
-            return state.InFlight ??= ComputeAsync(state);
         }
+
+        return state.Snapshot.GetAsync(maxAge);
     }
 
-    private async Task<MetricsSnapshot> ComputeAsync(WindowState state)
+    private async Task<MetricsSnapshot> ComputeAsync(WindowState state, CancellationToken cancellationToken)
     {
-        // Off the caller's thread, so the finally below never runs before the caller (holding the lock) has stored
-        // this task.
-        await Task.Yield();
-        try
+        var readings = await _query.ReadAsync(state.Window, Time.GetUtcNow(), cancellationToken);
+        lock (_gate)
         {
-            // Shared by every waiting caller, so no single caller's token may cancel it; the sampler's lifetime does.
-            var readings = await _query.ReadAsync(state.Window, _time.GetUtcNow(), _lifetime.Token);
-            lock (_gate)
+            if (state.Snapshot.LatestAge > _pendingResetAfter)
             {
-                if (state.Latest is not null && _time.GetElapsedTime(state.LatestAt) > _pendingResetAfter)
-                {
-                    // Evaluations far apart are not "held for N evaluations in a row": start the pending period anew.
-                    state.Machines = Definitions.ToDictionary(d => d.Kpi, _ => new KpiStateMachine(_pendingEvaluations));
-                }
+                // Evaluations far apart are not "held for N evaluations in a row": start the pending period anew.
+                state.Machines = NewMachines();
+            }
 
-                var snapshot = MetricsSnapshot.Evaluate(readings, Definitions, state.Machines, _time.GetUtcNow());
-                state.Latest = snapshot;
-                state.LatestAt = _time.GetTimestamp();
-                return snapshot;
-            }
-        }
-        finally
-        {
-            lock (_gate)
-            {
-                state.InFlight = null;
-            }
+            return MetricsSnapshot.Evaluate(readings, Definitions, state.Machines, Time.GetUtcNow());
         }
     }
+
+    private Dictionary<Kpi, KpiStateMachine> NewMachines() =>
+        Definitions.ToDictionary(d => d.Kpi, _ => new KpiStateMachine(_pendingEvaluations));
 
     internal void LogHandlerFailed(Exception error) => LogSubscriberFailed(error);
 
@@ -252,11 +194,7 @@ public sealed partial class MetricsSampler : BackgroundService
 
         public IReadOnlyDictionary<Kpi, KpiStateMachine> Machines { get; set; } = machines;
 
-        public Task<MetricsSnapshot>? InFlight { get; set; }
-
-        public MetricsSnapshot? Latest { get; set; }
-
-        public long LatestAt { get; set; }
+        public SharedComputation<MetricsSnapshot> Snapshot { get; set; } = null!;
     }
 }
 

@@ -28,6 +28,20 @@ public sealed record MetricsWindow
         Step = step ?? TimeSpan.FromMinutes(1);
     }
 
+    /// <summary>
+    /// The last <paramref name="length"/>, for views that need a short recent window (the overview's "now"), compared
+    /// with the same length before it; not offered on the purchases page (<see cref="All"/>). Equal lengths are equal
+    /// windows, so every viewer of one length shares the sampler's snapshot and KPI states.
+    /// </summary>
+    public static MetricsWindow Recent(TimeSpan length)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(length, TimeSpan.FromSeconds(1));
+        var (label, name) = length.TotalMinutes >= 1 && length.Seconds == 0 && length.Milliseconds == 0
+            ? ($"{(int)length.TotalMinutes}m", $"{(int)length.TotalMinutes} min")
+            : ($"{(int)length.TotalSeconds}s", $"{(int)length.TotalSeconds} s");
+        return All.FirstOrDefault(w => w.Length == length) ?? new MetricsWindow(label, name, length);
+    }
+
     /// <summary>Every window, shortest first.</summary>
     public static IReadOnlyList<MetricsWindow> All { get; } = [FifteenMinutes, OneHour, SixHours, TwentyFourHours, SevenDays];
 

@@ -67,66 +67,55 @@ public sealed class PurchaseService : IPurchaseService
     }
 
     /// <inheritdoc />
-    public async Task<PurchaseResult> PurchaseWithCreditsAsync(
-        Guid buyerWorkspaceId, IReadOnlyList<Guid> leadIds, string actor, CancellationToken cancellationToken)
-    {
-        var started = _time.GetTimestamp();
-        var attempts = 0;
-        try
-        {
-            var row = await _conflictRetry.ExecuteAsync(async ct =>
-            {
-                attempts++;
-                return await CreditPurchaseOnceAsync(buyerWorkspaceId, leadIds, actor, _time.GetElapsedTime(started), ct);
-            }, cancellationToken);
-            return new PurchaseResult(row.Outcome, row.PurchaseId, row.TotalPrice, row.BuyerBalance, attempts, _time.GetElapsedTime(started));
-        }
-        catch (MarketplaceException refusal)
-        {
-            return await RefusedAsync(refusal, buyerWorkspaceId, leadIds, PaymentMethod.Credits, actor, attempts, started, cancellationToken);
-        }
-    }
+    public Task<PurchaseResult> PurchaseWithCreditsAsync(
+        Guid buyerWorkspaceId, IReadOnlyList<Guid> leadIds, string actor, CancellationToken cancellationToken) =>
+        RetryingConflictsAsync(
+            (elapsed, ct) => CreditPurchaseOnceAsync(buyerWorkspaceId, leadIds, actor, elapsed, ct),
+            (row, attempts, elapsed) => new PurchaseResult(row.Outcome, row.PurchaseId, row.TotalPrice, row.BuyerBalance, attempts, elapsed),
+            (refusal, attempts, started) => RefusedAsync(refusal, buyerWorkspaceId, leadIds, PaymentMethod.Credits, actor, attempts, started, cancellationToken),
+            cancellationToken);
 
     /// <inheritdoc />
-    public async Task<PurchaseResult> ReserveForStripeAsync(
-        Guid buyerWorkspaceId, IReadOnlyList<Guid> leadIds, string actor, CancellationToken cancellationToken)
-    {
-        var started = _time.GetTimestamp();
-        var attempts = 0;
-        try
-        {
-            var reservation = await _conflictRetry.ExecuteAsync(async ct =>
-            {
-                attempts++;
-                return await _functions.ValidateAndLockLeadsAsync(buyerWorkspaceId, leadIds, PaymentMethod.Stripe, ct);
-            }, cancellationToken);
-            return new PurchaseResult(PurchaseOutcome.Reserved, reservation.PurchaseId, reservation.TotalPrice, null, attempts, _time.GetElapsedTime(started));
-        }
-        catch (MarketplaceException refusal)
-        {
-            return await RefusedAsync(refusal, buyerWorkspaceId, leadIds, PaymentMethod.Stripe, actor, attempts, started, cancellationToken);
-        }
-    }
+    public Task<PurchaseResult> ReserveForStripeAsync(
+        Guid buyerWorkspaceId, IReadOnlyList<Guid> leadIds, string actor, CancellationToken cancellationToken) =>
+        RetryingConflictsAsync(
+            (_, ct) => _functions.ValidateAndLockLeadsAsync(buyerWorkspaceId, leadIds, PaymentMethod.Stripe, ct),
+            (reservation, attempts, elapsed) => new PurchaseResult(PurchaseOutcome.Reserved, reservation.PurchaseId, reservation.TotalPrice, null, attempts, elapsed),
+            (refusal, attempts, started) => RefusedAsync(refusal, buyerWorkspaceId, leadIds, PaymentMethod.Stripe, actor, attempts, started, cancellationToken),
+            cancellationToken);
 
     /// <inheritdoc />
-    public async Task<PurchaseResult> CompleteStripeAsync(
-        Guid purchaseId, string stripeEventId, string paymentIntentId, CancellationToken cancellationToken)
-    {
-        var started = _time.GetTimestamp();
-        var attempts = 0;
-        try
-        {
-            var completion = await _conflictRetry.ExecuteAsync(async ct =>
-            {
-                attempts++;
-                return await _functions.CompleteStripePurchaseAsync(purchaseId, stripeEventId, paymentIntentId, ct);
-            }, cancellationToken);
-            return new PurchaseResult(completion.Outcome, completion.PurchaseId, null, null, attempts, _time.GetElapsedTime(started));
-        }
-        catch (MarketplaceException refusal)
-        {
+    public Task<PurchaseResult> CompleteStripeAsync(
+        Guid purchaseId, string stripeEventId, string paymentIntentId, CancellationToken cancellationToken) =>
+        RetryingConflictsAsync(
+            (_, ct) => _functions.CompleteStripePurchaseAsync(purchaseId, stripeEventId, paymentIntentId, ct),
+            (completion, attempts, elapsed) => new PurchaseResult(completion.Outcome, completion.PurchaseId, null, null, attempts, elapsed),
             // A webhook is not a buyer's purchase attempt: its refusal is answered, not counted as a purchase conflict.
-            return new PurchaseResult(refusal.Outcome, purchaseId, null, null, attempts, _time.GetElapsedTime(started), refusal.Message);
+            (refusal, attempts, started) => Task.FromResult(
+                new PurchaseResult(refusal.Outcome, purchaseId, null, null, attempts, _time.GetElapsedTime(started), refusal.Message)),
+            cancellationToken);
+
+    // One call under the conflict retry, timed from the first try (started, a timestamp, goes to the refusal's answer).
+    private async Task<PurchaseResult> RetryingConflictsAsync<T>(
+        Func<TimeSpan, CancellationToken, Task<T>> attempt,
+        Func<T, int, TimeSpan, PurchaseResult> answer,
+        Func<MarketplaceException, int, long, Task<PurchaseResult>> refused,
+        CancellationToken cancellationToken)
+    {
+        var started = _time.GetTimestamp();
+        var attempts = 0;
+        try
+        {
+            var outcome = await _conflictRetry.ExecuteAsync(async ct =>
+            {
+                attempts++;
+                return await attempt(_time.GetElapsedTime(started), ct);
+            }, cancellationToken);
+            return answer(outcome, attempts, _time.GetElapsedTime(started));
+        }
+        catch (MarketplaceException refusal)
+        {
+            return await refused(refusal, attempts, started);
         }
     }
 

@@ -1,4 +1,5 @@
 using OpsConsole.Core.Database;
+using System.Globalization;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
@@ -11,28 +12,51 @@ using OpsConsole.Database;
 namespace OpsConsole.Auth;
 
 /// <summary>
-/// A local sign-in stays good while its account exists with the same role: `users add` with another
-/// role takes effect on open pages and cookies within <see cref="AccountOptions.RevalidationInterval"/>, not at
-/// the cookie's expiry.
+/// A sign-in stays good while it is younger than <see cref="AccountOptions.MaxSessionLifetime"/> and, for a local
+/// account, while the account exists, is not disabled and has the security stamp the sign-in was given: a password
+/// reset (<c>users add</c>), a role change or <c>users disable</c> gives the account a new stamp, which ends its
+/// sessions on open pages and cookies within <see cref="AccountOptions.RevalidationInterval"/>, not at the cookie's expiry.
 /// A lockout does not end sessions, or anyone could sign a user out by guessing wrong five times.
 /// </summary>
-public sealed class AccountRevalidation(AccountService accounts, DatabaseStatus databaseStatus, IOptions<AccountOptions> options)
+public sealed class AccountRevalidation(AccountService accounts, DatabaseStatus databaseStatus, IOptions<AccountOptions> options, TimeProvider time)
 {
     public TimeSpan Interval => options.Value.RevalidationInterval;
+
+    private TimeSpan MaxSessionLifetime => options.Value.MaxSessionLifetime;
+
+    private DateTimeOffset Now => time.GetUtcNow();
 
     private const string ValidatedAtKey = "opsconsole:validated-at";
 
     public async Task<bool> IsStillValidAsync(ClaimsPrincipal user, CancellationToken cancellationToken)
     {
-        if (!user.IsLocalAccount() || user.Identity?.Name is not { } name)
+        if (user.Identity?.IsAuthenticated != true)
         {
             return true;
+        }
+
+        // A sign-in without its time is older than the claim: it is over too.
+        if (user.SignedInAtTime() is not { } signedInAt || Now - signedInAt >= MaxSessionLifetime)
+        {
+            return false;
+        }
+
+        if (!user.IsLocalAccount())
+        {
+            return true;
+        }
+
+        if (user.Identity.Name is not { } name)
+        {
+            return false;
         }
 
         try
         {
             var account = await accounts.FindAsync(name, cancellationToken);
-            return account is not null && account.Role == user.ConsoleRole();
+            return account is { IsDisabled: false }
+                && account.Role == user.ConsoleRole()
+                && user.FindFirst(OpsClaims.SecurityStamp)?.Value == account.SecurityStamp.ToString("N");
         }
         catch (Exception ex) when (DatabasePing.IsDatabaseFailure(ex))
         {
@@ -42,19 +66,21 @@ public sealed class AccountRevalidation(AccountService accounts, DatabaseStatus 
         }
     }
 
-    /// <summary>Cookie event: re-checks the account at most once per <see cref="Interval"/>.</summary>
+    /// <summary>Cookie event: re-checks the sign-in at most once per <see cref="Interval"/>.</summary>
     public static async Task ValidateCookieAsync(CookieValidatePrincipalContext context)
     {
-        if (context.Principal is not { } user || !user.IsLocalAccount())
+        if (context.Principal is not { } user)
         {
             return;
         }
 
         var revalidation = context.HttpContext.RequestServices.GetRequiredService<AccountRevalidation>();
-        var now = DateTimeOffset.UtcNow;
+        var now = revalidation.Now;
         if (context.Properties.Items.TryGetValue(ValidatedAtKey, out var last)
-            && DateTimeOffset.TryParse(last, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.RoundtripKind, out var validatedAt)
-            && now - validatedAt < revalidation.Interval)
+            && DateTimeOffset.TryParse(last, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var validatedAt)
+            && now - validatedAt < revalidation.Interval
+            && user.SignedInAtTime() is { } signedInAt
+            && now - signedInAt < revalidation.MaxSessionLifetime)
         {
             return;
         }

@@ -2,6 +2,8 @@ using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authentication.OpenIdConnect;
 using Microsoft.AspNetCore.Components.Authorization;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using OpsConsole.Core.Accounts;
 
 namespace OpsConsole.Auth;
@@ -51,10 +53,21 @@ public static class AuthenticationSetup
                 options.Events.OnTokenValidated = context =>
                 {
                     AddConsoleRoles(context.Principal, oidc.RoleClaim);
+                    if (context.Principal?.Identity is ClaimsIdentity identity)
+                    {
+                        identity.AddClaim(OpsClaims.SignedInAtClaim(context.HttpContext.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow()));
+                    }
+
                     return Task.CompletedTask;
                 };
             });
         }
+
+        // The key ring protects the cookies and antiforgery tokens: in the database, so that they survive a restart and
+        // every instance reads the others'. One application name, whatever folder an instance runs from.
+        services.AddDataProtection().SetApplicationName("OpsConsole");
+        services.AddOptions<KeyManagementOptions>()
+            .Configure<PostgresXmlRepository>((options, repository) => options.XmlRepository = repository);
 
         services.AddAuthorization(options => options.AddOpsPolicies());
         services.AddCascadingAuthenticationState();
@@ -83,13 +96,16 @@ public static class AuthenticationSetup
         }
     }
 
-    public static ClaimsPrincipal CreateLocalPrincipal(OpsAccount account)
+    /// <summary>The principal of a local sign-in: name, role, the account's security stamp and the sign-in time (now when not given).</summary>
+    public static ClaimsPrincipal CreateLocalPrincipal(OpsAccount account, DateTimeOffset? signedInAt = null)
     {
         var identity = new ClaimsIdentity(
             [
                 new Claim(ClaimTypes.Name, account.UserName),
                 new Claim(ClaimTypes.Role, account.Role),
                 new Claim(OpsClaims.Source, OpsClaims.LocalSource),
+                new Claim(OpsClaims.SecurityStamp, account.SecurityStamp.ToString("N")),
+                OpsClaims.SignedInAtClaim(signedInAt ?? DateTimeOffset.UtcNow),
             ],
             CookieAuthenticationDefaults.AuthenticationScheme,
             ClaimTypes.Name,

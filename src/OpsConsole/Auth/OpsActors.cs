@@ -31,7 +31,7 @@ public sealed class OpsActors(AccountService accounts, AuthenticationStateProvid
         if (user.IsLocalAccount())
         {
             var account = await accounts.FindAsync(name, cancellationToken);
-            return account is null
+            return account is null || account.IsDisabled
                 ? OpsActor.Nobody
                 : new OpsActor($"local:{account.Id}", account.UserName, account.Role, OpsPermissionTable.For(account.Role));
         }

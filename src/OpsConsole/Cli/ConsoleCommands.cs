@@ -8,8 +8,8 @@ using OpsConsole.Hosting;
 namespace OpsConsole.Cli;
 
 /// <summary>
-/// The verbs besides serving: <c>users add NAME --role ROLE</c>, <c>migrate</c>, <c>seed-demo</c> and <c>local-db</c>.
-/// Four verbs with one option do not need a command-line library; arguments after them are configuration
+/// The verbs besides serving: <c>users add NAME --role ROLE</c>, <c>users disable NAME</c>, <c>migrate</c>, <c>seed-demo</c> and <c>local-db</c>.
+/// A handful of verbs with one option do not need a command-line library; arguments after them are configuration
 /// (<c>--ConnectionStrings:Marketplace=...</c>), as for the web app.
 /// </summary>
 public static class ConsoleCommands
@@ -17,7 +17,8 @@ public static class ConsoleCommands
     private const string Usage = """
         Usage:
           OpsConsole                              serve the console (see appsettings.Example.json)
-          OpsConsole users add NAME --role ROLE   create or update an account; the password is read from standard input
+          OpsConsole users add NAME --role ROLE   create or update (and enable) an account; the password is read from standard input
+          OpsConsole users disable NAME           disable an account: it cannot sign in, and its sessions end
           OpsConsole migrate                      apply the database migrations and exit
           OpsConsole seed-demo                    apply the migrations, seed the demo data and demo accounts, and exit
           OpsConsole local-db                     print the embedded cluster's owner connection string (for psql)
@@ -32,6 +33,8 @@ public static class ConsoleCommands
         {
             case ["users", "add", var name, "--role", var role, .. var rest] when !name.StartsWith('-'):
                 return await WithDatabaseAsync(rest, error, (services, ct) => AddUserAsync(services, name, role, input, output, error, ct));
+            case ["users", "disable", var name, .. var rest] when !name.StartsWith('-'):
+                return await WithDatabaseAsync(rest, error, (services, ct) => DisableUserAsync(services, name, output, error, ct));
             case ["migrate", .. var rest]:
                 return await WithDatabaseAsync(rest, error, (_, _) => Task.FromResult(0), output, alwaysMigrate: true);
             case ["local-db", .. var rest]:
@@ -166,6 +169,19 @@ public static class ConsoleCommands
             await error.WriteLineAsync(ex.Message);
             return 2;
         }
+    }
+
+    private static async Task<int> DisableUserAsync(
+        IServiceProvider services, string name, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        if (!await services.GetRequiredService<AccountService>().DisableAsync(name, cancellationToken))
+        {
+            await error.WriteLineAsync($"No account named {name}.");
+            return 1;
+        }
+
+        await output.WriteLineAsync($"Disabled account {name}: it cannot sign in, and its sessions end within Accounts:RevalidationInterval.");
+        return 0;
     }
 
     private static async Task<int> SeedDemoAsync(IServiceProvider services, TextWriter output, CancellationToken cancellationToken)

@@ -1,4 +1,7 @@
+using System.Net;
+using System.Net.Sockets;
 using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -33,9 +36,10 @@ public static class SignInEndpoints
     {
         return services.AddRateLimiter(options =>
         {
-            // Per client address, on top of the per-account lockout: slows guessing across many names.
+            // Per client address, on top of the per-account lockout: slows guessing across many names. The address is
+            // the proxy's X-Forwarded-For only from a configured proxy (ForwardedHeadersSetup).
             options.AddPolicy(RateLimitPolicy, context => RateLimitPartition.GetFixedWindowLimiter(
-                context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+                ClientPartition(context.Connection.RemoteIpAddress),
                 _ => new FixedWindowRateLimiterOptions
                 {
                     PermitLimit = context.RequestServices.GetRequiredService<IOptions<AccountOptions>>().Value.SignInAttemptsPerMinute,
@@ -49,6 +53,32 @@ public static class SignInEndpoints
                 context.HttpContext.Response.Redirect(LoginUrl(Errors.Throttled, returnUrl));
             };
         });
+    }
+
+    /// <summary>
+    /// The rate limiter's key for a client address: an IPv4 address itself; an IPv6 address by its /64, the block
+    /// one subscriber usually gets, so that walking through its addresses does not buy more attempts.
+    /// </summary>
+    internal static string ClientPartition(IPAddress? address)
+    {
+        if (address is null)
+        {
+            return "unknown";
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        if (address.AddressFamily != AddressFamily.InterNetworkV6)
+        {
+            return address.ToString();
+        }
+
+        var bytes = address.GetAddressBytes();
+        Array.Clear(bytes, 8, 8);
+        return $"{new IPAddress(bytes)}/64";
     }
 
     public static IEndpointRouteBuilder MapSignInEndpoints(this IEndpointRouteBuilder endpoints)
@@ -66,6 +96,7 @@ public static class SignInEndpoints
         [FromForm] string? returnUrl,
         HttpContext httpContext,
         AccountService accounts,
+        TimeProvider time,
         ILoggerFactory loggerFactory,
         CancellationToken cancellationToken)
     {
@@ -84,20 +115,30 @@ public static class SignInEndpoints
         switch (result.Outcome)
         {
             case SignInOutcome.Succeeded when result.Account is { } signedIn:
-                await httpContext.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, AuthenticationSetup.CreateLocalPrincipal(signedIn));
+                await httpContext.SignInAsync(
+                    CookieAuthenticationDefaults.AuthenticationScheme, AuthenticationSetup.CreateLocalPrincipal(signedIn, time.GetUtcNow()));
                 logger.LogInformation("{UserName} signed in as {Role}", signedIn.UserName, signedIn.Role);
                 return TypedResults.Redirect(SafeReturnUrl(returnUrl));
+            // AccountService logged the failure, naming an account by its stored name and anything else by a keyed
+            // hash: what was typed as the name (a password, now and then) is not logged.
             case SignInOutcome.LockedOut:
-                logger.LogWarning("Sign-in refused for {UserName}: locked after repeated failures", userName);
                 return TypedResults.Redirect(LoginUrl(Errors.LockedOut, returnUrl));
             default:
-                logger.LogInformation("Failed sign-in for {UserName}", userName);
                 return TypedResults.Redirect(LoginUrl(Errors.Invalid, returnUrl));
         }
     }
 
-    private static async Task<RedirectHttpResult> SignOutAsync(HttpContext httpContext)
+    // The form carries no field the endpoint binds, so the antiforgery check is not automatic: another site could
+    // otherwise sign a user out with a bare POST.
+    private static async Task<Results<RedirectHttpResult, ContentHttpResult>> SignOutAsync(HttpContext httpContext, IAntiforgery antiforgery)
     {
+        if (!await antiforgery.IsRequestValidAsync(httpContext))
+        {
+            return TypedResults.Text(
+                "Sign-out refused: the form's antiforgery token is missing or stale. Reload the page and sign out again.",
+                statusCode: StatusCodes.Status400BadRequest);
+        }
+
         await httpContext.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
         return TypedResults.Redirect("/login");
     }

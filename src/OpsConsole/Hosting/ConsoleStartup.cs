@@ -67,7 +67,8 @@ public static class ConsoleStartup
         if (demo.Enabled)
         {
             var options = app.Services.GetRequiredService<IOptions<DemoOptions>>().Value;
-            text.AppendLine($"  demo traffic: {options.Buyers} buyers, {options.PurchasesPerSecond} purchases per second")
+            text.AppendLine($"  demo traffic: calm baseline, {options.Buyers} buyers, {options.PurchasesPerSecond} purchases and {options.CardCheckoutsPerSecond} card checkouts per second")
+                .AppendLine($"  incidents: admin starts them on the overview (rush on hot leads, slow checkout, webhook storm; {options.ScenarioDuration.TotalMinutes:0.#} min each)")
                 .AppendLine(demo.PasswordGenerated
                     ? $"  demo accounts, password {demo.Password} (new at each start; set Demo:Password to keep one):"
                     : "  demo accounts, password from Demo:Password:");

@@ -14,6 +14,7 @@ public static class OpsConsoleUi
         services.AddRazorComponents().AddInteractiveServerComponents();
         services.AddMudServices();
         services.AddSingleton<Core.Demo.IConsoleAddresses, ServerAddresses>();
+        services.AddOpsForwardedHeaders(configuration);
         services.AddOpsAuthentication(configuration, environment);
         services.AddSignInRateLimiting();
         services.AddOpsHealthChecks();
@@ -30,6 +31,7 @@ public static class OpsConsoleUi
 
     public static WebApplication UseOpsConsoleUi(this WebApplication app)
     {
+        app.UseOpsForwardedHeaders();
         if (!app.Environment.IsDevelopment())
         {
             app.UseExceptionHandler("/Error", createScopeForErrors: true);

@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 using OpsConsole.Core.Demo;
 using OpsConsole.Core.Locks;
 using OpsConsole.Testing;
@@ -21,7 +20,7 @@ public sealed class SlowCheckoutDemoTests(MarketplaceDatabase database) : IClass
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Marketplace"] = database.SuperuserConnectionString }).Build();
         var demo = new SlowCheckoutDemo(
-            configuration, new DemoMarket(database.DataSource), Options.Create(new DemoOptions()), TimeProvider.System, NullLogger<SlowCheckoutDemo>.Instance);
+            configuration, new DemoMarket(database.DataSource), TimeProvider.System, NullLogger<SlowCheckoutDemo>.Instance);
 
         var running = demo.RunAsync(new SlowCheckoutPlan(leads[0], slowBuyer, [firstQueued, secondQueued], TimeSpan.FromSeconds(60)), CancellationToken.None);
         var snapshot = await LockKit.SnapshotWhenAsync(services.GetRequiredService<LockSnapshotQuery>(), s => s.Summary.WaitingSessions == 2);
@@ -32,6 +31,10 @@ public sealed class SlowCheckoutDemoTests(MarketplaceDatabase database) : IClass
         var first = Assert.Single(tree.Root.Waiters);
         Assert.Equal(("lead", leads[0], seller), (snapshot.Rows[first.Pid].Kind, snapshot.Rows[first.Pid].RowId, snapshot.Rows[first.Pid].OwnerId));
         Assert.Equal(BlockingEdge.QueuedBehind, Assert.Single(first.Waiters).Edge);
+        // The overview's lock card: two waiting, the root to link to, the lead named.
+        var card = Core.Overview.OverviewService.Summarize(snapshot, new LockOptions());
+        Assert.Equal((2, root.Pid, SlowCheckoutDemo.SlowCheckoutApplication), (card.Waiting, card.RootPid, card.RootApplication));
+        Assert.Contains(leads[0].ToString(), card.Row, StringComparison.Ordinal);
 
         var terminated = await services.GetRequiredService<BackendActions>()
             .TerminateAsync(TestActors.Engineer, new BackendRef(root.Pid, root.BackendStart), "practising", CancellationToken.None);

@@ -117,11 +117,16 @@ public sealed class PurchaseServiceTests(MarketplaceDatabase database) : IClassF
             ["Purchases:ConflictRetryMaxDelay"] = "00:00:00.200",
         }, logs: logs);
 
+        // Built and warmed (JIT, pool) before the clock starts: on a loaded machine that alone took longer than the
+        // hold below, so the clock ran long before the purchase's own and the comparison failed for the wrong reason.
+        var purchases = services.GetRequiredService<IPurchaseService>();
+        Assert.Equal(PurchaseOutcome.InvalidInput, (await purchases.PurchaseWithCreditsAsync(buyer, [], "t", CancellationToken.None)).Outcome);
+
         await using var holder = await Db.OpenConnectionAsync();
         var hold = await holder.BeginTransactionAsync();
         await holder.ExecuteAsync("SELECT 1 FROM leads WHERE id = @Id FOR UPDATE", new { Id = leads[0] }, hold);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var purchase = services.GetRequiredService<IPurchaseService>().PurchaseWithCreditsAsync(buyer, leads, "t", CancellationToken.None);
+        var purchase = purchases.PurchaseWithCreditsAsync(buyer, leads, "t", CancellationToken.None);
         await logs.WaitForAsync(m => m.Contains("Lock conflict on attempt", StringComparison.Ordinal), TimeSpan.FromSeconds(10));
         await hold.RollbackAsync();
         var heldFor = clock.Elapsed;

@@ -58,6 +58,71 @@ public sealed class ConsoleCommandsTests(MarketplaceDatabase database) : IClassF
         }
     }
 
+    [Fact]
+    public async Task Users_disable_disables_the_account_and_says_so_when_there_is_none()
+    {
+        await RunAsync(["users", "add", "carol", "--role", "support"], "long enough password\n");
+
+        var (disabled, disabledOutput, _) = await RunAsync(["users", "disable", "Carol"], "");
+        var (unknown, _, unknownError) = await RunAsync(["users", "disable", "nobody-called-this"], "");
+
+        Assert.Equal(0, disabled);
+        Assert.Contains("Disabled account Carol", disabledOutput);
+        Assert.Equal(1, unknown);
+        Assert.Contains("No account named nobody-called-this", unknownError);
+        var accounts = new AccountService(database.DataSource, new Microsoft.AspNetCore.Identity.PasswordHasher<OpsAccount>(), Options.Create(new AccountOptions()));
+        Assert.True((await accounts.FindAsync("carol", CancellationToken.None))!.IsDisabled);
+        Assert.Equal(SignInOutcome.Failed, (await accounts.SignInAsync("carol", "long enough password", CancellationToken.None)).Outcome);
+    }
+
+    // The test cluster is an embedded cluster like the console's: its data folder has the credentials file and the
+    // postmaster.pid that the verb reads.
+    [Fact]
+    public async Task Local_db_prints_a_working_owner_connection_string_from_a_file_only_its_owner_can_read()
+    {
+        var cluster = database.Server.Cluster;
+        var databaseName = new NpgsqlConnectionStringBuilder(database.ConnectionString).Database!;
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+
+        var exitCode = await ConsoleCommands.RunAsync(
+            ["local-db", $"--Database:Local:DataDirectory={cluster.DataDirectory}", $"--Database:Local:DatabaseName={databaseName}"],
+            new StringReader(""), output, error);
+
+        Assert.Equal(0, exitCode);
+        var printed = new Uri(output.ToString().Trim());
+        Assert.Equal("postgresql", printed.Scheme);
+        Assert.Equal("127.0.0.1", printed.Host);
+        var userInfo = printed.UserInfo.Split(':', 2);
+        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder
+        {
+            Host = printed.Host,
+            Port = printed.Port,
+            Database = Uri.UnescapeDataString(printed.AbsolutePath.TrimStart('/')),
+            Username = Uri.UnescapeDataString(userInfo[0]),
+            Password = Uri.UnescapeDataString(userInfo[1]),
+        }.ConnectionString);
+        Assert.Equal(OpsConsole.Core.Database.ConsoleRoles.OwnerLogin, await connection.ExecuteScalarAsync<string>("SELECT session_user"));
+        // The owner login acts as the owner role (ALTER ROLE ... SET role), as migrations do.
+        Assert.Equal("opsconsole_owner", await connection.ExecuteScalarAsync<string>("SELECT current_user"));
+        Assert.Equal(databaseName, await connection.ExecuteScalarAsync<string>("SELECT current_database()"));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, OperatingSystem.IsWindows() ? UnixFileMode.None : File.GetUnixFileMode(cluster.CredentialsFile));
+    }
+
+    [Fact]
+    public async Task Local_db_without_an_embedded_cluster_says_how_to_get_one()
+    {
+        var nowhere = Path.Combine(Path.GetTempPath(), $"opsconsole-no-cluster-{Guid.NewGuid():N}");
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+
+        var exitCode = await ConsoleCommands.RunAsync(["local-db", $"--Database:Local:DataDirectory={nowhere}"], new StringReader(""), output, error);
+
+        Assert.Equal(1, exitCode);
+        Assert.Equal("", output.ToString());
+        Assert.Contains($"No embedded cluster in {nowhere}", error.ToString());
+    }
+
     private async Task<(int ExitCode, string Output, string Error)> RunAsync(string[] args, string input, string? connectionString = null)
     {
         using var output = new StringWriter();

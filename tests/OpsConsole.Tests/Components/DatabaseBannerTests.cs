@@ -14,32 +14,32 @@ namespace OpsConsole.Tests.Components;
 public sealed class DatabaseBannerTests : ConsoleBunitContext
 {
     [Fact]
-    public void The_banner_shows_while_the_database_is_unreachable_and_goes_when_it_answers()
+    public async Task The_banner_shows_while_the_database_is_unreachable_and_goes_when_it_answers()
     {
         var status = Services.GetRequiredService<DatabaseStatus>();
         var cut = Render<DatabaseBanner>();
         Assert.Empty(cut.FindAll("[data-testid=database-banner]"));
 
         status.ReportUnreachable("connection refused");
-        cut.WaitForAssertion(() => Assert.Contains("Database unreachable", cut.Find("[data-testid=database-banner]").TextContent));
+        await cut.WaitForAssertionAsync(() => Assert.Contains("Database unreachable", cut.Find("[data-testid=database-banner]").TextContent));
 
         status.ReportReachable();
-        cut.WaitForAssertion(() => Assert.Empty(cut.FindAll("[data-testid=database-banner]")));
+        await cut.WaitForAssertionAsync(() => Assert.Empty(cut.FindAll("[data-testid=database-banner]")));
     }
 
     [Fact]
-    public void A_page_that_throws_a_database_error_is_replaced_by_a_notice_and_rebuilt_when_the_database_answers()
+    public async Task A_page_that_throws_a_database_error_is_replaced_by_a_notice_and_rebuilt_when_the_database_answers()
     {
         var status = Services.GetRequiredService<DatabaseStatus>();
         var failuresLeft = new StrongBox<int>(1);
 
         var cut = Render<DatabaseErrorBoundary>(p => p.AddChildContent<FlakyPage>(page => page.Add(x => x.FailuresLeft, failuresLeft)));
 
-        cut.WaitForAssertion(() => Assert.Contains("needs the database", cut.Find("[data-testid=page-error]").TextContent));
+        await cut.WaitForAssertionAsync(() => Assert.Contains("needs the database", cut.Find("[data-testid=page-error]").TextContent));
         Assert.False(status.IsReachable);
 
         status.ReportReachable();
-        cut.WaitForAssertion(() => Assert.Equal("page content", cut.Find("[data-testid=flaky]").TextContent));
+        await cut.WaitForAssertionAsync(() => Assert.Equal("page content", cut.Find("[data-testid=flaky]").TextContent));
     }
 
     private sealed class FlakyPage : ComponentBase

@@ -10,6 +10,7 @@ using OpsConsole.Components.Layout;
 using OpsConsole.Core.Accounts;
 using OpsConsole.Core.Database;
 using OpsConsole.Database;
+using OpsConsole.Testing;
 using OpsConsole.Tests.Infrastructure;
 
 namespace OpsConsole.Tests.Components;
@@ -23,19 +24,19 @@ public sealed class MainLayoutDatabaseTests : ConsoleBunitContext
 {
     private static readonly TimeSpan RecoveryDeadline = TimeSpan.FromSeconds(10);
     private string _folder = "";
-    private LocalPostgresCluster _cluster = null!;
-    private NpgsqlDataSource _dataSource = null!;
-    private DatabaseProbe _probe = null!;
+    private LocalPostgresCluster? _cluster;
+    private NpgsqlDataSource? _dataSource;
+    private DatabaseProbe? _probe;
+
+    private LocalPostgresCluster Cluster => _cluster ?? throw new InvalidOperationException("The cluster is not started.");
 
     protected override async Task ConfigureAsync()
     {
-        _folder = Path.Combine(Path.GetTempPath(), $"opsconsole-banner-test-{Guid.NewGuid():N}");
-        _cluster = await LocalPostgresCluster.StartAsync(
-            new LocalClusterOptions { DataDirectory = Path.Combine(_folder, "pgdata"), Durable = false, Port = PortNoOneElseTakes() },
-            CancellationToken.None);
-        await _cluster.CreateDatabaseIfMissingAsync("console", CancellationToken.None);
-        await DatabaseMigrator.MigrateAsync(_cluster.ConnectionString("console"), CancellationToken.None);
-        _dataSource = NpgsqlDataSource.Create(_cluster.ConnectionString("console"));
+        // In a folder the test run's reaper covers: a run that fails or is killed half way leaves no cluster behind.
+        (_cluster, _folder) = await PostgresServer.StartPrivateClusterAsync(PortNoOneElseTakes(), CancellationToken.None);
+        await Cluster.CreateDatabaseIfMissingAsync("console", CancellationToken.None);
+        await DatabaseMigrator.MigrateAsync(Cluster.ConnectionString("console"), CancellationToken.None);
+        _dataSource = NpgsqlDataSource.Create(Cluster.ConnectionString("console"));
 
         Services.AddSingleton(_dataSource);
         Services.AddSingleton(new UserPreferencesStore(_dataSource));
@@ -51,11 +52,11 @@ public sealed class MainLayoutDatabaseTests : ConsoleBunitContext
     {
         SignInAs("manager", OpsRoles.Manager);
         var cut = Render<MainLayout>(p => p.Add(l => l.Body, (RenderFragment)(b => b.AddContent(0, "page"))));
-        cut.WaitForAssertion(() => Assert.Contains("Database OK", cut.Find("[data-testid=database-indicator]").TextContent));
+        await cut.WaitForAssertionAsync(() => Assert.Contains("Database OK", cut.Find("[data-testid=database-indicator]").TextContent));
         Assert.Empty(cut.FindAll("[data-testid=database-banner]"));
 
-        await _cluster.KillAsync();
-        cut.WaitForAssertion(
+        await Cluster.KillAsync();
+        await cut.WaitForAssertionAsync(
             () =>
             {
                 Assert.NotEmpty(cut.FindAll("[data-testid=database-banner]"));
@@ -63,8 +64,8 @@ public sealed class MainLayoutDatabaseTests : ConsoleBunitContext
             },
             RecoveryDeadline);
 
-        await _cluster.RestartAsync();
-        cut.WaitForAssertion(
+        await Cluster.RestartAsync();
+        await cut.WaitForAssertionAsync(
             () =>
             {
                 Assert.Empty(cut.FindAll("[data-testid=database-banner]"));
@@ -82,13 +83,13 @@ public sealed class MainLayoutDatabaseTests : ConsoleBunitContext
 
         // ClickAsync completes when the handler has, so the choice is stored by then.
         await first.Find("[data-testid=theme-toggle]").ClickAsync(new Microsoft.AspNetCore.Components.Web.MouseEventArgs());
-        first.WaitForAssertion(() => Assert.True(first.FindComponent<MudThemeProvider>().Instance.GetState(x => x.IsDarkMode)), TimeSpan.FromSeconds(10));
-        Assert.True(await new UserPreferencesStore(_dataSource).GetDarkModeAsync("theme-tester", CancellationToken.None));
+        await first.WaitForAssertionAsync(() => Assert.True(first.FindComponent<MudThemeProvider>().Instance.GetState(x => x.IsDarkMode)), TimeSpan.FromSeconds(10));
+        Assert.True(await new UserPreferencesStore(_dataSource!).GetDarkModeAsync("theme-tester", CancellationToken.None));
 
         await DisposeComponentsAsync();
         var reloaded = Render<MainLayout>(p => p.Add(l => l.Body, (RenderFragment)(b => b.AddContent(0, "page"))));
         // The reload reads the choice from the database: bUnit's 1 s default is too short on a loaded machine.
-        reloaded.WaitForAssertion(() => Assert.True(reloaded.FindComponent<MudThemeProvider>().Instance.GetState(x => x.IsDarkMode)), TimeSpan.FromSeconds(10));
+        await reloaded.WaitForAssertionAsync(() => Assert.True(reloaded.FindComponent<MudThemeProvider>().Instance.GetState(x => x.IsDarkMode)), TimeSpan.FromSeconds(10));
     }
 
     // The cluster restarts on the port it had, so nothing may take that port while it is down. Every other socket of
@@ -118,11 +119,29 @@ public sealed class MainLayoutDatabaseTests : ConsoleBunitContext
 
     protected override async ValueTask DisposeAsyncCore()
     {
-        await _probe.StopAsync(CancellationToken.None);
-        _probe.Dispose();
-        await _dataSource.DisposeAsync();
-        await _cluster.DestroyAsync();
-        Directory.Delete(_folder, recursive: true);
-        await base.DisposeAsyncCore();
+        // Each step only if set up: a set-up that failed half way must still remove the cluster it started.
+        try
+        {
+            if (_probe is not null)
+            {
+                await _probe.StopAsync(CancellationToken.None);
+                _probe.Dispose();
+            }
+
+            if (_dataSource is not null)
+            {
+                await _dataSource.DisposeAsync();
+            }
+        }
+        finally
+        {
+            if (_cluster is not null)
+            {
+                await _cluster.DestroyAsync();
+                Directory.Delete(_folder, recursive: true);
+            }
+
+            await base.DisposeAsyncCore();
+        }
     }
 }

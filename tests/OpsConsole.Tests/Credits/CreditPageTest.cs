@@ -46,6 +46,6 @@ public abstract class CreditPageTest(MarketplaceDatabase database) : ConsoleBuni
         return adjustments + events;
     }
 
-    protected static void Eventually(IRenderedComponent<global::OpsConsole.Components.Pages.Credits.CreditsPage> cut, Action assertion) =>
-        cut.WaitForAssertion(assertion, TimeSpan.FromSeconds(10));
+    protected static Task Eventually(IRenderedComponent<global::OpsConsole.Components.Pages.Credits.CreditsPage> cut, Action assertion) =>
+        cut.WaitForAssertionAsync(assertion, TimeSpan.FromSeconds(10));
 }

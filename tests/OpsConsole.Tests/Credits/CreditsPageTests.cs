@@ -22,7 +22,7 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
         var drift = (await Service.ListDriftAsync(actor, CancellationToken.None)).Value;
         var cut = Render<CreditsPage>();
 
-        Eventually(cut, () => Assert.Equal(drift.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), cut.Find("[data-testid=drift-count]").TextContent.Trim()));
+        await Eventually(cut, () => Assert.Equal(drift.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), cut.Find("[data-testid=drift-count]").TextContent.Trim()));
         Assert.Equal(drift.Count, cut.FindAll("[data-testid=drift-row]").Count);
         var formula = System.Text.RegularExpressions.Regex.Replace(cut.Find("[data-testid=formula]").TextContent, @"\s+", " ");
         Assert.Contains("balance = total_purchased + total_earned − total_used", formula, StringComparison.Ordinal);
@@ -31,7 +31,7 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
 
         cut.Find($"[data-testid=drift-row][data-workspace='{DemoSeeder.WorkspaceId(7)}'] [data-testid=drift-open]").Click();
 
-        Eventually(cut, () => Assert.NotEmpty(cut.FindAll("[data-testid=workspace-drawer]")));
+        await Eventually(cut, () => Assert.NotEmpty(cut.FindAll("[data-testid=workspace-drawer]")));
         Assert.Contains("earned 42.00 from 3 sales, total_earned says 0.00", cut.Find("[data-testid=explanation]").TextContent, StringComparison.Ordinal);
         Assert.Equal("no", cut.Find("[data-testid=finding][data-column=total_earned]").GetAttribute("data-agrees"));
         Assert.Contains("total_earned +42.00", cut.Find("[data-testid=proposal]").TextContent, StringComparison.Ordinal);
@@ -42,16 +42,31 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
     }
 
     [Fact]
+    public void The_overviews_link_with_a_workspace_opens_it_and_marks_its_row()
+    {
+        SignIn("support", OpsRoles.Support);
+        var granite = DemoSeeder.WorkspaceId(7);
+        Services.GetRequiredService<Microsoft.AspNetCore.Components.NavigationManager>().NavigateTo($"/credits?workspace={granite}");
+
+        var cut = Render<CreditsPage>();
+
+        Eventually(cut, () => Assert.Equal(granite.ToString(), cut.Find("[data-testid=workspace-drawer]").GetAttribute("data-workspace")));
+        Assert.Equal("true", cut.Find($"[data-testid=drift-row][data-workspace='{granite}']").GetAttribute("data-focused"));
+        Assert.Contains("earned 42.00 from 3 sales", cut.Find("[data-testid=explanation]").TextContent, StringComparison.Ordinal);
+        Assert.Single(cut.FindAll("[data-testid=drift-row][data-focused]"));
+    }
+
+    [Fact]
     public async Task Support_gets_the_proposal_prefilled_with_a_preview_and_applies_it_with_a_reason()
     {
         SignIn("support", OpsRoles.Support);
         var workspace = await WorkspaceAsync(110m, 100m);
         var cut = Render<CreditsPage>();
-        Eventually(cut, () => Assert.NotEmpty(cut.FindAll($"[data-testid=drift-row][data-workspace='{workspace}']")));
+        await Eventually(cut, () => Assert.NotEmpty(cut.FindAll($"[data-testid=drift-row][data-workspace='{workspace}']")));
 
         cut.Find($"[data-testid=drift-row][data-workspace='{workspace}'] [data-testid=drift-open]").Click();
 
-        Eventually(cut, () => Assert.Equal("0.00", cut.Find("[data-testid=after-discrepancy]").TextContent.Trim()));
+        await Eventually(cut, () => Assert.Equal("0.00", cut.Find("[data-testid=after-discrepancy]").TextContent.Trim()));
         Assert.Equal(-10m, cut.Instance.Form.Balance);
         Assert.Contains("100.00", cut.Find("[data-testid=row-after]").TextContent, StringComparison.Ordinal);
         Assert.True(cut.Find("[data-testid=submit-adjustment]").HasAttribute("disabled"), "Without a reason the form cannot be sent.");
@@ -60,7 +75,7 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
         cut.Render();
         cut.Find("[data-testid=submit-adjustment]").Click();
 
-        Eventually(cut, () => Assert.Contains("applied (balance -10.00): balance 110.00 → 100.00", cut.Find("[data-testid=notice]").TextContent, StringComparison.Ordinal));
+        await Eventually(cut, () => Assert.Contains("applied (balance -10.00): balance 110.00 → 100.00", cut.Find("[data-testid=notice]").TextContent, StringComparison.Ordinal));
         Assert.Equal(100m, await BalanceAsync(workspace));
         Assert.Empty(cut.FindAll($"[data-testid=drift-row][data-workspace='{workspace}']"));
     }
@@ -71,9 +86,9 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
         SignIn("support", OpsRoles.Support);
         var workspace = await WorkspaceAsync(50m, 40m);
         var cut = Render<CreditsPage>();
-        Eventually(cut, () => Assert.NotEmpty(cut.FindAll($"[data-testid=drift-row][data-workspace='{workspace}']")));
+        await Eventually(cut, () => Assert.NotEmpty(cut.FindAll($"[data-testid=drift-row][data-workspace='{workspace}']")));
         cut.Find($"[data-testid=drift-row][data-workspace='{workspace}'] [data-testid=drift-open]").Click();
-        Eventually(cut, () => Assert.NotEmpty(cut.FindAll("[data-testid=workspace-drawer]")));
+        await Eventually(cut, () => Assert.NotEmpty(cut.FindAll("[data-testid=workspace-drawer]")));
         var version = (await Service.GetWorkspaceAsync(OtherSupport, workspace, CancellationToken.None)).Value.Version;
         await Service.AdjustAsync(OtherSupport, new AdjustmentRequest(workspace, version, new CreditDeltas(-5m, 0, 0, 0), "Fixed by a colleague first", null), CancellationToken.None);
 
@@ -81,7 +96,7 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
         cut.Render();
         cut.Find("[data-testid=submit-adjustment]").Click();
 
-        Eventually(cut, () => Assert.Contains("This balance changed since you looked", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
+        await Eventually(cut, () => Assert.Contains("This balance changed since you looked", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
         Assert.NotEmpty(cut.FindAll("[data-testid=workspace-changed]"));
         Assert.Equal(45m, await BalanceAsync(workspace));
     }
@@ -93,16 +108,16 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
         var mine = await PendingAsync(me);
         var theirs = await PendingAsync(OtherSupport);
         var cut = Render<CreditsPage>();
-        Eventually(cut, () => Assert.NotEmpty(cut.FindAll($"[data-testid=approval][data-id='{theirs}']")));
+        await Eventually(cut, () => Assert.NotEmpty(cut.FindAll($"[data-testid=approval][data-id='{theirs}']")));
 
         await cut.InvokeAsync(() => cut.Instance.DecisionReasons[mine] = "Approving my own change");
         cut.Find($"[data-testid=approval][data-id='{mine}'] [data-testid=approve]").Click();
-        Eventually(cut, () => Assert.Contains("You made adjustment", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
+        await Eventually(cut, () => Assert.Contains("You made adjustment", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
 
         await cut.InvokeAsync(() => cut.Instance.DecisionReasons[theirs] = "Checked the bank statement");
         cut.Find($"[data-testid=approval][data-id='{theirs}'] [data-testid=approve]").Click();
 
-        Eventually(cut, () => Assert.Equal("applied", cut.Find($"[data-testid=journal-row][data-id='{theirs}']").GetAttribute("data-status")));
+        await Eventually(cut, () => Assert.Equal("applied", cut.Find($"[data-testid=journal-row][data-id='{theirs}']").GetAttribute("data-status")));
         Assert.Equal("pending_approval", cut.Find($"[data-testid=journal-row][data-id='{mine}']").GetAttribute("data-status"));
     }
 
@@ -114,12 +129,12 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
         var version = (await Service.GetWorkspaceAsync(OtherSupport, workspace, CancellationToken.None)).Value.Version;
         var made = (await Service.AdjustAsync(OtherSupport, new AdjustmentRequest(workspace, version, new CreditDeltas(7m, 7m, 0, 0), "Credit pack paid by invoice", null), CancellationToken.None)).Value;
         var cut = Render<CreditsPage>();
-        Eventually(cut, () => Assert.NotEmpty(cut.FindAll($"[data-testid=journal-row][data-id='{made.Id}'] [data-testid=reverse]")));
+        await Eventually(cut, () => Assert.NotEmpty(cut.FindAll($"[data-testid=journal-row][data-id='{made.Id}'] [data-testid=reverse]")));
 
         await cut.InvokeAsync(() => cut.Instance.DecisionReasons[made.Id] = "Invoice was cancelled");
         cut.Find($"[data-testid=journal-row][data-id='{made.Id}'] [data-testid=reverse]").Click();
 
-        Eventually(cut, () => Assert.Equal("reversed", cut.Find($"[data-testid=journal-row][data-id='{made.Id}']").GetAttribute("data-status")));
+        await Eventually(cut, () => Assert.Equal("reversed", cut.Find($"[data-testid=journal-row][data-id='{made.Id}']").GetAttribute("data-status")));
         Assert.Equal(20m, await BalanceAsync(workspace));
     }
 
@@ -128,7 +143,7 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
     {
         SignIn("support", OpsRoles.Support);
         var cut = Render<CreditsPage>();
-        Eventually(cut, () => Assert.NotEmpty(cut.FindAll("[data-testid=drift-row]")));
+        await Eventually(cut, () => Assert.NotEmpty(cut.FindAll("[data-testid=drift-row]")));
         var written = await JournalRowsAsync();
 
         var rows = cut.FindAll("[data-testid=drift-select]").Count;
@@ -141,7 +156,7 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
 
         await cut.InvokeAsync(() => cut.Find("[data-testid=bulk-dry-run]").Click());
 
-        Eventually(cut, () => Assert.Equal(cut.FindAll("[data-testid=drift-row]").Count, cut.FindAll("[data-testid=bulk-plan-row]").Count));
+        await Eventually(cut, () => Assert.Equal(cut.FindAll("[data-testid=drift-row]").Count, cut.FindAll("[data-testid=bulk-plan-row]").Count));
         Assert.Contains("discrepancy", cut.Find("[data-testid=bulk-totals]").TextContent, StringComparison.Ordinal);
         Assert.Equal(written, await JournalRowsAsync());
     }
@@ -151,12 +166,12 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
     {
         SignIn("manager", OpsRoles.Manager);
         var cut = Render<CreditsPage>();
-        Eventually(cut, () => Assert.NotEmpty(cut.FindAll("[data-testid=drift-row]")));
+        await Eventually(cut, () => Assert.NotEmpty(cut.FindAll("[data-testid=drift-row]")));
         var workspace = await WorkspaceAsync(9m, 10m);
 
         Services.GetRequiredService<CreditEventHub>().Publish(new CreditChange(workspace, 0));
 
-        Eventually(cut, () => Assert.NotEmpty(cut.FindAll($"[data-testid=drift-row][data-workspace='{workspace}']")));
+        await Eventually(cut, () => Assert.NotEmpty(cut.FindAll($"[data-testid=drift-row][data-workspace='{workspace}']")));
     }
 
     private async Task<long> PendingAsync(OpsActor maker)

@@ -104,6 +104,33 @@ public sealed class DeploymentBrowserTests(BrowserFixture browser, ITestOutputHe
         output.WriteLine($"Run {runId} completed; record:\n{record[..Math.Min(record.Length, 600)]}");
     }
 
+    [Fact]
+    public async Task An_engineer_ticks_an_item_and_moves_to_the_next_with_the_keyboard_only()
+    {
+        var runId = await DeploymentScenario.StartAsync(Service);
+        var items = (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.Items;
+        var page = await SignedInAsync("engineer", $"/deployments/{runId}");
+        await Assertions.Expect(page.GetByTestId("outline")).ToBeVisibleAsync();
+
+        await page.Keyboard.PressAsync("n");
+        await Assertions.Expect(Item(page, items[0].Key)).ToBeFocusedAsync();
+        await page.Keyboard.PressAsync("x");
+        await Assertions.Expect(Item(page, items[0].Key)).ToHaveAttributeAsync("data-state", "checked");
+        await page.Keyboard.PressAsync("j");
+        await Assertions.Expect(Item(page, items[1].Key)).ToBeFocusedAsync();
+        await page.Keyboard.PressAsync(" ");
+        await Assertions.Expect(Item(page, items[1].Key)).ToHaveAttributeAsync("data-state", "checked");
+        await Assertions.Expect(page.Locator("[data-testid=outline-part]").First.GetByTestId("outline-count")).ToContainTextAsync("2/");
+
+        // Keys typed into a field are text, not moves.
+        await page.GetByTestId("note-text").FocusAsync();
+        await page.Keyboard.TypeAsync("xn");
+        await Assertions.Expect(page.GetByTestId("note-text")).ToHaveValueAsync("xn");
+        await Assertions.Expect(Item(page, items[2].Key)).ToHaveAttributeAsync("data-state", "unchecked");
+        Assert.Equal(ItemState.Checked, (await DeploymentScenario.LoadAsync(Service, runId)).StateOf(items[1].Key));
+        await page.ScreenshotAsync(new() { Path = BrowserFixture.ArtifactPath("deployment-run-outline.png") });
+    }
+
     private static ILocator Item(IPage page, string key) => page.Locator($"[data-testid=item][data-key='{key}']");
 
     private static ILocator Tick(IPage page, string key) => Item(page, key).Locator("label.mud-checkbox");

@@ -23,7 +23,7 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
         SignInAs("engineer", OpsRoles.Engineer);
 
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
-        ElementOf(cut, "[data-testid=deployment-run]");
+        await ElementOf(cut, "[data-testid=deployment-run]");
 
         var roles = cut.FindAll("[data-testid=section]").Select(s => s.GetAttribute("data-role") ?? "").Distinct().ToArray();
         Assert.Equal(
@@ -47,11 +47,11 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
         var item = (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.Items[0];
         SignInAs("engineer2", OpsRoles.Engineer);
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
-        ElementOf(cut, "[data-testid=deployment-run]");
+        await ElementOf(cut, "[data-testid=deployment-run]");
 
         await cut.InvokeAsync(() => cut.Instance.SetItemAsync(item, ItemState.Checked, null));
 
-        Eventually(cut, () =>
+        await Eventually(cut, () =>
         {
             var row = cut.Find($"[data-testid=item][data-key='{item.Key}']");
             Assert.Equal("checked", row.GetAttribute("data-state"));
@@ -70,12 +70,12 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
         var item = (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.Items[1];
         SignInAs("engineer", OpsRoles.Engineer);
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
-        var row = ElementOf(cut, $"[data-testid=item][data-key='{item.Key}']");
+        var row = await ElementOf(cut, $"[data-testid=item][data-key='{item.Key}']");
 
         row.QuerySelector("[data-testid=item-na]")!.Click();
-        ElementOf(cut, $"[data-testid=item][data-key='{item.Key}'] [data-testid=item-na-save]").Click();
+        (await ElementOf(cut, $"[data-testid=item][data-key='{item.Key}'] [data-testid=item-na-save]")).Click();
 
-        Eventually(cut, () => Assert.Contains("N/A needs a reason", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
+        await Eventually(cut, () => Assert.Contains("N/A needs a reason", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
         Assert.Equal("unchecked", cut.Find($"[data-testid=item][data-key='{item.Key}']").GetAttribute("data-state"));
         Assert.Equal(ItemState.Unchecked, (await DeploymentScenario.LoadAsync(Service, runId)).StateOf(item.Key));
     }
@@ -89,9 +89,9 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
         SignInAs("manager", OpsRoles.Manager);
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
 
-        ElementOf(cut, "[data-testid=sign-approved]").Click();
+        (await ElementOf(cut, "[data-testid=sign-approved]")).Click();
 
-        Eventually(cut, () => Assert.Contains("manager deployed this run and cannot approve it", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
+        await Eventually(cut, () => Assert.Contains("manager deployed this run and cannot approve it", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
         Assert.Equal("INCOMPLETE", cut.Find("[data-testid=run-status]").TextContent.Trim());
         Assert.Null((await DeploymentScenario.LoadAsync(Service, runId)).Approved);
     }
@@ -103,12 +103,12 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
         var item = (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.Items[0];
         SignInAs("engineer", OpsRoles.Engineer);
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
-        ElementOf(cut, "[data-testid=deployment-run]");
+        await ElementOf(cut, "[data-testid=deployment-run]");
         await DeploymentScenario.CompleteAsync(Service, runId);
 
         await cut.InvokeAsync(() => cut.Instance.SetItemAsync(item, ItemState.Checked, null));
 
-        Eventually(cut, () => Assert.Contains("This run is COMPLETE (approved by manager", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
+        await Eventually(cut, () => Assert.Contains("This run is COMPLETE (approved by manager", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
         Assert.Equal("COMPLETE", cut.Find("[data-testid=run-status]").TextContent.Trim());
         Assert.NotEmpty(cut.FindAll("[data-testid=read-only]"));
         Assert.Empty(cut.FindAll("[data-testid=sign-off] button"));
@@ -124,12 +124,12 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
         await DeploymentScenario.CompleteAsync(Service, runId);
         SignInAs("support", OpsRoles.Support);
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
-        ElementOf(cut, "[data-testid=notes]");
+        await ElementOf(cut, "[data-testid=notes]");
 
         cut.Find("textarea[data-testid=note-text]").Input("Support briefed on the change.");
         cut.Find("[data-testid=add-note]").Click();
 
-        Eventually(cut, () => Assert.Contains("Support briefed on the change.", cut.Find("[data-testid=note]").TextContent, StringComparison.Ordinal));
+        await Eventually(cut, () => Assert.Contains("Support briefed on the change.", cut.Find("[data-testid=note]").TextContent, StringComparison.Ordinal));
         Assert.Equal("support", Assert.Single((await DeploymentScenario.LoadAsync(Service, runId)).Notes).Author);
     }
 
@@ -140,14 +140,14 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
         var item = (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.Items[0];
         SignInAs("support", OpsRoles.Support);
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
-        ElementOf(cut, "[data-testid=deployment-run]");
+        await ElementOf(cut, "[data-testid=deployment-run]");
 
         await cut.InvokeAsync(() => cut.Instance.SetItemAsync(item, ItemState.Checked, null));
-        Eventually(cut, () => Assert.Contains("not allowed to sign off deployments", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
+        await Eventually(cut, () => Assert.Contains("not allowed to sign off deployments", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
         cut.Find("[data-testid=refusal] button").Click();
         Assert.Empty(cut.FindAll("[data-testid=refusal]"));
         await cut.InvokeAsync(() => cut.Instance.SignAsync(SignOffKind.Deployed));
-        Eventually(cut, () =>
+        await Eventually(cut, () =>
         {
             var refusal = cut.Find("[data-testid=refusal]");
             Assert.Contains("not allowed to sign off deployments", refusal.TextContent, StringComparison.Ordinal);
@@ -166,13 +166,13 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
         var item = (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.Items[3];
         SignInAs("engineer2", OpsRoles.Engineer);
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
-        ElementOf(cut, "[data-testid=deployment-run]");
+        await ElementOf(cut, "[data-testid=deployment-run]");
 
         Assert.True((await Service.SetItemAsync(DeploymentScenario.Engineer, runId, item.Key, ItemState.Checked, null, null, CancellationToken.None)).Succeeded);
         var last = (await DeploymentScenario.LoadAsync(Service, runId)).LastEventId;
         Services.GetRequiredService<DeploymentEventHub>().Publish(new DeploymentChange(runId, last));
 
-        Eventually(cut, () =>
+        await Eventually(cut, () =>
         {
             Assert.Equal("checked", cut.Find($"[data-testid=item][data-key='{item.Key}']").GetAttribute("data-state"));
             Assert.StartsWith("engineer marked", cut.Find("[data-testid=last-change]").TextContent.Trim(), StringComparison.Ordinal);
@@ -187,17 +187,17 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
 
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, 424242));
 
-        Eventually(cut, () => Assert.Contains("There is no deployment run 424242", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
+        await Eventually(cut, () => Assert.Contains("There is no deployment run 424242", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
     }
 
     // Generous deadlines: each assertion waits on the database, and the machine is shared.
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
 
-    private static void Eventually<T>(IRenderedComponent<T> cut, Action assertion) where T : Microsoft.AspNetCore.Components.IComponent =>
-        cut.WaitForAssertion(assertion, Wait);
+    private static Task Eventually<T>(IRenderedComponent<T> cut, Action assertion) where T : Microsoft.AspNetCore.Components.IComponent =>
+        cut.WaitForAssertionAsync(assertion, Wait);
 
-    private static AngleSharp.Dom.IElement ElementOf<T>(IRenderedComponent<T> cut, string selector) where T : Microsoft.AspNetCore.Components.IComponent =>
-        cut.WaitForElement(selector, Wait);
+    private static Task<AngleSharp.Dom.IElement> ElementOf<T>(IRenderedComponent<T> cut, string selector) where T : Microsoft.AspNetCore.Components.IComponent =>
+        cut.WaitForElementAsync(selector, Wait);
 
     [Fact]
     public async Task An_engineer_demoted_while_the_page_is_open_is_refused_at_the_next_action()
@@ -208,13 +208,13 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
         Assert.True(await accounts.UpsertAsync("demoted", OpsRoles.Engineer, "correct horse battery", CancellationToken.None));
         SignIn(AuthenticationSetup.CreateLocalPrincipal((await accounts.FindAsync("demoted", CancellationToken.None))!));
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
-        ElementOf(cut, "[data-testid=deployment-run]");
+        await ElementOf(cut, "[data-testid=deployment-run]");
 
         // The cookie still says engineer; the account no longer does.
         await accounts.UpsertAsync("demoted", OpsRoles.Support, "correct horse battery", CancellationToken.None);
         await cut.InvokeAsync(() => cut.Instance.SetItemAsync(item, ItemState.Checked, null));
 
-        Eventually(cut, () =>
+        await Eventually(cut, () =>
         {
             var refusal = cut.Find("[data-testid=refusal]");
             Assert.Equal("Forbidden", refusal.GetAttribute("data-refusal-kind"));

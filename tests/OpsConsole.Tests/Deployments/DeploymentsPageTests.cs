@@ -27,7 +27,7 @@ public sealed class DeploymentsPageTests(MarketplaceDatabase database) : Deploym
 
         var cut = Render<DeploymentsPage>();
 
-        Eventually(cut, () =>
+        await Eventually(cut, () =>
         {
             var row = cut.FindAll("[data-testid=runs] tbody tr").Single(r => r.TextContent.Contains($"#{runId} ", StringComparison.Ordinal));
             Assert.Contains("INCOMPLETE", row.TextContent, StringComparison.Ordinal);
@@ -38,14 +38,14 @@ public sealed class DeploymentsPageTests(MarketplaceDatabase database) : Deploym
     }
 
     [Fact]
-    public void Support_is_refused_starting_a_run()
+    public async Task Support_is_refused_starting_a_run()
     {
         SignInAs("support", OpsRoles.Support);
         var cut = Render<DeploymentsPage>();
 
-        ElementOf(cut, "[data-testid=start-run]").Click();
+        (await ElementOf(cut, "[data-testid=start-run]")).Click();
 
-        Eventually(cut, () => Assert.Contains("not allowed to sign off deployments", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
+        await Eventually(cut, () => Assert.Contains("not allowed to sign off deployments", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -55,10 +55,10 @@ public sealed class DeploymentsPageTests(MarketplaceDatabase database) : Deploym
         var cut = Render<DeploymentsPage>();
         var before = (await Service.ListRunsAsync(DeploymentScenario.Engineer, CancellationToken.None)).Value!.Count;
 
-        ElementOf(cut, "[data-testid=start-run]").Click();
+        (await ElementOf(cut, "[data-testid=start-run]")).Click();
 
         var navigation = Services.GetRequiredService<NavigationManager>();
-        Eventually(cut, () => Assert.Matches(@"/deployments/\d+$", navigation.Uri));
+        await Eventually(cut, () => Assert.Matches(@"/deployments/\d+$", navigation.Uri));
         var runs = (await Service.ListRunsAsync(DeploymentScenario.Engineer, CancellationToken.None)).Value!;
         Assert.Equal(before + 1, runs.Count);
         Assert.EndsWith($"/deployments/{runs[0].Id}", navigation.Uri, StringComparison.Ordinal);
@@ -68,9 +68,9 @@ public sealed class DeploymentsPageTests(MarketplaceDatabase database) : Deploym
     // Generous deadlines: each assertion waits on the database, and the machine is shared.
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
 
-    private static void Eventually<T>(IRenderedComponent<T> cut, Action assertion) where T : Microsoft.AspNetCore.Components.IComponent =>
-        cut.WaitForAssertion(assertion, Wait);
+    private static Task Eventually<T>(IRenderedComponent<T> cut, Action assertion) where T : Microsoft.AspNetCore.Components.IComponent =>
+        cut.WaitForAssertionAsync(assertion, Wait);
 
-    private static AngleSharp.Dom.IElement ElementOf<T>(IRenderedComponent<T> cut, string selector) where T : Microsoft.AspNetCore.Components.IComponent =>
-        cut.WaitForElement(selector, Wait);
+    private static Task<AngleSharp.Dom.IElement> ElementOf<T>(IRenderedComponent<T> cut, string selector) where T : Microsoft.AspNetCore.Components.IComponent =>
+        cut.WaitForElementAsync(selector, Wait);
 }

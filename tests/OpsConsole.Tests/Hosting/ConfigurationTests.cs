@@ -27,11 +27,13 @@ public sealed class ConfigurationTests
         Bind<DeploymentOptions>(example, DeploymentOptions.Section);
         Bind<CreditOptions>(example, CreditOptions.Section);
         Bind<AccountOptions>(example, AccountOptions.Section);
+        Bind<HostingOptions>(example, HostingOptions.Section);
         // Database's own keys; its Local and Probe subsections bind to their own options above.
         var database = example.GetSection(DatabaseOptions.Section);
         Bind<DatabaseOptions>(new ConfigurationBuilder().AddInMemoryCollection(
             database.AsEnumerable(makePathsRelative: true).Where(kv => !kv.Key.StartsWith("Local", StringComparison.Ordinal) && !kv.Key.StartsWith("Probe", StringComparison.Ordinal))).Build(), null);
         Bind<OpsConsole.Core.Stripe.StripeOptions>(example, OpsConsole.Core.Stripe.StripeOptions.Section);
+        Bind<OpsConsole.Core.Overview.OverviewOptions>(example, OpsConsole.Core.Overview.OverviewOptions.Section);
         Assert.Equal("", example.GetConnectionString("Marketplace"));
     }
 

@@ -1,5 +1,7 @@
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace OpsConsole.Tests.Infrastructure;
@@ -8,6 +10,9 @@ namespace OpsConsole.Tests.Infrastructure;
 public sealed class ConsoleAppFactory(string connectionString, IReadOnlyDictionary<string, string?>? settings = null, string environment = "Development")
     : WebApplicationFactory<Program>
 {
+    /// <summary>Replaces the app's services after its own registrations (a fake clock, say); set before the app starts.</summary>
+    public Action<IServiceCollection>? TestServices { get; set; }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment(environment);
@@ -24,5 +29,6 @@ public sealed class ConsoleAppFactory(string connectionString, IReadOnlyDictiona
         }
 
         builder.ConfigureLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
+        builder.ConfigureTestServices(services => TestServices?.Invoke(services));
     }
 }

@@ -21,7 +21,13 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
 
     protected override Task ConfigureAsync()
     {
-        Services.AddOpsConsoleCoreFor(database.SuperuserConnectionString);
+        // Thresholds far above any scene's waits: on a loaded machine (load average 60 seen) a scene's waits passed
+        // the default 10 s WARN before the page's first snapshot, and the level is not what these tests are about.
+        Services.AddOpsConsoleCoreFor(database.SuperuserConnectionString, new Dictionary<string, string?>
+        {
+            ["Locks:WaitWarn"] = "00:05:00",
+            ["Locks:WaitAlert"] = "00:10:00",
+        });
         return Task.CompletedTask;
     }
 
@@ -35,7 +41,7 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
 
         var page = RenderPage();
 
-        page.WaitForAssertion(() => Assert.Equal("2 waiting sessions", page.Find("[data-testid=summary-waiting]").TextContent.Trim()), Deadline);
+        await page.WaitForAssertionAsync(() => Assert.Equal("2 waiting sessions", page.Find("[data-testid=summary-waiting]").TextContent.Trim()), Deadline);
         var nodes = page.FindAll("[data-testid=lock-node]");
         Assert.Equal([holder.Pid, first.Pid, second.Pid], nodes.Select(n => int.Parse(n.GetAttribute("data-pid")!)));
         Assert.Equal(["Root", "Holds", "QueuedBehind"], nodes.Select(n => n.GetAttribute("data-edge")!));
@@ -58,7 +64,7 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
 
         var page = RenderPage();
 
-        page.WaitForAssertion(() => Assert.Equal(3, page.FindAll("[data-testid=lock-node]").Count), Deadline);
+        await page.WaitForAssertionAsync(() => Assert.Equal(3, page.FindAll("[data-testid=lock-node]").Count), Deadline);
         Assert.Empty(page.FindAll("[data-testid=terminate-backend]"));
         Assert.Empty(page.FindAll("[data-testid=cancel-backend]"));
     }
@@ -71,19 +77,19 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
         await using var scene = new LockScene(database.SuperuserConnectionString);
         var (holder, first, _) = await ChainAsync(scene, lead);
         var page = RenderPage();
-        page.WaitForAssertion(() => Assert.Equal(3, page.FindAll("[data-testid=lock-node]").Count), Deadline);
+        await page.WaitForAssertionAsync(() => Assert.Equal(3, page.FindAll("[data-testid=lock-node]").Count), Deadline);
 
         page.FindAll("[data-testid=lock-node]")[0].QuerySelector("[data-testid=terminate-backend]")!.Click();
 
-        page.WaitForAssertion(() => Assert.NotNull(page.Find("[data-testid=dialog-confirm]")), Deadline);
+        await page.WaitForAssertionAsync(() => Assert.NotNull(page.Find("[data-testid=dialog-confirm]")), Deadline);
         Assert.Contains("SELECT 1 FROM leads", page.Find("[data-testid=dialog-query]").TextContent);
         Assert.Contains($"pid {first.Pid}", page.Find("[data-testid=dialog-blocked]").TextContent);
         Assert.True(page.Find("[data-testid=dialog-confirm]").HasAttribute("disabled"));
         page.Find("textarea").Input("blocks the hot lead");
-        page.WaitForAssertion(() => Assert.False(page.Find("[data-testid=dialog-confirm]").HasAttribute("disabled")), Deadline);
+        await page.WaitForAssertionAsync(() => Assert.False(page.Find("[data-testid=dialog-confirm]").HasAttribute("disabled")), Deadline);
         page.Find("[data-testid=dialog-confirm]").Click();
 
-        page.WaitForAssertion(() => Assert.Contains($"Terminated session {holder.Pid}", page.Find("[data-testid=lock-action-done]").TextContent), Deadline);
+        await page.WaitForAssertionAsync(() => Assert.Contains($"Terminated session {holder.Pid}", page.Find("[data-testid=lock-action-done]").TextContent), Deadline);
         await first.Pending.WaitAsync(Deadline);
         await using var connection = await database.DataSource.OpenConnectionAsync();
         Assert.Equal("erin", (await connection.QuerySingleAsync<string>(
@@ -91,7 +97,7 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
         // A sample younger than half an interval would be served again: take a fresh one.
         await Task.Delay(Sampler.Interval);
         await Sampler.SampleAsync(CancellationToken.None);
-        page.WaitForAssertion(() => Assert.DoesNotContain(page.FindAll("[data-testid=lock-node]"), n => n.GetAttribute("data-pid") == holder.Pid.ToString()), Deadline);
+        await page.WaitForAssertionAsync(() => Assert.DoesNotContain(page.FindAll("[data-testid=lock-node]"), n => n.GetAttribute("data-pid") == holder.Pid.ToString()), Deadline);
     }
 
     [Fact]
@@ -102,7 +108,7 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
         await using var scene = new LockScene(database.SuperuserConnectionString);
         await ChainAsync(scene, lead);
         var page = RenderPage();
-        page.WaitForAssertion(() => Assert.Equal("2 waiting sessions", page.Find("[data-testid=summary-waiting]").TextContent.Trim()), Deadline);
+        await page.WaitForAssertionAsync(() => Assert.Equal("2 waiting sessions", page.Find("[data-testid=summary-waiting]").TextContent.Trim()), Deadline);
 
         page.Find("[data-testid=pause]").Click();
         var holder = await scene.OpenAsync("another holder");
@@ -116,7 +122,7 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
         Assert.Equal("2 waiting sessions", page.Find("[data-testid=summary-waiting]").TextContent.Trim());
         Assert.Contains("Paused at", page.Find("[data-testid=lock-updated]").TextContent);
         page.Find("[data-testid=pause]").Click();
-        page.WaitForAssertion(() => Assert.Equal("3 waiting sessions", page.Find("[data-testid=summary-waiting]").TextContent.Trim()), Deadline);
+        await page.WaitForAssertionAsync(() => Assert.Equal("3 waiting sessions", page.Find("[data-testid=summary-waiting]").TextContent.Trim()), Deadline);
     }
 
     [Fact]
@@ -129,7 +135,7 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
 
         var page = RenderPage();
 
-        page.WaitForAssertion(() => Assert.Contains("Lock view timed out", page.Find("[data-testid=lock-timeout]").TextContent), Deadline);
+        await page.WaitForAssertionAsync(() => Assert.Contains("Lock view timed out", page.Find("[data-testid=lock-timeout]").TextContent), Deadline);
         Assert.Empty(page.FindAll("[data-testid=no-blocking]"));
         Assert.Empty(page.FindAll("[data-testid=summary-waiting]"));
     }

@@ -28,7 +28,7 @@ public sealed class PurchasesPageTests(MarketplaceDatabase database) : ConsoleBu
 
         var page = Render<PurchasesPage>();
 
-        page.WaitForAssertion(() => Assert.Equal("98.50 %", page.Find("[data-testid=kpi-purchase-success-rate-value]").TextContent.Trim()), Deadline);
+        await page.WaitForAssertionAsync(() => Assert.Equal("98.50 %", page.Find("[data-testid=kpi-purchase-success-rate-value]").TextContent.Trim()), Deadline);
         Assert.Equal("warn", page.Find("[data-testid=kpi-purchase-success-rate]").GetAttribute("data-state"));
         Assert.Equal("0.00 %", page.Find("[data-testid=kpi-purchase-conflict-rate-value]").TextContent.Trim());
         Assert.Equal("ok", page.Find("[data-testid=kpi-purchase-conflict-rate]").GetAttribute("data-state"));
@@ -50,7 +50,7 @@ public sealed class PurchasesPageTests(MarketplaceDatabase database) : ConsoleBu
         var sampler = Services.GetRequiredService<MetricsSampler>();
 
         var page = Render<PurchasesPage>();
-        page.WaitForAssertion(() => Assert.Equal("90.00 %", page.Find("[data-testid=kpi-purchase-success-rate-value]").TextContent.Trim()), Deadline);
+        await page.WaitForAssertionAsync(() => Assert.Equal("90.00 %", page.Find("[data-testid=kpi-purchase-success-rate-value]").TextContent.Trim()), Deadline);
 
         Assert.Equal("WARN", page.Find("[data-testid=kpi-purchase-success-rate-state]").TextContent.Trim());
         Assert.NotNull(page.Find("[data-testid=kpi-purchase-success-rate-pending]"));
@@ -58,7 +58,7 @@ public sealed class PurchasesPageTests(MarketplaceDatabase database) : ConsoleBu
         _time.Advance(sampler.Interval);
         await sampler.SampleAsync(CancellationToken.None);
 
-        page.WaitForAssertion(() => Assert.Equal("ALERT", page.Find("[data-testid=kpi-purchase-success-rate-state]").TextContent.Trim()), Deadline);
+        await page.WaitForAssertionAsync(() => Assert.Equal("ALERT", page.Find("[data-testid=kpi-purchase-success-rate-state]").TextContent.Trim()), Deadline);
         Assert.Empty(page.FindAll("[data-testid=kpi-purchase-success-rate-pending]"));
     }
 
@@ -72,12 +72,12 @@ public sealed class PurchasesPageTests(MarketplaceDatabase database) : ConsoleBu
         var sampler = Services.GetRequiredService<MetricsSampler>();
 
         var page = Render<PurchasesPage>();
-        page.WaitForAssertion(() => Assert.Contains("4 purchases,", page.Find("[data-testid=snapshot-info]").TextContent, StringComparison.Ordinal), Deadline);
+        await page.WaitForAssertionAsync(() => Assert.Contains("4 purchases,", page.Find("[data-testid=snapshot-info]").TextContent, StringComparison.Ordinal), Deadline);
         Assert.Equal(1, sampler.SubscriberCount);
 
         page.Find("[data-testid=window-1h]").Click();
 
-        page.WaitForAssertion(() => Assert.Contains("Last 1 h", page.Find("[data-testid=snapshot-info]").TextContent, StringComparison.Ordinal), Deadline);
+        await page.WaitForAssertionAsync(() => Assert.Contains("Last 1 h", page.Find("[data-testid=snapshot-info]").TextContent, StringComparison.Ordinal), Deadline);
         Assert.Contains("10 purchases,", page.Find("[data-testid=snapshot-info]").TextContent, StringComparison.Ordinal);
 
         await DisposeComponentsAsync();

@@ -43,7 +43,7 @@ public sealed class StripePageTests(MarketplaceDatabase database) : ConsoleBunit
 
         var page = Render<StripePage>();
 
-        page.WaitForAssertion(() => Assert.Contains(refundId.ToString(), page.Find("[data-testid=refund-queue]").TextContent, StringComparison.Ordinal), Deadline);
+        await page.WaitForAssertionAsync(() => Assert.Contains(refundId.ToString(), page.Find("[data-testid=refund-queue]").TextContent, StringComparison.Ordinal), Deadline);
         var row = page.Find($"[data-testid=refund-{refundId}]");
         Assert.NotNull(row.QuerySelector("[data-testid=refund-button]"));
         Assert.Contains(paymentIntent, page.Find("[data-testid=refund-queue]").TextContent, StringComparison.Ordinal);
@@ -63,7 +63,7 @@ public sealed class StripePageTests(MarketplaceDatabase database) : ConsoleBunit
 
         var page = Render<StripePage>();
 
-        page.WaitForAssertion(() => Assert.Contains("Waiting for support or admin", page.Find($"[data-testid=refund-{refundId}]").TextContent, StringComparison.Ordinal), Deadline);
+        await page.WaitForAssertionAsync(() => Assert.Contains("Waiting for support or admin", page.Find($"[data-testid=refund-{refundId}]").TextContent, StringComparison.Ordinal), Deadline);
         Assert.Empty(page.FindAll("[data-testid=refund-button]"));
         Assert.Empty(page.FindAll("[data-testid=replay-now]"));
     }
@@ -79,10 +79,10 @@ public sealed class StripePageTests(MarketplaceDatabase database) : ConsoleBunit
         await StripeScenario.DeliverAsync(Services, SimulatedStripeEvents.ChargeRefunded("pi_other"));
 
         var page = Render<StripePage>();
-        page.WaitForAssertion(() => Assert.NotEmpty(page.FindAll("[data-testid=deliveries] [data-testid=delivery-outcome]")), Deadline);
+        await page.WaitForAssertionAsync(() => Assert.NotEmpty(page.FindAll("[data-testid=deliveries] [data-testid=delivery-outcome]")), Deadline);
         SearchInput(page).Change(paid.Id);
 
-        page.WaitForAssertion(() =>
+        await page.WaitForAssertionAsync(() =>
         {
             var outcomes = page.FindAll("[data-testid=deliveries] [data-testid=delivery-outcome]").Select(o => o.TextContent.Trim()).ToList();
             Assert.Equal(["duplicate", "completed"], outcomes);
@@ -90,7 +90,7 @@ public sealed class StripePageTests(MarketplaceDatabase database) : ConsoleBunit
         Assert.All(page.FindAll("[data-testid=deliveries] [data-testid=event-deliveries]"), c => Assert.Equal("×2", c.TextContent.Trim()));
 
         SearchInput(page).Change(pendingId.ToString());
-        page.WaitForAssertion(() => Assert.Equal(2, page.FindAll("[data-testid=deliveries] [data-testid=delivery-outcome]").Count), Deadline);
+        await page.WaitForAssertionAsync(() => Assert.Equal(2, page.FindAll("[data-testid=deliveries] [data-testid=delivery-outcome]").Count), Deadline);
     }
 
     [Fact]
@@ -100,17 +100,17 @@ public sealed class StripePageTests(MarketplaceDatabase database) : ConsoleBunit
         SignInAs("support", OpsRoles.Support);
         var (refundId, _) = await StripeScenario.RefundRequiredAsync(Services, database.DataSource);
         var page = Render<StripePage>();
-        page.WaitForAssertion(() => Assert.NotNull(page.Find($"[data-testid=refund-{refundId}] [data-testid=refund-button]")), Deadline);
+        await page.WaitForAssertionAsync(() => Assert.NotNull(page.Find($"[data-testid=refund-{refundId}] [data-testid=refund-button]")), Deadline);
 
         page.Find($"[data-testid=refund-{refundId}] [data-testid=refund-button]").Click();
 
-        page.WaitForAssertion(() => Assert.Equal("Rule", page.Find("[data-testid=refusal]").GetAttribute("data-refusal-kind")), TimeSpan.FromSeconds(30));
+        await page.WaitForAssertionAsync(() => Assert.Equal("Rule", page.Find("[data-testid=refusal]").GetAttribute("data-refusal-kind")), TimeSpan.FromSeconds(30));
         Assert.StartsWith("Stripe did not refund:", page.Find("[data-testid=refusal]").TextContent.Trim(), StringComparison.Ordinal);
         await using var connection = await database.DataSource.OpenConnectionAsync();
         Assert.Equal(("error", 0), await connection.QuerySingleAsync<(string, int)>(
             "SELECT min(outcome), count(*) FILTER (WHERE outcome = 'issued')::int FROM ops.stripe_refunds WHERE purchase_id = @Id", new { Id = refundId }));
         Assert.Equal(0, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM audit_logs WHERE action = 'refund_issued' AND details->'details'->>'purchaseId' = @Id", new { Id = refundId.ToString() }));
-        page.WaitForAssertion(() => Assert.NotNull(page.Find($"[data-testid=refund-{refundId}] [data-testid=refund-error]")), Deadline);
+        await page.WaitForAssertionAsync(() => Assert.NotNull(page.Find($"[data-testid=refund-{refundId}] [data-testid=refund-error]")), Deadline);
     }
 
     // MudTextField puts the test id on its input or on its wrapper, depending on the version.

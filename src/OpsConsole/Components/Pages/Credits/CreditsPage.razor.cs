@@ -26,6 +26,18 @@ public sealed partial class CreditsPage : IDisposable
     [Inject]
     private OpsActors Actors { get; set; } = default!;
 
+    [Inject]
+    private MudBlazor.IScrollManager Scroll { get; set; } = default!;
+
+    /// <summary><c>/credits?workspace=ID</c> (the overview's links): that workspace is opened, its row marked and scrolled to.</summary>
+    [SupplyParameterFromQuery(Name = "workspace")]
+    public Guid? RequestedWorkspace { get; set; }
+
+    /// <summary>The workspace the address asked for, marked in the drift list.</summary>
+    internal Guid? Focused { get; private set; }
+
+    private bool _scrollPending;
+
     internal IReadOnlyList<CreditRow> Drift { get; private set; } = [];
 
     internal IReadOnlyList<CreditAdjustment> Journal { get; private set; } = [];
@@ -82,6 +94,25 @@ public sealed partial class CreditsPage : IDisposable
             }
         }));
         await LoadAsync();
+    }
+
+    protected override async Task OnParametersSetAsync()
+    {
+        if (RequestedWorkspace is { } requested && requested != Focused)
+        {
+            Focused = requested;
+            await OpenAsync(requested);
+            _scrollPending = true;
+        }
+    }
+
+    protected override async Task OnAfterRenderAsync(bool firstRender)
+    {
+        if (_scrollPending && Focused is { } focused)
+        {
+            _scrollPending = false;
+            await Scroll.ScrollIntoViewAsync($"[data-testid=drift-row][data-workspace='{focused}']", MudBlazor.ScrollBehavior.Smooth);
+        }
     }
 
     internal async Task LoadAsync()

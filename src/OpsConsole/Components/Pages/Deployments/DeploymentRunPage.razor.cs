@@ -23,6 +23,14 @@ public partial class DeploymentRunPage
     private string? _lastChange;
     private string? _note;
     private bool _busy;
+    private RunOutline? _outline;
+    private readonly HashSet<string> _collapsed = [];
+    private readonly Dictionary<string, ChecklistItemRow> _rows = [];
+    private IReadOnlyList<(Probe Probe, ProbeExecution Execution)> _failedChecks = [];
+    private int _checksRun;
+    private IJSObjectReference? _keysModule;
+    private IJSObjectReference? _keys;
+    private DotNetObjectReference<DeploymentRunPage>? _self;
 
     [Parameter]
     public long Id { get; set; }
@@ -72,9 +80,16 @@ public partial class DeploymentRunPage
             var result = await Deployments.RunProbesAsync(await ActorAsync(), Id, null, _stopping.Token);
             if (result.Succeeded)
             {
-                var failed = result.Value.Count(e => !e.Verdict.Passed);
-                Snackbar.Add(failed == 0 ? $"All {result.Value.Count} checks passed." : $"{failed} of {result.Value.Count} checks failed.",
-                    failed == 0 ? Severity.Success : Severity.Error);
+                _checksRun = result.Value.Count;
+                _failedChecks = [.. result.Value
+                    .Where(e => !e.Verdict.Passed)
+                    .Select(e => (Probe: _run?.Runbook.FindProbe(e.ProbeKey), Execution: e))
+                    .Where(f => f.Probe is not null)
+                    .Select(f => (f.Probe!, f.Execution))];
+                if (_failedChecks.Count == 0)
+                {
+                    Snackbar.Add($"All {result.Value.Count} checks passed.", Severity.Success);
+                }
             }
 
             await AfterAsync(result);
@@ -151,8 +166,114 @@ public partial class DeploymentRunPage
         if (_run is null || loaded.Value.LastEventId >= _run.LastEventId)
         {
             _run = loaded.Value;
+            _outline = RunOutline.Of(_run);
         }
     }
+
+    /// <summary>The address of an element of this page (the base href is the site's root, so a bare <c>#id</c> would leave the page).</summary>
+    internal string Href(string elementId) => $"deployments/{Id}#{elementId}";
+
+    // A part folds only while finished: one that someone reopened shows itself again.
+    private bool IsCollapsed(RunPart part) => part.IsFinished && _collapsed.Contains(part.Key);
+
+    internal void ToggleCollapsed(RunPart part)
+    {
+        if (!_collapsed.Remove(part.Key))
+        {
+            _collapsed.Add(part.Key);
+        }
+    }
+
+    internal void CollapseFinished()
+    {
+        foreach (var part in _outline?.Parts.Where(p => p.IsFinished) ?? [])
+        {
+            _collapsed.Add(part.Key);
+        }
+    }
+
+    /// <summary>The items the page shows now (those of folded parts are not), in order.</summary>
+    private IReadOnlyList<ChecklistItem> VisibleItems =>
+        _outline is null ? [] : [.. _outline.Parts.Where(p => !IsCollapsed(p)).SelectMany(p => p.Items)];
+
+    /// <summary>Scrolls to and focuses the first item neither checked nor N/A.</summary>
+    internal async Task FocusNextOpenAsync()
+    {
+        if (_run?.Runbook.Items.FirstOrDefault(i => _run.StateOf(i.Key) == ItemState.Unchecked) is { } open)
+        {
+            await FocusItemAsync(open.Key);
+        }
+    }
+
+    /// <summary>
+    /// A key pressed on the page outside a text field (run-keys.js filters): <c>j</c>/<c>k</c> next/previous item,
+    /// <c>n</c> next open item, <c>x</c>/<c>space</c> tick or untick, <c>a</c> N/A; <paramref name="itemKey"/> is the focused item, if any.
+    /// </summary>
+    [JSInvokable]
+    public async Task OnShortcutAsync(string key, string? itemKey)
+    {
+        if (_run is not { } run)
+        {
+            return;
+        }
+
+        var items = VisibleItems;
+        var at = itemKey is null ? -1 : items.ToList().FindIndex(i => i.Key == itemKey);
+        switch (key)
+        {
+            case "j" when items.Count > 0:
+                await FocusItemAsync(items[at < 0 ? 0 : Math.Min(at + 1, items.Count - 1)].Key);
+                break;
+            case "k" when items.Count > 0:
+                await FocusItemAsync(items[at <= 0 ? (at < 0 ? items.Count - 1 : 0) : at - 1].Key);
+                break;
+            case "n":
+                // The next open item after the focused one, from the top again after the last.
+                var open = run.Runbook.Items.Where(i => run.StateOf(i.Key) == ItemState.Unchecked).ToList();
+                var after = itemKey is null ? -1 : run.Runbook.Items.ToList().FindIndex(i => i.Key == itemKey);
+                var next = open.FirstOrDefault(i => run.Runbook.Items.ToList().IndexOf(i) > after) ?? open.FirstOrDefault();
+                if (next is null)
+                {
+                    Snackbar.Add("Every item is done.", Severity.Success);
+                }
+                else
+                {
+                    await FocusItemAsync(next.Key);
+                }
+
+                break;
+            case "x" or "space" when at >= 0 && !run.IsReadOnly:
+                var item = items[at];
+                await SetItemAsync(item, run.StateOf(item.Key) == ItemState.Checked ? ItemState.Unchecked : ItemState.Checked, null);
+                break;
+            case "a" when at >= 0 && !run.IsReadOnly:
+                _rows.GetValueOrDefault(items[at].Key)?.AskReason();
+                break;
+        }
+    }
+
+    private async Task FocusItemAsync(string itemKey)
+    {
+        // An item of a folded part is shown again before it is focused.
+        if (_outline?.PartOf(itemKey) is { } part && _collapsed.Remove(part.Key))
+        {
+            StateHasChanged();
+        }
+
+        await (await KeysModuleAsync()).InvokeVoidAsync("focusElement", _stopping.Token, RunAnchors.Item(itemKey));
+    }
+
+    protected override async Task OnAfterRenderAsync(bool firstRender)
+    {
+        if (firstRender)
+        {
+            _self = DotNetObjectReference.Create(this);
+            _keys = await (await KeysModuleAsync()).InvokeAsync<IJSObjectReference>("listen", _stopping.Token, _self);
+        }
+    }
+
+    private async Task<IJSObjectReference> KeysModuleAsync() =>
+        _keysModule ??= await JS.InvokeAsync<IJSObjectReference>("import", _stopping.Token, "./js/run-keys.js");
 
     private Task OnChangeAsync(DeploymentChange change) => InvokeAsync(async () =>
     {
@@ -189,18 +310,28 @@ public partial class DeploymentRunPage
     {
         _subscription?.Dispose();
         await _stopping.CancelAsync();
-        if (_module is not null)
+        try
         {
-            try
+            if (_keys is not null)
             {
-                await _module.DisposeAsync();
+                await _keys.InvokeVoidAsync("dispose");
+                await _keys.DisposeAsync();
             }
-            catch (JSDisconnectedException)
+
+            foreach (var module in new[] { _keysModule, _module })
             {
-                // The circuit is gone; so is the module.
+                if (module is not null)
+                {
+                    await module.DisposeAsync();
+                }
             }
         }
+        catch (JSDisconnectedException)
+        {
+            // The circuit is gone; so are the modules and the listener.
+        }
 
+        _self?.Dispose();
         _stopping.Dispose();
         GC.SuppressFinalize(this);
     }

@@ -56,6 +56,10 @@ public sealed partial class LocksPage
     private LockSnapshot? _gridOf;
     private List<LockGridRow> _gridRows = [];
 
+    /// <summary>A backend to look at (<c>/locks?pid=</c>, where the search box sends a pid): highlighted, the grid filtered to it.</summary>
+    [SupplyParameterFromQuery(Name = "pid")]
+    public int? FocusPid { get; set; }
+
     [Inject]
     private LockSampler Sampler { get; set; } = default!;
 
@@ -79,6 +83,11 @@ public sealed partial class LocksPage
 
     protected override void OnInitialized()
     {
+        if (FocusPid is { } pid)
+        {
+            _pidFilter = pid.ToString(CultureInfo.InvariantCulture);
+        }
+
         // A prerender is thrown away at once: only the interactive page subscribes.
         if (RendererInfo.IsInteractive)
         {

@@ -59,16 +59,27 @@ public sealed partial class StripePage : IDisposable
 
     private bool Filtered => _outcomes.Count > 0 || !string.IsNullOrWhiteSpace(_type) || !string.IsNullOrWhiteSpace(_search);
 
+    /// <summary>A Stripe event to show (<c>/stripe?event=</c>, where the search box sends one): the deliveries are searched for it.</summary>
+    [SupplyParameterFromQuery(Name = "event")]
+    public string? EventId { get; set; }
+
+    /// <summary>Anything the deliveries' search takes (<c>/stripe?q=</c>): an event, purchase or payment intent id.</summary>
+    [SupplyParameterFromQuery(Name = "q")]
+    public string? Query { get; set; }
+
     protected override async Task OnInitializedAsync()
     {
+        _search = string.IsNullOrWhiteSpace(EventId) ? string.IsNullOrWhiteSpace(Query) ? null : Query.Trim() : EventId.Trim();
         if (!RendererInfo.IsInteractive)
         {
             return;
         }
 
+        // Taken before the first await: a page left while it loads is disposed meanwhile, and a disposed source has no token.
+        var stopping = _stopping.Token;
         _subscription = Sampler.Subscribe(DuplicateWindow, RefreshEvery, OnMetricsAsync, _ => Task.CompletedTask);
         await LoadAsync(fresh: false);
-        _ = RefreshLoopAsync(_stopping.Token);
+        _ = RefreshLoopAsync(stopping);
     }
 
     public void Dispose()
@@ -99,11 +110,13 @@ public sealed partial class StripePage : IDisposable
 
     private async Task LoadAsync(bool fresh)
     {
+        // One token for both reads: the page may be disposed between them (left while loading).
+        var stopping = _stopping.Token;
         try
         {
-            _snapshot = await Overview.GetAsync(fresh, _stopping.Token);
+            _snapshot = await Overview.GetAsync(fresh, stopping);
             _deliveries = Filtered
-                ? await Deliveries.FindAsync(new DeliveryQuery(_outcomes, _type, _search), _stopping.Token)
+                ? await Deliveries.FindAsync(new DeliveryQuery(_outcomes, _type, _search), stopping)
                 : _snapshot.Recent;
             _error = null;
         }
@@ -111,7 +124,7 @@ public sealed partial class StripePage : IDisposable
         {
             _error = error.Message;
         }
-        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
         }
     }

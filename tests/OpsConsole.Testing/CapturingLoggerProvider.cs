@@ -1,10 +1,11 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
+using Xunit;
 
-namespace OpsConsole.Core.Tests;
+namespace OpsConsole.Testing;
 
 /// <summary>Keeps every log message, so a test can wait for the moment something was logged.</summary>
-internal sealed class CapturingLoggerProvider : ILoggerProvider
+public sealed class CapturingLoggerProvider : ILoggerProvider
 {
     private readonly ConcurrentQueue<string> _messages = new();
     private readonly SemaphoreSlim _logged = new(0);

@@ -1,0 +1,157 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Playwright;
+using OpsConsole.Core.Demo;
+using OpsConsole.Tests.Browser;
+using OpsConsole.Tests.Infrastructure;
+
+namespace OpsConsole.Tests.Overview;
+
+/// <summary>
+/// The console with the demo on, a 1 s sample interval and a 30 s KPI window on the overview, so that a minute of
+/// calm and an incident with its recovery fit in a test. 25 credit purchases a second keep the window large enough
+/// that the calm baseline's rare failures stay under the guide's targets.
+/// </summary>
+public class DemoBrowserFixture : BrowserFixture
+{
+    protected override IReadOnlyDictionary<string, string?> Settings { get; } = new Dictionary<string, string?>
+    {
+        ["Demo:Enabled"] = "true",
+        ["Demo:Buyers"] = "6",
+        ["Demo:PurchasesPerSecond"] = "25",
+        ["Demo:LeadCount"] = "3000",
+        ["Demo:ScenarioDuration"] = "00:00:08",
+        ["Metrics:SampleInterval"] = "00:00:01",
+        ["Locks:SampleInterval"] = "00:00:01",
+        ["Overview:KpiWindow"] = "00:00:30",
+        ["Overview:RefreshInterval"] = "00:00:02",
+        ["Stripe:ExpirySweepInterval"] = "00:00:02",
+    };
+
+    public override async Task InitializeAsync()
+    {
+        await base.InitializeAsync();
+        await Factory.Services.GetRequiredService<DemoSeeder>().SeedAsync(3000, CancellationToken.None);
+    }
+
+    /// <summary>A page signed in as <paramref name="userName"/> on the overview, interactive.</summary>
+    public Task<IPage> OverviewAsync(IBrowserContext context, string userName) => SignInOnOverviewAsync(context, BaseUrl, userName);
+
+    /// <summary>Signs in from the overview's address and waits for the interactive page.</summary>
+    public static async Task<IPage> SignInOnOverviewAsync(IBrowserContext context, string baseUrl, string userName)
+    {
+        var page = await context.NewPageAsync();
+        await page.GotoAsync($"{baseUrl}/");
+        await page.GetByLabel("User name").FillAsync(userName);
+        await page.GetByLabel("Password").FillAsync(ConsoleAppFixture.Password);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await Assertions.Expect(page).ToHaveURLAsync($"{baseUrl}/");
+        await Assertions.Expect(page.Locator("[data-interactive=true]")).ToBeAttachedAsync();
+        return page;
+    }
+
+    /// <summary>Waits until every KPI line of the overview reads OK.</summary>
+    public static async Task AllKpisOkAsync(IPage page, float timeoutMs)
+    {
+        var kpis = page.Locator("[data-testid=overview-kpi]");
+        await Assertions.Expect(kpis).ToHaveCountAsync(4, new() { Timeout = timeoutMs });
+        await Assertions.Expect(page.Locator("[data-testid=overview-kpi]:not([data-state=ok])")).ToHaveCountAsync(0, new() { Timeout = timeoutMs });
+    }
+}
+
+/// <summary>The calm baseline: the overview's KPIs stay OK for a minute. Wall time about 80 s (start, warm-up, the minute).</summary>
+public sealed class DemoCalmBrowserTests(DemoBrowserFixture demo) : IClassFixture<DemoBrowserFixture>
+{
+    [Fact]
+    public async Task The_calm_demo_keeps_every_kpi_of_the_overview_ok_for_a_minute()
+    {
+        await using var context = await demo.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new() { Width = 1400, Height = 1000 } });
+        var page = await demo.OverviewAsync(context, "manager");
+        await DemoBrowserFixture.AllKpisOkAsync(page, 40_000);
+
+        // Every change of a KPI line's state is recorded in the page from now on; a minute later none may be other than OK.
+        await page.EvaluateAsync("""
+            () => {
+                window.kpiChanges = [];
+                new MutationObserver(() => {
+                    for (const line of document.querySelectorAll('[data-testid=overview-kpi]:not([data-state=ok])')) {
+                        window.kpiChanges.push(line.dataset.key + ': ' + line.textContent.trim());
+                    }
+                }).observe(document.body, { subtree: true, attributes: true, attributeFilter: ['data-state'], childList: true, characterData: true });
+            }
+            """);
+        var samplesBefore = await page.Locator("[data-testid=overview-kpi]").First.TextContentAsync();
+        await page.WaitForTimeoutAsync(60_000); // the observation period is what the test is about, not a wait for a condition
+
+        var changes = await page.EvaluateAsync<string[]>("() => window.kpiChanges");
+        Assert.True(changes.Length == 0, "KPIs left OK: " + string.Join(" | ", changes.Distinct()));
+        await DemoBrowserFixture.AllKpisOkAsync(page, 1_000);
+        Assert.NotEqual(samplesBefore, await page.Locator("[data-testid=overview-kpi]").First.TextContentAsync());
+        await Assertions.Expect(page.GetByTestId("demo-traffic")).ToContainTextAsync("completed");
+        await page.ScreenshotAsync(new() { Path = BrowserFixture.ArtifactPath("overview-calm.png"), FullPage = true });
+    }
+}
+
+/// <summary>An incident on purpose: the admin starts the rush; the conflict KPI goes to ALERT and recovers by itself. About 60 s.</summary>
+public sealed class DemoScenarioBrowserTests(DemoBrowserFixture demo) : IClassFixture<DemoBrowserFixture>
+{
+    [Fact]
+    public async Task The_hot_lead_rush_turns_the_conflict_kpi_to_alert_and_it_recovers_once_the_rush_has_ended()
+    {
+        await using var context = await demo.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new() { Width = 1400, Height = 1000 } });
+        var page = await demo.OverviewAsync(context, "admin");
+        var conflicts = page.Locator("[data-testid=overview-kpi][data-key=purchase-conflict-rate]");
+        await Assertions.Expect(conflicts).ToHaveAttributeAsync("data-state", "ok", new() { Timeout = 30_000 });
+
+        await page.GetByTestId("scenario-hot-lead-rush").ClickAsync();
+
+        await Assertions.Expect(page.GetByTestId("scenario-running")).ToHaveAttributeAsync("data-scenario", "hot-lead-rush");
+        await Assertions.Expect(conflicts).ToHaveAttributeAsync("data-state", "alert", new() { Timeout = 20_000 });
+        await Assertions.Expect(page.Locator("[data-testid=overview-card][data-card=kpis]")).ToHaveAttributeAsync("data-state", "alert");
+        await page.ScreenshotAsync(new() { Path = BrowserFixture.ArtifactPath("overview-rush-alert.png"), FullPage = true });
+        // The rush ends by itself after 8 s; its conflicts leave the 30 s window.
+        await Assertions.Expect(page.GetByTestId("scenario-running")).ToHaveCountAsync(0, new() { Timeout = 20_000 });
+        await Assertions.Expect(conflicts).ToHaveAttributeAsync("data-state", "ok", new() { Timeout = 45_000 });
+    }
+
+    [Fact]
+    public async Task The_slow_checkout_shows_on_the_lock_card_with_a_link_to_the_blocking_session()
+    {
+        await using var context = await demo.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new() { Width = 1400, Height = 1000 } });
+        var page = await demo.OverviewAsync(context, "admin");
+        await Assertions.Expect(page.GetByTestId("scenario-slow-checkout")).ToBeEnabledAsync(new() { Timeout = 45_000 });
+
+        await page.GetByTestId("scenario-slow-checkout").ClickAsync();
+
+        var blocker = page.Locator("[data-testid=locks-blocker] a");
+        await Assertions.Expect(blocker).ToContainTextAsync(SlowCheckoutDemo.SlowCheckoutApplication, new() { Timeout = 20_000 });
+        await Assertions.Expect(blocker).ToHaveAttributeAsync("href", new System.Text.RegularExpressions.Regex(@"^/locks\?pid=\d+$"));
+        await Assertions.Expect(page.Locator("[data-testid=overview-card][data-card=locks]")).ToContainTextAsync("2 sessions waiting");
+        await Assertions.Expect(page.GetByTestId("locks-longest")).ToContainTextAsync("on lead ");
+        await Assertions.Expect(page.GetByTestId("scenario-running")).ToHaveCountAsync(0, new() { Timeout = 45_000 });
+        await Assertions.Expect(page.Locator("[data-testid=overview-card][data-card=locks]")).ToContainTextAsync("No session waits for a lock.", new() { Timeout = 15_000 });
+    }
+
+    [Fact]
+    public async Task The_webhook_storm_through_the_signed_receiver_turns_the_duplicate_rate_to_alert()
+    {
+        await using var context = await demo.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new() { Width = 1400, Height = 1000 } });
+        var page = await demo.OverviewAsync(context, "admin");
+        await Assertions.Expect(page.GetByTestId("scenario-webhook-storm")).ToBeEnabledAsync(new() { Timeout = 45_000 });
+
+        await page.GetByTestId("scenario-webhook-storm").ClickAsync();
+
+        await Assertions.Expect(page.Locator("[data-testid=overview-kpi][data-key=webhook-duplicate-rate]"))
+            .ToHaveAttributeAsync("data-state", "alert", new() { Timeout = 30_000 });
+        await Assertions.Expect(page.GetByTestId("scenario-running")).ToHaveCountAsync(0, new() { Timeout = 30_000 });
+    }
+
+    [Fact]
+    public async Task A_manager_sees_the_scenarios_but_cannot_start_one()
+    {
+        await using var context = await demo.Browser.NewContextAsync();
+        var page = await demo.OverviewAsync(context, "manager");
+
+        await Assertions.Expect(page.GetByTestId("scenario-hot-lead-rush")).ToBeDisabledAsync();
+        await Assertions.Expect(page.GetByTestId("scenarios-read-only")).ToContainTextAsync("admin role, and you are signed in as manager");
+    }
+}
