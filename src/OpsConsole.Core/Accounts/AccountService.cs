@@ -71,8 +71,11 @@ public sealed class AccountService(
         var account = row.ToAccount();
         if (account.IsDisabled || row.IsLocked)
         {
-            SpendTheTimeOfAPasswordCheck(password);
+            // Released before the hash, which only evens out the time: a burst of attempts on a locked account must
+            // not queue one hash after another behind the row lock (thirty such attempts outlasted the command
+            // timeout on a loaded machine), nor hold the account up for its owner meanwhile.
             await transaction.CommitAsync(cancellationToken);
+            SpendTheTimeOfAPasswordCheck(password);
             if (account.IsDisabled)
             {
                 _logger.LogWarning("Sign-in refused for {UserName}: the account is disabled", account.UserName);

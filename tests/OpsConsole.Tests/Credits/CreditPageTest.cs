@@ -47,5 +47,5 @@ public abstract class CreditPageTest(MarketplaceDatabase database) : ConsoleBuni
     }
 
     protected static Task Eventually(IRenderedComponent<global::OpsConsole.Components.Pages.Credits.CreditsPage> cut, Action assertion) =>
-        cut.WaitForAssertionAsync(assertion, TimeSpan.FromSeconds(10));
+        cut.WaitForAssertionAsync(assertion, TimeSpan.FromSeconds(30));
 }

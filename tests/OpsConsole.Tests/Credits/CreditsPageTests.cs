@@ -42,7 +42,7 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
     }
 
     [Fact]
-    public void The_overviews_link_with_a_workspace_opens_it_and_marks_its_row()
+    public async Task The_overviews_link_with_a_workspace_opens_it_and_marks_its_row()
     {
         SignIn("support", OpsRoles.Support);
         var granite = DemoSeeder.WorkspaceId(7);
@@ -50,7 +50,7 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
 
         var cut = Render<CreditsPage>();
 
-        Eventually(cut, () => Assert.Equal(granite.ToString(), cut.Find("[data-testid=workspace-drawer]").GetAttribute("data-workspace")));
+        await Eventually(cut, () => Assert.Equal(granite.ToString(), cut.Find("[data-testid=workspace-drawer]").GetAttribute("data-workspace")));
         Assert.Equal("true", cut.Find($"[data-testid=drift-row][data-workspace='{granite}']").GetAttribute("data-focused"));
         Assert.Contains("earned 42.00 from 3 sales", cut.Find("[data-testid=explanation]").TextContent, StringComparison.Ordinal);
         Assert.Single(cut.FindAll("[data-testid=drift-row][data-focused]"));

@@ -13,7 +13,7 @@ public sealed class DeploymentRunOutlineTests(MarketplaceDatabase fixture) : Dep
 {
     private readonly MarketplaceDatabase _database = fixture;
 
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
 
     [Fact]
     public async Task The_outline_shows_done_of_total_for_each_part_and_the_state_of_each_check()

@@ -190,8 +190,9 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
         await Eventually(cut, () => Assert.Contains("There is no deployment run 424242", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
     }
 
-    // Generous deadlines: each assertion waits on the database, and the machine is shared.
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+    // Generous deadlines: each assertion waits on the database and a re-render of a 46-item page; at load average
+    // 40 on two cores that took longer than 10 s (a deadline costs nothing when the condition is met earlier).
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
 
     private static Task Eventually<T>(IRenderedComponent<T> cut, Action assertion) where T : Microsoft.AspNetCore.Components.IComponent =>
         cut.WaitForAssertionAsync(assertion, Wait);

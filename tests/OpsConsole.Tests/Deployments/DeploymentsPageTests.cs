@@ -66,7 +66,7 @@ public sealed class DeploymentsPageTests(MarketplaceDatabase database) : Deploym
     }
 
     // Generous deadlines: each assertion waits on the database, and the machine is shared.
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
 
     private static Task Eventually<T>(IRenderedComponent<T> cut, Action assertion) where T : Microsoft.AspNetCore.Components.IComponent =>
         cut.WaitForAssertionAsync(assertion, Wait);

@@ -17,6 +17,6 @@ internal static class TestRunSetup
         ThreadPool.GetMinThreads(out var workers, out var io);
         ThreadPool.SetMinThreads(Math.Max(workers, 64), io);
         // For the waits that pass no deadline of their own; a condition met earlier ends the wait earlier.
-        BunitContext.DefaultWaitTimeout = TimeSpan.FromSeconds(10);
+        BunitContext.DefaultWaitTimeout = TimeSpan.FromSeconds(30);
     }
 }

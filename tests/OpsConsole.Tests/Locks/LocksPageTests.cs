@@ -15,7 +15,7 @@ namespace OpsConsole.Tests.Locks;
 /// </summary>
 public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitContext, IClassFixture<MarketplaceDatabase>
 {
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
 
     private LockSampler Sampler => Services.GetRequiredService<LockSampler>();
 

@@ -15,7 +15,7 @@ namespace OpsConsole.Tests.Stripe;
 /// <summary>The page over the real core services and database (the refund itself is the browser test's).</summary>
 public sealed class StripePageTests(MarketplaceDatabase database) : ConsoleBunitContext, IClassFixture<MarketplaceDatabase>
 {
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
 
     protected override Task ConfigureAsync()
     {
