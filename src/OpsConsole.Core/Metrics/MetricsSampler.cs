@@ -37,7 +37,7 @@ public sealed partial class MetricsSampler : PeriodicSampler
     /// <summary>The KPIs with their configured thresholds.</summary>
     public IReadOnlyList<KpiDefinition> Definitions { get; }
 
-    /// <summary>Metrics round trips made so far (one per computed snapshot): the benchmark's "queries per interval".</summary>
+    /// <summary>Metrics reads made so far (one per computed snapshot): the benchmark's "queries per interval".</summary>
     public long QueriesExecuted => _query.Executed;
 
     /// <summary>Open subscriptions.</summary>

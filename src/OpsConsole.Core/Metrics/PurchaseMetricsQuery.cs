@@ -7,9 +7,9 @@ using OpsConsole.Core.Purchases;
 namespace OpsConsole.Core.Metrics;
 
 /// <summary>
-/// Reads everything a metrics snapshot shows for one window in one round trip: a multi-statement command is one
-/// batch and one implicit transaction (repeatable read: every statement sees the same rollup), so the
-/// <c>statement_timeout</c> set first binds every statement after it. Rolled-up minutes come from
+/// Reads everything a metrics snapshot shows for one window in two round trips of one read-only, repeatable-read
+/// transaction (every statement sees the same rollup): the first sets the transaction's <c>statement_timeout</c> and
+/// planner settings and reads the rollup's state, the second (one batch) reads the window. Rolled-up minutes come from
 /// <c>ops.purchase_metrics_minutes</c> (kept by <see cref="MetricsRollupService"/>), the rest from index range scans:
 /// purchases on <c>created_at</c>, conflicts on <c>(action, created_at)</c>, webhooks on <c>last_received_at</c>,
 /// double sales on the partial <c>sold_count &gt; 1</c> index.
@@ -148,7 +148,7 @@ public sealed partial class PurchaseMetricsQuery
         _options = options;
     }
 
-    /// <summary>Round trips this instance made to the database (one per <see cref="ReadAsync"/>): what the benchmark counts per interval.</summary>
+    /// <summary>Reads this instance made (one per <see cref="ReadAsync"/>, two round trips each): what the benchmark counts per interval.</summary>
     public long Executed => Interlocked.Read(ref _executed);
 
     /// <summary>Reads the window ending at <paramref name="to"/> and the window of the same length before it.</summary>
