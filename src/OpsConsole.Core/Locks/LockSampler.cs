@@ -205,73 +205,20 @@ public sealed partial class LockSampler : PeriodicSampler
 }
 
 /// <summary>One viewer's subscription to <see cref="LockSampler"/>. Dispose it when the viewer goes away.</summary>
-public sealed class LockSubscription : IDisposable
+public sealed class LockSubscription : SamplerSubscription<LockSnapshot>
 {
     private readonly LockSampler _sampler;
-    private readonly Func<LockSnapshot, Task> _onSnapshot;
-    private readonly Func<Exception, Task> _onError;
-    private readonly Lock _gate = new();
-    private LockSnapshot? _delivered;
-    private bool _disposed;
 
     internal LockSubscription(LockSampler sampler, Func<LockSnapshot, Task> onSnapshot, Func<Exception, Task> onError)
+        : base(onSnapshot, onError, sampler.LogHandlerFailed)
     {
         _sampler = sampler;
-        _onSnapshot = onSnapshot;
-        _onError = onError;
     }
 
     /// <inheritdoc />
-    public void Dispose()
-    {
-        lock (_gate)
-        {
-            _disposed = true;
-        }
+    // Older than what this viewer has: drop it.
+    protected override bool Takes(LockSnapshot snapshot) => Delivered is not { } shown || shown.TakenAt <= snapshot.TakenAt;
 
-        _sampler.Remove(this);
-    }
-
-    internal async Task DeliverAsync(LockSnapshot snapshot)
-    {
-        lock (_gate)
-        {
-            // Already shown, or older than what this viewer has: drop it.
-            if (_disposed || ReferenceEquals(_delivered, snapshot) || (_delivered is { } shown && shown.TakenAt > snapshot.TakenAt))
-            {
-                return;
-            }
-
-            _delivered = snapshot;
-        }
-
-        try
-        {
-            await _onSnapshot(snapshot);
-        }
-        catch (Exception error)
-        {
-            _sampler.LogHandlerFailed(error);
-        }
-    }
-
-    internal async Task FailAsync(Exception error)
-    {
-        lock (_gate)
-        {
-            if (_disposed)
-            {
-                return;
-            }
-        }
-
-        try
-        {
-            await _onError(error);
-        }
-        catch (Exception handlerError)
-        {
-            _sampler.LogHandlerFailed(handlerError);
-        }
-    }
+    /// <inheritdoc />
+    protected override void OnDisposed() => _sampler.Remove(this);
 }

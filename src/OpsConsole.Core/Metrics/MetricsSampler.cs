@@ -199,24 +199,18 @@ public sealed partial class MetricsSampler : PeriodicSampler
 }
 
 /// <summary>One viewer's subscription to <see cref="MetricsSampler"/>. Dispose it when the viewer goes away.</summary>
-public sealed class MetricsSubscription : IDisposable
+public sealed class MetricsSubscription : SamplerSubscription<MetricsSnapshot>
 {
     private readonly MetricsSampler _sampler;
-    private readonly Func<MetricsSnapshot, Task> _onSnapshot;
-    private readonly Func<Exception, Task> _onError;
-    private readonly Lock _gate = new();
-    private MetricsSnapshot? _delivered;
     private long? _lastAttempt;
-    private bool _disposed;
 
     internal MetricsSubscription(
         MetricsSampler sampler, MetricsWindow window, TimeSpan? refresh, Func<MetricsSnapshot, Task> onSnapshot, Func<Exception, Task> onError)
+        : base(onSnapshot, onError, sampler.LogHandlerFailed)
     {
         _sampler = sampler;
         Window = window;
         Refresh = refresh;
-        _onSnapshot = onSnapshot;
-        _onError = onError;
     }
 
     /// <summary>The window this subscriber receives.</summary>
@@ -228,9 +222,9 @@ public sealed class MetricsSubscription : IDisposable
     /// <summary>Switches to another window or refresh; a snapshot of the (new) window is delivered at once.</summary>
     public void Change(MetricsWindow window, TimeSpan? refresh)
     {
-        lock (_gate)
+        lock (Gate)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            ObjectDisposedException.ThrowIf(IsDisposed, this);
             Window = window;
             Refresh = refresh;
         }
@@ -238,76 +232,25 @@ public sealed class MetricsSubscription : IDisposable
         _sampler.DeliverSoon(this);
     }
 
-    /// <inheritdoc />
-    public void Dispose()
-    {
-        lock (_gate)
-        {
-            _disposed = true;
-        }
-
-        _sampler.Remove(this);
-    }
-
     internal bool IsDue(TimeSpan slack)
     {
-        lock (_gate)
+        lock (Gate)
         {
-            return !_disposed
+            return !IsDisposed
                 && Refresh is { } refresh
                 && (_lastAttempt is not { } last || _sampler.Since(last) >= refresh - slack);
         }
     }
 
-    internal async Task DeliverAsync(MetricsSnapshot snapshot)
-    {
-        lock (_gate)
-        {
-            // Late for a window changed meanwhile, or older than what this viewer already has: drop it.
-            if (_disposed || snapshot.Window != Window
-                || (_delivered is { } shown && shown.Window == snapshot.Window && shown.ComputedAt > snapshot.ComputedAt))
-            {
-                return;
-            }
+    /// <inheritdoc />
+    // Late for a window changed meanwhile, or older than what this viewer already has: drop it.
+    protected override bool Takes(MetricsSnapshot snapshot) =>
+        snapshot.Window == Window
+        && !(Delivered is { } shown && shown.Window == snapshot.Window && shown.ComputedAt > snapshot.ComputedAt);
 
-            _lastAttempt = _sampler.Now();
-            if (ReferenceEquals(_delivered, snapshot))
-            {
-                return;
-            }
+    /// <inheritdoc />
+    protected override void Attempted() => _lastAttempt = _sampler.Now();
 
-            _delivered = snapshot;
-        }
-
-        try
-        {
-            await _onSnapshot(snapshot);
-        }
-        catch (Exception error)
-        {
-            _sampler.LogHandlerFailed(error);
-        }
-    }
-
-    internal async Task FailAsync(Exception error)
-    {
-        lock (_gate)
-        {
-            if (_disposed)
-            {
-                return;
-            }
-
-            _lastAttempt = _sampler.Now();
-        }
-
-        try
-        {
-            await _onError(error);
-        }
-        catch (Exception handlerError)
-        {
-            _sampler.LogHandlerFailed(handlerError);
-        }
-    }
+    /// <inheritdoc />
+    protected override void OnDisposed() => _sampler.Remove(this);
 }

@@ -41,8 +41,6 @@ public sealed partial class LocksPage
     private LockSnapshot? _pending;
     private DateTimeOffset _receivedAt;
     private bool _paused;
-    private Exception? _error;
-    private DateTimeOffset _errorAt;
     private CoreRefusal? _refusal;
     private string? _done;
     private MetricsWindow _window = MetricsWindow.FifteenMinutes;
@@ -75,8 +73,6 @@ public sealed partial class LocksPage
     [Inject]
     private IJSRuntime JS { get; set; } = default!;
 
-    [Inject]
-    private TimeProvider Time { get; set; } = default!;
 
     /// <summary>What the page draws: the latest complete snapshot (the last good one while the view times out).</summary>
     private LockSnapshot? Shown => _snapshot is { TimedOut: null } ? _snapshot : _lastGood;
@@ -91,7 +87,7 @@ public sealed partial class LocksPage
         // A prerender is thrown away at once: only the interactive page subscribes.
         if (RendererInfo.IsInteractive)
         {
-            _subscription = Sampler.Subscribe(OnSnapshotAsync, OnErrorAsync);
+            _subscription = Sampler.Subscribe(OnSnapshotAsync, OnReadErrorAsync);
         }
     }
 
@@ -138,24 +134,11 @@ public sealed partial class LocksPage
         });
     }
 
-    private Task OnErrorAsync(Exception error) => InvokeAsync(async () =>
-    {
-        if (!DatabasePing.IsDatabaseFailure(error))
-        {
-            await DispatchExceptionAsync(error);
-            return;
-        }
-
-        _error = error;
-        _errorAt = Time.GetUtcNow();
-        StateHasChanged();
-    });
-
     private void Show(LockSnapshot snapshot)
     {
         _snapshot = snapshot;
         _receivedAt = Time.GetUtcNow();
-        _error = null;
+        ClearReadError();
         if (snapshot.TimedOut is null)
         {
             _lastGood = snapshot;
@@ -179,10 +162,9 @@ public sealed partial class LocksPage
         {
             _history = await Sampler.GetHistoryAsync(window, _stopping.Token);
         }
-        catch (Exception error) when (DatabasePing.IsDatabaseFailure(error))
+        // The database did not answer: kept as the notice, the chart keeps its last points.
+        catch (Exception error) when (RecordReadError(error))
         {
-            _error = error;
-            _errorAt = Time.GetUtcNow();
         }
     }
 

@@ -1,4 +1,3 @@
-using OpsConsole.Core.Database;
 using Microsoft.AspNetCore.Components;
 using Microsoft.Extensions.Options;
 using OpsConsole.Core.Metrics;
@@ -16,8 +15,6 @@ public sealed partial class PurchasesPage : IDisposable
     private MetricsWindow _window = MetricsWindow.FifteenMinutes;
     private RefreshOption _refresh = RefreshOption.Default;
     private MetricsSnapshot? _snapshot;
-    private Exception? _error;
-    private DateTimeOffset _errorAt;
 
     [Inject]
     private MetricsSampler Sampler { get; set; } = default!;
@@ -28,8 +25,6 @@ public sealed partial class PurchasesPage : IDisposable
     [Inject]
     private IOptions<MetricsOptions> Options { get; set; } = default!;
 
-    [Inject]
-    private TimeProvider Time { get; set; } = default!;
 
     /// <summary>Window to open with, as in <c>/purchases?window=1h</c>.</summary>
     [SupplyParameterFromQuery(Name = "window")]
@@ -45,7 +40,7 @@ public sealed partial class PurchasesPage : IDisposable
         // A prerender is thrown away at once: only the interactive page subscribes.
         if (RendererInfo.IsInteractive)
         {
-            _subscription = Sampler.Subscribe(_window, _refresh.Interval, OnSnapshotAsync, OnErrorAsync);
+            _subscription = Sampler.Subscribe(_window, _refresh.Interval, OnSnapshotAsync, OnReadErrorAsync);
         }
     }
 
@@ -66,22 +61,7 @@ public sealed partial class PurchasesPage : IDisposable
     private Task OnSnapshotAsync(MetricsSnapshot snapshot) => InvokeAsync(() =>
     {
         _snapshot = snapshot;
-        _error = null;
-        StateHasChanged();
-    });
-
-    private Task OnErrorAsync(Exception error) => InvokeAsync(async () =>
-    {
-        if (!DatabasePing.IsDatabaseFailure(error))
-        {
-            // Not the database: a bug, for the error boundary and the log.
-            await DispatchExceptionAsync(error);
-            return;
-        }
-
-        // The database (or the replica) did not answer: say so and keep the last snapshot on screen.
-        _error = error;
-        _errorAt = Time.GetUtcNow();
+        ClearReadError();
         StateHasChanged();
     });
 }
