@@ -66,7 +66,8 @@ public sealed class DeploymentBrowserTests(BrowserFixture browser, ITestOutputHe
         await engineer.GetByTestId("start-run").ClickAsync();
         await Assertions.Expect(engineer).ToHaveURLAsync(new Regex(@"/deployments/\d+$"));
         var runId = long.Parse(engineer.Url[(engineer.Url.LastIndexOf('/') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
-        await Assertions.Expect(engineer.GetByTestId("run-status")).ToHaveTextAsync("INCOMPLETE");
+        // The address changes before the run page replaces the list, whose rows have status chips of their own.
+        await Assertions.Expect(engineer.GetByTestId("deployment-run").GetByTestId("run-status")).ToHaveTextAsync("INCOMPLETE");
 
         var final = (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.ItemsOf(SectionRole.FinalChecklist);
         foreach (var item in final)
@@ -90,9 +91,9 @@ public sealed class DeploymentBrowserTests(BrowserFixture browser, ITestOutputHe
 
         var manager = await SignedInAsync(OpsRoles.Manager, $"/deployments/{runId}");
         await manager.GetByTestId("sign-approved").ClickAsync();
-        await Assertions.Expect(manager.GetByTestId("run-status")).ToHaveTextAsync("COMPLETE");
+        await Assertions.Expect(manager.GetByTestId("deployment-run").GetByTestId("run-status")).ToHaveTextAsync("COMPLETE");
         await Assertions.Expect(manager.GetByTestId("read-only")).ToBeVisibleAsync();
-        await Assertions.Expect(engineer.GetByTestId("run-status")).ToHaveTextAsync("COMPLETE", new() { Timeout = LiveUpdateTimeout });
+        await Assertions.Expect(engineer.GetByTestId("deployment-run").GetByTestId("run-status")).ToHaveTextAsync("COMPLETE", new() { Timeout = LiveUpdateTimeout });
 
         var download = await manager.RunAndWaitForDownloadAsync(() => manager.GetByTestId("export-record").ClickAsync());
         var record = await File.ReadAllTextAsync(await download.PathAsync());
@@ -111,6 +112,10 @@ public sealed class DeploymentBrowserTests(BrowserFixture browser, ITestOutputHe
         var items = (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.Items;
         var page = await SignedInAsync("engineer", $"/deployments/{runId}");
         await Assertions.Expect(page.GetByTestId("outline")).ToBeVisibleAsync();
+        // The key listener arrives after the first render (on a loaded machine, after the outline showed).
+        await Assertions.Expect(page.Locator("html[data-run-keys=on]")).ToBeAttachedAsync();
+        // Keys go to the page with the focus: other browser tests open pages in the same Chromium at the same time.
+        await page.BringToFrontAsync();
 
         await page.Keyboard.PressAsync("n");
         await Assertions.Expect(Item(page, items[0].Key)).ToBeFocusedAsync();

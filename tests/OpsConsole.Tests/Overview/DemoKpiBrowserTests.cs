@@ -13,7 +13,10 @@ namespace OpsConsole.Tests.Overview;
 /// </summary>
 public class DemoBrowserFixture : BrowserFixture
 {
-    protected override IReadOnlyDictionary<string, string?> Settings { get; } = new Dictionary<string, string?>
+    /// <summary>The overview's KPI window: short enough for an incident's recovery to fit in a test.</summary>
+    protected virtual string KpiWindow => "00:00:30";
+
+    protected override IReadOnlyDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["Demo:Enabled"] = "true",
         ["Demo:Buyers"] = "6",
@@ -22,7 +25,7 @@ public class DemoBrowserFixture : BrowserFixture
         ["Demo:ScenarioDuration"] = "00:00:08",
         ["Metrics:SampleInterval"] = "00:00:01",
         ["Locks:SampleInterval"] = "00:00:01",
-        ["Overview:KpiWindow"] = "00:00:30",
+        ["Overview:KpiWindow"] = KpiWindow,
         ["Overview:RefreshInterval"] = "00:00:02",
         ["Stripe:ExpirySweepInterval"] = "00:00:02",
     };
@@ -58,15 +61,26 @@ public class DemoBrowserFixture : BrowserFixture
     }
 }
 
+/// <summary>
+/// The calm baseline's console: a two-minute KPI window. Thirty seconds held too few purchases on a loaded machine
+/// (the demo fell far below its 25 a second), so that one of the baseline's deliberate rare failures read as 99.45 %
+/// success, under the target: a window too small to measure the target, not a baseline that misses it.
+/// </summary>
+public sealed class DemoCalmFixture : DemoBrowserFixture
+{
+    protected override string KpiWindow => "00:02:00";
+}
+
 /// <summary>The calm baseline: the overview's KPIs stay OK for a minute. Wall time about 80 s (start, warm-up, the minute).</summary>
-public sealed class DemoCalmBrowserTests(DemoBrowserFixture demo) : IClassFixture<DemoBrowserFixture>
+public sealed class DemoCalmBrowserTests(DemoCalmFixture demo) : IClassFixture<DemoCalmFixture>
 {
     [Fact]
     public async Task The_calm_demo_keeps_every_kpi_of_the_overview_ok_for_a_minute()
     {
         await using var context = await demo.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new() { Width = 1400, Height = 1000 } });
         var page = await demo.OverviewAsync(context, "manager");
-        await DemoBrowserFixture.AllKpisOkAsync(page, 40_000);
+        // Whatever start-up cost (the first purchases, compiling) leaves the two-minute window within it.
+        await DemoBrowserFixture.AllKpisOkAsync(page, 150_000);
 
         // Every change of a KPI line's state is recorded in the page from now on; a minute later none may be other than OK.
         await page.EvaluateAsync("""

@@ -22,7 +22,14 @@ export function listen(page) {
         page.invokeMethodAsync("OnShortcutAsync", key === " " ? "space" : key, row ? row.dataset.key : null);
     };
     document.addEventListener("keydown", handler);
-    return { dispose: () => document.removeEventListener("keydown", handler) };
+    // Says the keys work now (the listener arrives after the page's first render): browser tests wait for it.
+    document.documentElement.dataset.runKeys = "on";
+    return {
+        dispose: () => {
+            document.removeEventListener("keydown", handler);
+            delete document.documentElement.dataset.runKeys;
+        }
+    };
 }
 
 export function focusElement(id) {
