@@ -97,7 +97,8 @@ public sealed class DemoCalmBrowserTests(DemoCalmFixture demo) : IClassFixture<D
         await page.WaitForTimeoutAsync(60_000); // the observation period is what the test is about, not a wait for a condition
 
         var changes = await page.EvaluateAsync<string[]>("() => window.kpiChanges");
-        Assert.True(changes.Length == 0, "KPIs left OK: " + string.Join(" | ", changes.Distinct()));
+        Assert.True(changes.Length == 0, "KPIs left OK: " + string.Join(" | ", changes.Distinct())
+            + ". Demo traffic: " + await page.GetByTestId("demo-traffic").TextContentAsync());
         await DemoBrowserFixture.AllKpisOkAsync(page, 1_000);
         Assert.NotEqual(samplesBefore, await page.Locator("[data-testid=overview-kpi]").First.TextContentAsync());
         await Assertions.Expect(page.GetByTestId("demo-traffic")).ToContainTextAsync("completed");
