@@ -111,6 +111,8 @@ public sealed class DeploymentBrowserTests(BrowserFixture browser, ITestOutputHe
         var items = (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.Items;
         var page = await SignedInAsync("engineer", $"/deployments/{runId}");
         await Assertions.Expect(page.GetByTestId("outline")).ToBeVisibleAsync();
+        // The prerendered page shows before the circuit's page listens to its keys (run-keys.js marks the body).
+        await Assertions.Expect(page.Locator("body[data-run-keys=listening]")).ToBeAttachedAsync();
 
         await page.Keyboard.PressAsync("n");
         await Assertions.Expect(Item(page, items[0].Key)).ToBeFocusedAsync();

@@ -22,7 +22,14 @@ export function listen(page) {
         page.invokeMethodAsync("OnShortcutAsync", key === " " ? "space" : key, row ? row.dataset.key : null);
     };
     document.addEventListener("keydown", handler);
-    return { dispose: () => document.removeEventListener("keydown", handler) };
+    // Marks that the keys act from now on (the page is prerendered, so it shows before its keys are listened to).
+    document.body.dataset.runKeys = "listening";
+    return {
+        dispose: () => {
+            document.removeEventListener("keydown", handler);
+            delete document.body.dataset.runKeys;
+        }
+    };
 }
 
 export function focusElement(id) {
