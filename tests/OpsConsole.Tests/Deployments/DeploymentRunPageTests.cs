@@ -64,6 +64,53 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
     }
 
     [Fact]
+    public async Task The_items_check_box_ticks_and_unticks_it_and_shows_the_saved_state()
+    {
+        var runId = await DeploymentScenario.StartAsync(Service);
+        var item = (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.Items[0];
+        SignInAs("engineer", OpsRoles.Engineer);
+        var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
+        var row = $"[data-testid=item][data-key='{item.Key}']";
+        var box = await ElementOf(cut, $"{row} [data-testid=item-check]");
+        Assert.Equal("checkbox", box.GetAttribute("type"));
+        Assert.Equal(item.Text, box.GetAttribute("aria-label"));
+        Assert.False(box.HasAttribute("checked"));
+
+        box.Click();
+        await Eventually(cut, () =>
+        {
+            Assert.Equal("checked", cut.Find(row).GetAttribute("data-state"));
+            Assert.True(cut.Find($"{row} [data-testid=item-check]").HasAttribute("checked"));
+        });
+        Assert.Equal(ItemState.Checked, (await DeploymentScenario.LoadAsync(Service, runId)).StateOf(item.Key));
+
+        cut.Find($"{row} [data-testid=item-check]").Click();
+        await Eventually(cut, () =>
+        {
+            Assert.Equal("unchecked", cut.Find(row).GetAttribute("data-state"));
+            Assert.False(cut.Find($"{row} [data-testid=item-check]").HasAttribute("checked"));
+            Assert.StartsWith("Unchecked by engineer at ", cut.Find($"{row} [data-testid=item-by]").TextContent.Trim(), StringComparison.Ordinal);
+        });
+        Assert.Equal(ItemState.Unchecked, (await DeploymentScenario.LoadAsync(Service, runId)).StateOf(item.Key));
+    }
+
+    [Fact]
+    public async Task An_item_row_is_one_component_with_no_MudBlazor_components_inside_until_N_A_is_asked()
+    {
+        // Page memory (issue 15): every component instance costs each open page about 3 KB, and the run page repeats
+        // the row for all its items; the row's check box, N/A button and captions are plain elements.
+        var runId = await DeploymentScenario.StartAsync(Service);
+        SignInAs("engineer", OpsRoles.Engineer);
+        var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
+        await ElementOf(cut, "[data-testid=item]");
+
+        Assert.NotEmpty(cut.FindComponents<MudBlazor.MudComponentBase>());
+        var rows = cut.FindComponents<ChecklistItemRow>();
+        Assert.NotEmpty(rows);
+        Assert.All(rows, row => Assert.Empty(row.FindComponents<MudBlazor.MudComponentBase>()));
+    }
+
+    [Fact]
     public async Task NA_without_a_reason_is_refused_with_the_reason_and_the_item_stays_unchecked()
     {
         var runId = await DeploymentScenario.StartAsync(Service);
