@@ -62,13 +62,18 @@ public class DemoBrowserFixture : BrowserFixture
 }
 
 /// <summary>
-/// The calm baseline's console: a two-minute KPI window. Thirty seconds held too few purchases on a loaded machine
-/// (the demo fell far below its 25 a second), so that one of the baseline's deliberate rare failures read as 99.45 %
-/// success, under the target: a window too small to measure the target, not a baseline that misses it.
+/// The calm baseline's console: the overview's own five-minute KPI window, and card checkouts at half the default
+/// rate. The guide's success rate counts a card purchase still waiting for its payment as not successful; on a loaded
+/// machine (full ./test.sh runs, load average 15-30) payments took seconds while the demo made far fewer than its 25
+/// credit purchases a second, so a two-minute window read 99.39-99.48 % with every credit purchase completed: a
+/// window too small for the in-flight checkouts, not a baseline that misses its target.
 /// </summary>
 public sealed class DemoCalmFixture : DemoBrowserFixture
 {
-    protected override string KpiWindow => "00:02:00";
+    protected override string KpiWindow => "00:05:00";
+
+    protected override IReadOnlyDictionary<string, string?> Settings =>
+        new Dictionary<string, string?>(base.Settings) { ["Demo:CardCheckoutsPerSecond"] = "0.4" };
 }
 
 /// <summary>The calm baseline: the overview's KPIs stay OK for a minute. Wall time about 80 s (start, warm-up, the minute).</summary>
@@ -79,7 +84,7 @@ public sealed class DemoCalmBrowserTests(DemoCalmFixture demo) : IClassFixture<D
     {
         await using var context = await demo.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new() { Width = 1400, Height = 1000 } });
         var page = await demo.OverviewAsync(context, "manager");
-        // Whatever start-up cost (the first purchases, compiling) leaves the two-minute window within it.
+        // Until the first purchases and payments fill the window: a few checkouts waiting for payment weigh on few purchases.
         await DemoBrowserFixture.AllKpisOkAsync(page, 150_000);
 
         // Every change of a KPI line's state is recorded in the page from now on; a minute later none may be other than OK.
