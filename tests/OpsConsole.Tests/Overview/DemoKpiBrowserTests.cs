@@ -84,8 +84,11 @@ public sealed class DemoCalmBrowserTests(DemoCalmFixture demo) : IClassFixture<D
     {
         await using var context = await demo.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new() { Width = 1400, Height = 1000 } });
         var page = await demo.OverviewAsync(context, "manager");
-        // Until the first purchases and payments fill the window: a few checkouts waiting for payment weigh on few purchases.
-        await DemoBrowserFixture.AllKpisOkAsync(page, 150_000);
+        // The guide's success rate counts a card checkout still waiting for its payment as not successful: among the few
+        // purchases of a demo just started, one or two in flight read as a rate under target (seen: 99.28 % with every
+        // purchase completed moments later). The minute is watched once the window holds purchases enough to measure it.
+        await WindowHoldsAsync(1_000, TimeSpan.FromMinutes(4));
+        await DemoBrowserFixture.AllKpisOkAsync(page, 60_000);
 
         // Every change of a KPI line's state is recorded in the page from now on; a minute later none may be other than OK.
         await page.EvaluateAsync("""
@@ -108,6 +111,19 @@ public sealed class DemoCalmBrowserTests(DemoCalmFixture demo) : IClassFixture<D
         Assert.NotEqual(samplesBefore, await page.Locator("[data-testid=overview-kpi]").First.TextContentAsync());
         await Assertions.Expect(page.GetByTestId("demo-traffic")).ToContainTextAsync("completed");
         await page.ScreenshotAsync(new() { Path = BrowserFixture.ArtifactPath("overview-calm.png"), FullPage = true });
+    }
+
+    private async Task WindowHoldsAsync(long purchases, TimeSpan deadline)
+    {
+        var until = DateTime.UtcNow + deadline;
+        await using var connection = await demo.Database.DataSource.OpenConnectionAsync();
+        long held;
+        while ((held = await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection,
+                   "SELECT count(*) FROM marketplace_purchases WHERE created_at > now() - interval '5 minutes'")) < purchases)
+        {
+            Assert.True(DateTime.UtcNow < until, $"The demo made {held} purchases in {deadline}, not the {purchases} the window needs.");
+            await Task.Delay(TimeSpan.FromSeconds(1));
+        }
     }
 
     // What the demo did, to tell a baseline that misses its target from a window too small to measure it.
