@@ -78,6 +78,8 @@ public sealed class SearchBrowserTests(BrowserFixture browser) : IClassFixture<B
         await Assertions.Expect(_page.GetByTestId("search-choice")).ToHaveCountAsync(2);
         await _page.GetByTestId("search-choice").Filter(new() { HasText = "Seller" }).ClickAsync();
         await Assertions.Expect(_page).ToHaveURLAsync($"{browser.BaseUrl}/workspaces/{_scene.SellerId}");
+        // A choice is a link: the workspace page may come prerendered first, where a key press does nothing yet.
+        await Assertions.Expect(_page.Locator("[data-interactive=true]")).ToBeAttachedAsync();
 
         await SearchAsync("'; drop table workspaces; --");
         await Assertions.Expect(_page.GetByTestId("search-message")).ToContainTextAsync("Nothing found for");
