@@ -18,8 +18,8 @@ if (database is null)
 }
 
 database.ApplyTo(builder.Configuration);
-if (DemoMode.From(builder.Configuration.GetSection(DemoOptions.Section).Get<DemoOptions>() ?? new())
-        .Refusal(builder.Configuration, database.IsLocal, builder.Environment) is { } refusal)
+if (DemoMode.From(DemoOptions.From(builder.Configuration))
+        .Refusal(database.IsLocal, builder.Environment) is { } refusal)
 {
     await Console.Error.WriteLineAsync(refusal);
     return 1;

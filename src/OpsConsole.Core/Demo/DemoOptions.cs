@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Configuration;
+
 namespace OpsConsole.Core.Demo;
 
 /// <summary>Configuration section <c>Demo</c>: demo data, demo accounts and demo traffic.</summary>
@@ -5,6 +7,9 @@ public sealed class DemoOptions
 {
     /// <summary>The configuration section these options bind to.</summary>
     public const string Section = "Demo";
+
+    /// <summary>The section bound before the host exists (demo mode is checked before the container is built).</summary>
+    public static DemoOptions From(IConfiguration configuration) => configuration.GetSection(Section).Get<DemoOptions>() ?? new();
 
     /// <summary>
     /// Seed demo data, create demo accounts and run demo traffic. Unset means: on for the embedded

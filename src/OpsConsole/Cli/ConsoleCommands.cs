@@ -63,8 +63,8 @@ public static class ConsoleCommands
         }
 
         database.ApplyTo(builder.Configuration);
-        if (seedsDemo && (DemoMode.From(builder.Configuration.GetSection(DemoOptions.Section).Get<DemoOptions>() ?? new()) with { Enabled = true })
-                .Refusal(builder.Configuration, database.IsLocal, builder.Environment) is { } refusal)
+        if (seedsDemo && (DemoMode.From(DemoOptions.From(builder.Configuration)) with { Enabled = true })
+                .Refusal(database.IsLocal, builder.Environment) is { } refusal)
         {
             await error.WriteLineAsync(refusal);
             return 1;
@@ -90,7 +90,7 @@ public static class ConsoleCommands
                 return await command(host.Services, stop.Token);
             }
 
-            var migration = await database.MigrateAsync(builder.Configuration, stop.Token);
+            var migration = await database.MigrateAsync(DatabaseOptions.From(builder.Configuration), stop.Token);
             if (reportMigrations is not null)
             {
                 await reportMigrations.WriteLineAsync(migration.AppliedScripts.Count == 0
@@ -112,7 +112,7 @@ public static class ConsoleCommands
     private static async Task<int> PrintLocalDatabaseAsync(string[] configurationArgs, TextWriter output, TextWriter error)
     {
         var configuration = new ConfigurationBuilder().AddJsonFile("appsettings.json", optional: true).AddCommandLine(configurationArgs).Build();
-        var settings = configuration.GetSection(LocalDatabaseOptions.Section).Get<LocalDatabaseOptions>() ?? new();
+        var settings = LocalDatabaseOptions.From(configuration);
         var dataDirectory = Path.GetFullPath(settings.DataDirectory);
         var credentialsFile = Path.Combine(dataDirectory, LocalPostgresCluster.CredentialsFileName);
         string password;

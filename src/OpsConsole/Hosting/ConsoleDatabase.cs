@@ -20,6 +20,9 @@ public sealed class LocalDatabaseOptions
     public string? BinDirectory { get; set; }
 
     public string DatabaseName { get; set; } = "opsconsole";
+
+    /// <summary>The section bound before the host exists (the cluster starts before the container is built).</summary>
+    public static LocalDatabaseOptions From(IConfiguration configuration) => configuration.GetSection(Section).Get<LocalDatabaseOptions>() ?? new();
 }
 
 /// <summary>Names of the connection strings besides <c>ConnectionStrings:Marketplace</c> (the runtime login).</summary>
@@ -75,7 +78,7 @@ public sealed class ConsoleDatabase : IAsyncDisposable
                 configured, string.IsNullOrWhiteSpace(migrations) ? configured : migrations, string.IsNullOrWhiteSpace(probe) ? null : probe, null);
         }
 
-        var settings = configuration.GetSection(LocalDatabaseOptions.Section).Get<LocalDatabaseOptions>() ?? new();
+        var settings = LocalDatabaseOptions.From(configuration);
         LocalPostgresCluster cluster;
         try
         {
@@ -98,7 +101,7 @@ public sealed class ConsoleDatabase : IAsyncDisposable
             await cluster.CreateDatabaseIfMissingAsync(settings.DatabaseName, cancellationToken);
             await ConsoleRoles.EnsureLocalLoginsAsync(cluster, settings.DatabaseName, cancellationToken);
             await ConsoleRoles.ApplyLockViewRolesAsync(
-                cluster.ConnectionString(settings.DatabaseName), configuration.GetValue<bool?>(GrantLockViewRolesSetting) ?? true, cancellationToken);
+                cluster.ConnectionString(settings.DatabaseName), DatabaseOptions.From(configuration).GrantLockViewRoles ?? true, cancellationToken);
         }
         catch
         {
@@ -112,9 +115,6 @@ public sealed class ConsoleDatabase : IAsyncDisposable
             cluster.LoginConnectionString(ConsoleRoles.ProbeLogin, settings.DatabaseName),
             cluster);
     }
-
-    /// <summary>Setting: give the runtime role pg_monitor and pg_signal_backend (the lock view's reads and actions).</summary>
-    public const string GrantLockViewRolesSetting = DatabaseOptions.Section + ":" + nameof(DatabaseOptions.GrantLockViewRoles);
 
     /// <summary>
     /// Points the connection strings (runtime, migrations, checks) at the embedded database for everything registered
@@ -136,10 +136,10 @@ public sealed class ConsoleDatabase : IAsyncDisposable
     /// Migrates the database as the owner and, for a configured database with <c>Database:GrantLockViewRoles</c>,
     /// grants the lock view's roles (the embedded cluster applies that setting at every start).
     /// </summary>
-    public async Task<MigrationResult> MigrateAsync(IConfiguration configuration, CancellationToken cancellationToken)
+    public async Task<MigrationResult> MigrateAsync(DatabaseOptions options, CancellationToken cancellationToken)
     {
         var result = await DatabaseMigrator.MigrateAsync(MigrationsConnectionString, cancellationToken);
-        if (!IsLocal && configuration.GetValue<bool>(GrantLockViewRolesSetting))
+        if (!IsLocal && options.GrantLockViewRoles == true)
         {
             await ConsoleRoles.ApplyLockViewRolesAsync(MigrationsConnectionString, grant: true, cancellationToken);
         }

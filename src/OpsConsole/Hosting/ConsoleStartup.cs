@@ -20,9 +20,10 @@ public static class ConsoleStartup
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ConsoleStartup));
         var demo = DemoMode.From(app.Services.GetRequiredService<IOptions<DemoOptions>>().Value);
         string? version = null;
-        if (database.IsLocal || app.Services.GetRequiredService<IOptions<DatabaseOptions>>().Value.MigrateOnStart)
+        var databaseOptions = app.Services.GetRequiredService<IOptions<DatabaseOptions>>().Value;
+        if (database.IsLocal || databaseOptions.MigrateOnStart)
         {
-            var migration = await database.MigrateAsync(app.Configuration, cancellationToken);
+            var migration = await database.MigrateAsync(databaseOptions, cancellationToken);
             version = migration.CurrentVersion;
             logger.LogInformation("Migrations applied: {Count}, database at {Version}", migration.AppliedScripts.Count, version);
         }

@@ -3,7 +3,7 @@ using OpsConsole.Core.Demo;
 namespace OpsConsole.Hosting;
 
 /// <summary>Whether this run seeds demo data, creates demo accounts and runs demo traffic.</summary>
-public sealed record DemoMode(bool Enabled, string Password, bool PasswordGenerated)
+public sealed record DemoMode(bool Enabled, string Password, bool PasswordGenerated, bool AllowOnConfiguredDatabase = false)
 {
     /// <summary>The demo accounts and their roles.</summary>
     public static IReadOnlyList<(string UserName, string Role)> Accounts { get; } =
@@ -25,18 +25,17 @@ public sealed record DemoMode(bool Enabled, string Password, bool PasswordGenera
     {
         var configured = options.Password;
         return string.IsNullOrEmpty(configured)
-            ? new DemoMode(options.Enabled ?? enabledByDefault, RandomPassword(), true)
-            : new DemoMode(options.Enabled ?? enabledByDefault, configured, false);
+            ? new DemoMode(options.Enabled ?? enabledByDefault, RandomPassword(), true, options.AllowOnConfiguredDatabase)
+            : new DemoMode(options.Enabled ?? enabledByDefault, configured, false, options.AllowOnConfiguredDatabase);
     }
 
     /// <summary>
     /// Why demo mode may not run here, or null when it may: on a configured database outside Development it needs
-    /// <c>Demo:AllowOnConfiguredDatabase</c>.
+    /// <see cref="AllowOnConfiguredDatabase"/> (<c>Demo:AllowOnConfiguredDatabase</c>).
     /// </summary>
-    public string? Refusal(IConfiguration configuration, bool databaseIsLocal, IHostEnvironment environment)
+    public string? Refusal(bool databaseIsLocal, IHostEnvironment environment)
     {
-        if (!Enabled || databaseIsLocal || environment.IsDevelopment()
-            || configuration.GetValue<bool>($"{DemoOptions.Section}:{nameof(DemoOptions.AllowOnConfiguredDatabase)}"))
+        if (!Enabled || databaseIsLocal || environment.IsDevelopment() || AllowOnConfiguredDatabase)
         {
             return null;
         }

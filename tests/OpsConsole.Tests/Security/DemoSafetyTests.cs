@@ -120,12 +120,15 @@ public sealed class DemoSafetyTests(MarketplaceDatabase database) : IClassFixtur
     public void Demo_mode_is_allowed_on_the_embedded_database_and_in_Development()
     {
         var configuration = new ConfigurationBuilder().Build();
-        var demo = new DemoMode(true, "password", false);
+        var demo = DemoMode.From(DemoOptions.From(configuration), enabledByDefault: true);
 
-        Assert.Null(demo.Refusal(configuration, databaseIsLocal: true, new Environment(Environments.Production)));
-        Assert.Null(demo.Refusal(configuration, databaseIsLocal: false, new Environment(Environments.Development)));
-        Assert.NotNull(demo.Refusal(configuration, databaseIsLocal: false, new Environment(Environments.Staging)));
-        Assert.Null((demo with { Enabled = false }).Refusal(configuration, databaseIsLocal: false, new Environment(Environments.Production)));
+        Assert.Null(demo.Refusal(databaseIsLocal: true, new Environment(Environments.Production)));
+        Assert.Null(demo.Refusal(databaseIsLocal: false, new Environment(Environments.Development)));
+        Assert.NotNull(demo.Refusal(databaseIsLocal: false, new Environment(Environments.Staging)));
+        Assert.Null((demo with { Enabled = false }).Refusal(databaseIsLocal: false, new Environment(Environments.Production)));
+
+        var allowed = new ConfigurationBuilder().AddInMemoryCollection([new("Demo:AllowOnConfiguredDatabase", "true")]).Build();
+        Assert.Null(DemoMode.From(DemoOptions.From(allowed), enabledByDefault: true).Refusal(databaseIsLocal: false, new Environment(Environments.Staging)));
     }
 
     private static long CompletedOf(DemoTrafficStats stats) =>
