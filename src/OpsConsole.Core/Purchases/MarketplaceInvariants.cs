@@ -38,16 +38,21 @@ public static class MarketplaceInvariants
     {
         // From both sides: a lead whose sold_count says so (any age), and a lead in two completed purchases
         // whatever its sold_count says (the double sale the functions must prevent, seen in the items). The
-        // first reads the leads a trigger noted when their sold_count went above 1 (leads_double_sold, migration
-        // 0090, which no purchase writes: an index on sold_count would make every sale a non-HOT update), each
-        // checked against the lead itself. The second starts from purchases completed in the last
-        // DoubleSaleWindow (index on completed_at, migration 0004) and follows their leads' other items (index
-        // on lead_id), so its cost follows recent sales, not the table's size.
+        // first reads the leads a trigger noted when their sold_count went above 1 (ops.double_sold_leads,
+        // migration 0090, which no purchase writes: an index on sold_count would make every sale a non-HOT
+        // update), each checked against the lead itself by primary key (the LATERAL with OFFSET 0 keeps the
+        // noted leads driving; as a plain join the planner may read leads whole, its statistics saying no lead
+        // has sold_count > 1). The second starts from purchases completed in the last DoubleSaleWindow (index
+        // on completed_at, migration 0004) and follows their leads' other items (index on lead_id), so its cost
+        // follows recent sales, not the table's size.
         [1] = $"""
             SELECT 1 AS Invariant, 'lead ' || coalesce(s.id, c.lead_id) AS Subject,
                    concat_ws('; ', 'sold_count = ' || s.sold_count,
                              'in ' || c.purchases || ' completed purchases (' || c.ids || ')') AS Detail
-            FROM (SELECT l.id, l.sold_count FROM leads_double_sold AS d JOIN leads AS l ON l.id = d.lead_id WHERE l.sold_count > 1) AS s
+            FROM (SELECT l.id, l.sold_count
+                  FROM ops.double_sold_leads AS d
+                  CROSS JOIN LATERAL (SELECT l.id, l.sold_count FROM leads AS l WHERE l.id = d.lead_id OFFSET 0) AS l
+                  WHERE l.sold_count > 1) AS s
             FULL JOIN (
                 SELECT o.lead_id, count(*) AS purchases, string_agg(o.purchase_id::text, ', ' ORDER BY o.purchase_id) AS ids
                 FROM (SELECT DISTINCT it.lead_id

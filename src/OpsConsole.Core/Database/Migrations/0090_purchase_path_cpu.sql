@@ -19,7 +19,7 @@
 --    every sale a non-HOT update: sold_count and sold_at are in that index, so each sold lead got a new entry
 --    in leads_pkey and leads_workspace_id_idx too (6 index insertions and their WAL per 3-lead purchase, on
 --    random pages of the two largest indexes at a million leads). Its replacement, which no purchase writes:
---    leads_double_sold, the ids of leads whose sold_count went above 1, filled by a trigger on INSERT and on
+--    ops.double_sold_leads, the ids of leads whose sold_count went above 1, filled by a trigger on INSERT and on
 --    UPDATE OF sold_count whose WHEN (NEW.sold_count > 1) is evaluated without calling a function (a sale
 --    that keeps sold_count at 1 costs the WHEN only), and here by a scan of the existing rows. Invariant 1's
 --    check reads it joined to leads by primary key (MarketplaceInvariants), so a lead whose count was later
@@ -39,40 +39,40 @@ ALTER FUNCTION public.mark_leads_sold_bulk(uuid, uuid[]) SET plan_cache_mode = f
 ALTER FUNCTION public.release_expired_lead_reservations() SET plan_cache_mode = force_generic_plan;
 
 
-CREATE TABLE IF NOT EXISTS public.leads_double_sold (
+CREATE TABLE IF NOT EXISTS ops.double_sold_leads (
     lead_id  uuid PRIMARY KEY,
     noted_at timestamptz NOT NULL DEFAULT now()
 );
 
-CREATE OR REPLACE FUNCTION public.leads_note_double_sold()
+CREATE OR REPLACE FUNCTION ops.note_double_sold_lead()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = public, pg_temp
+SET search_path = ops, public, pg_temp
 AS $fn$
 BEGIN
-    INSERT INTO public.leads_double_sold (lead_id) VALUES (NEW.id) ON CONFLICT (lead_id) DO NOTHING;
+    INSERT INTO ops.double_sold_leads (lead_id) VALUES (NEW.id) ON CONFLICT (lead_id) DO NOTHING;
     RETURN NULL;
 END
 $fn$;
 
-REVOKE ALL ON FUNCTION public.leads_note_double_sold() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.note_double_sold_lead() FROM PUBLIC;
 
 CREATE OR REPLACE TRIGGER leads_note_double_sold
     AFTER INSERT OR UPDATE OF sold_count ON public.leads
     FOR EACH ROW WHEN (NEW.sold_count > 1)
-    EXECUTE FUNCTION public.leads_note_double_sold();
+    EXECUTE FUNCTION ops.note_double_sold_lead();
 
 -- In one block, under the table's lock (also under plain psql, where each statement commits on its own): the
 -- trigger exists from here on, so no double sale slips between the scan and the index's drop.
 DO $backfill$
 BEGIN
     LOCK TABLE public.leads IN SHARE ROW EXCLUSIVE MODE;
-    INSERT INTO public.leads_double_sold (lead_id)
+    INSERT INTO ops.double_sold_leads (lead_id)
     SELECT l.id FROM public.leads AS l WHERE l.sold_count > 1
     ON CONFLICT (lead_id) DO NOTHING;
     DROP INDEX IF EXISTS public.leads_double_sold_sold_at_idx;
 END
 $backfill$;
 
-GRANT SELECT ON public.leads_double_sold TO opsconsole_runtime, opsconsole_probe;
+GRANT SELECT ON ops.double_sold_leads TO opsconsole_runtime;
