@@ -63,7 +63,8 @@ public sealed class FunctionSecurityTests(MarketplaceDatabase database) : Contra
         Assert.All(functions, f =>
         {
             Assert.True(f.SecurityDefiner, $"{f.Name} is not SECURITY DEFINER");
-            Assert.Equal("search_path=public, pg_temp", f.Config);
+            // The fixed search_path, and the generic plans of migration 0090 (nothing else).
+            Assert.Equal(["search_path=public, pg_temp", "plan_cache_mode=force_generic_plan"], (f.Config ?? "").Split(';'));
         });
     }
 
