@@ -105,10 +105,10 @@ public sealed partial class PurchaseMetricsQuery
                    (p.status IN ('failed', 'expired', 'refund_required'))::int::int8, 0::int8,
                    (p.status = 'completed' AND p.payment_method = 'credits' AND p.duration_ms IS NOT NULL)::int::int8,
                    CASE WHEN p.status = 'completed' AND p.payment_method = 'credits' THEN coalesce(p.duration_ms::float8, 0) ELSE 0 END
-            FROM marketplace_purchases AS p WHERE RAW_SPANS(p.created_at) AND p.created_at >= @Mid
+            FROM marketplace_purchases AS p WHERE CURRENT_SPANS(p.created_at)
             UNION ALL
             SELECT date_trunc('minute', a.created_at), 0, 0, 0, 1, 0, 0
-            FROM audit_logs AS a WHERE a.action = 'purchase_conflict' AND RAW_SPANS(a.created_at) AND a.created_at >= @Mid
+            FROM audit_logs AS a WHERE a.action = 'purchase_conflict' AND CURRENT_SPANS(a.created_at)
         ), buckets AS (
             SELECT date_bin(@Step, m.minute, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
                    sum(purchases) AS purchases, sum(completed) AS completed, sum(failed) AS failed,
@@ -240,26 +240,31 @@ public sealed partial class PurchaseMetricsQuery
         {
             parameters.Add($"S{i}Lo", plan.Spans[i].Lo);
             parameters.Add($"S{i}Hi", plan.Spans[i].Hi);
+            parameters.Add($"S{i}Cur", plan.Spans[i].Lo > mid ? plan.Spans[i].Lo : mid);
         }
 
         return (hi, plan.Spans.Count, parameters);
     }
 
     // The read for a number of raw spans (a handful: usually the first minute, the middle minute and the tail),
-    // each span its own range of the column: RAW_SPANS(col) becomes (col >= @S0Lo AND col < @S0Hi OR ...).
+    // each span its own range of the column: RAW_SPANS(col) becomes (col >= @S0Lo AND col < @S0Hi OR ...), and
+    // CURRENT_SPANS(col), the spans' parts in the current window, (col >= @S0Cur AND col < @S0Hi OR ...): each span
+    // clipped at @Mid, not the spans AND col >= @Mid, since that range is one a plain index scan can use alone, and
+    // where the rows lie in time order (as live traffic writes them) the planner chose it and read the whole window
+    // (the 7-day series: 44,556 buffers and 0.9 s at 10M).
     private static string ReadSqlFor(int spans) => ReadSqls.GetOrAdd(spans, n =>
         string.Join(";\n", ReadStatements.Select(statement => WithSpans(statement, n))) + ";\nCOMMIT");
 
     private static string WithSpans(string statement, int spans) =>
         RawSpansPattern().Replace(statement, m =>
         {
-            var column = m.Groups[1].Value;
+            var (from, column) = (m.Groups[1].Value == "RAW" ? "Lo" : "Cur", m.Groups[2].Value);
             return spans == 0
                 ? "false"
-                : "(" + string.Join(" OR ", Enumerable.Range(0, spans).Select(i => $"{column} >= @S{i}Lo AND {column} < @S{i}Hi")) + ")";
+                : "(" + string.Join(" OR ", Enumerable.Range(0, spans).Select(i => $"{column} >= @S{i}{from} AND {column} < @S{i}Hi")) + ")";
         });
 
-    [System.Text.RegularExpressions.GeneratedRegex(@"RAW_SPANS\(([a-z._]+)\)")]
+    [System.Text.RegularExpressions.GeneratedRegex(@"(RAW|CURRENT)_SPANS\(([a-z._]+)\)")]
     private static partial System.Text.RegularExpressions.Regex RawSpansPattern();
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, string> ReadSqls = new();
