@@ -6,6 +6,7 @@ using OpsConsole.Core.Actions;
 using OpsConsole.Core.Credits;
 using OpsConsole.Core.Demo;
 using OpsConsole.Testing;
+using OpsConsole.Tests.Infrastructure;
 
 namespace OpsConsole.Tests.Credits;
 
@@ -29,7 +30,7 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
         Assert.Contains("leaves out total_earned and is wrong", formula, StringComparison.Ordinal);
         Assert.Contains($"signed in as {role}", cut.Find("[data-testid=read-only]").TextContent, StringComparison.Ordinal);
 
-        cut.Find($"[data-testid=drift-row][data-workspace='{DemoSeeder.WorkspaceId(7)}'] [data-testid=drift-open]").Click();
+        await cut.FindAndClickAsync($"[data-testid=drift-row][data-workspace='{DemoSeeder.WorkspaceId(7)}'] [data-testid=drift-open]");
 
         await Eventually(cut, () => Assert.NotEmpty(cut.FindAll("[data-testid=workspace-drawer]")));
         Assert.Contains("earned 42.00 from 3 sales, total_earned says 0.00", cut.Find("[data-testid=explanation]").TextContent, StringComparison.Ordinal);
@@ -64,7 +65,7 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
         var cut = Render<CreditsPage>();
         await Eventually(cut, () => Assert.NotEmpty(cut.FindAll($"[data-testid=drift-row][data-workspace='{workspace}']")));
 
-        cut.Find($"[data-testid=drift-row][data-workspace='{workspace}'] [data-testid=drift-open]").Click();
+        await cut.FindAndClickAsync($"[data-testid=drift-row][data-workspace='{workspace}'] [data-testid=drift-open]");
 
         await Eventually(cut, () => Assert.Equal("0.00", cut.Find("[data-testid=after-discrepancy]").TextContent.Trim()));
         Assert.Equal(-10m, cut.Instance.Form.Balance);
@@ -73,7 +74,7 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
 
         await cut.InvokeAsync(() => cut.Instance.Form.Reason = "Double top-up booked twice");
         cut.Render();
-        cut.Find("[data-testid=submit-adjustment]").Click();
+        await cut.FindAndClickAsync("[data-testid=submit-adjustment]");
 
         await Eventually(cut, () => Assert.Contains("applied (balance -10.00): balance 110.00 → 100.00", cut.Find("[data-testid=notice]").TextContent, StringComparison.Ordinal));
         Assert.Equal(100m, await BalanceAsync(workspace));
@@ -87,14 +88,14 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
         var workspace = await WorkspaceAsync(50m, 40m);
         var cut = Render<CreditsPage>();
         await Eventually(cut, () => Assert.NotEmpty(cut.FindAll($"[data-testid=drift-row][data-workspace='{workspace}']")));
-        cut.Find($"[data-testid=drift-row][data-workspace='{workspace}'] [data-testid=drift-open]").Click();
+        await cut.FindAndClickAsync($"[data-testid=drift-row][data-workspace='{workspace}'] [data-testid=drift-open]");
         await Eventually(cut, () => Assert.NotEmpty(cut.FindAll("[data-testid=workspace-drawer]")));
         var version = (await Service.GetWorkspaceAsync(OtherSupport, workspace, CancellationToken.None)).Value.Version;
         await Service.AdjustAsync(OtherSupport, new AdjustmentRequest(workspace, version, new CreditDeltas(-5m, 0, 0, 0), "Fixed by a colleague first", null), CancellationToken.None);
 
         await cut.InvokeAsync(() => cut.Instance.Form.Reason = "Working from what I saw");
         cut.Render();
-        cut.Find("[data-testid=submit-adjustment]").Click();
+        await cut.FindAndClickAsync("[data-testid=submit-adjustment]");
 
         await Eventually(cut, () => Assert.Contains("This balance changed since you looked", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
         Assert.NotEmpty(cut.FindAll("[data-testid=workspace-changed]"));
@@ -111,11 +112,11 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
         await Eventually(cut, () => Assert.NotEmpty(cut.FindAll($"[data-testid=approval][data-id='{theirs}']")));
 
         await cut.InvokeAsync(() => cut.Instance.DecisionReasons[mine] = "Approving my own change");
-        cut.Find($"[data-testid=approval][data-id='{mine}'] [data-testid=approve]").Click();
+        await cut.FindAndClickAsync($"[data-testid=approval][data-id='{mine}'] [data-testid=approve]");
         await Eventually(cut, () => Assert.Contains("You made adjustment", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
 
         await cut.InvokeAsync(() => cut.Instance.DecisionReasons[theirs] = "Checked the bank statement");
-        cut.Find($"[data-testid=approval][data-id='{theirs}'] [data-testid=approve]").Click();
+        await cut.FindAndClickAsync($"[data-testid=approval][data-id='{theirs}'] [data-testid=approve]");
 
         await Eventually(cut, () => Assert.Equal("applied", cut.Find($"[data-testid=journal-row][data-id='{theirs}']").GetAttribute("data-status")));
         Assert.Equal("pending_approval", cut.Find($"[data-testid=journal-row][data-id='{mine}']").GetAttribute("data-status"));
@@ -132,7 +133,7 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
         await Eventually(cut, () => Assert.NotEmpty(cut.FindAll($"[data-testid=journal-row][data-id='{made.Id}'] [data-testid=reverse]")));
 
         await cut.InvokeAsync(() => cut.Instance.DecisionReasons[made.Id] = "Invoice was cancelled");
-        cut.Find($"[data-testid=journal-row][data-id='{made.Id}'] [data-testid=reverse]").Click();
+        await cut.FindAndClickAsync($"[data-testid=journal-row][data-id='{made.Id}'] [data-testid=reverse]");
 
         await Eventually(cut, () => Assert.Equal("reversed", cut.Find($"[data-testid=journal-row][data-id='{made.Id}']").GetAttribute("data-status")));
         Assert.Equal(20m, await BalanceAsync(workspace));

@@ -43,7 +43,8 @@ public sealed class DeploymentsPageTests(MarketplaceDatabase database) : Deploym
         SignInAs("support", OpsRoles.Support);
         var cut = Render<DeploymentsPage>();
 
-        (await ElementOf(cut, "[data-testid=start-run]")).Click();
+        await ElementOf(cut, "[data-testid=start-run]");
+        await cut.FindAndClickAsync("[data-testid=start-run]");
 
         await Eventually(cut, () => Assert.Contains("not allowed to sign off deployments", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
     }
@@ -55,7 +56,8 @@ public sealed class DeploymentsPageTests(MarketplaceDatabase database) : Deploym
         var cut = Render<DeploymentsPage>();
         var before = (await Service.ListRunsAsync(DeploymentScenario.Engineer, CancellationToken.None)).Value!.Count;
 
-        (await ElementOf(cut, "[data-testid=start-run]")).Click();
+        await ElementOf(cut, "[data-testid=start-run]");
+        await cut.FindAndClickAsync("[data-testid=start-run]");
 
         var navigation = Services.GetRequiredService<NavigationManager>();
         await Eventually(cut, () => Assert.Matches(@"/deployments/\d+$", navigation.Uri));

@@ -75,7 +75,7 @@ public sealed class PurchasesPageTests(MarketplaceDatabase database) : ConsoleBu
         await page.WaitForAssertionAsync(() => Assert.Contains("4 purchases,", page.Find("[data-testid=snapshot-info]").TextContent, StringComparison.Ordinal), Deadline);
         Assert.Equal(1, sampler.SubscriberCount);
 
-        page.Find("[data-testid=window-1h]").Click();
+        await page.FindAndClickAsync("[data-testid=window-1h]");
 
         await page.WaitForAssertionAsync(() => Assert.Contains("Last 1 h", page.Find("[data-testid=snapshot-info]").TextContent, StringComparison.Ordinal), Deadline);
         Assert.Contains("10 purchases,", page.Find("[data-testid=snapshot-info]").TextContent, StringComparison.Ordinal);

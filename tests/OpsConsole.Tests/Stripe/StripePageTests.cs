@@ -80,7 +80,7 @@ public sealed class StripePageTests(MarketplaceDatabase database) : ConsoleBunit
 
         var page = Render<StripePage>();
         await page.WaitForAssertionAsync(() => Assert.NotEmpty(page.FindAll("[data-testid=deliveries] [data-testid=delivery-outcome]")), Deadline);
-        SearchInput(page).Change(paid.Id);
+        await page.FindAndChangeAsync(SearchInput, paid.Id);
 
         await page.WaitForAssertionAsync(() =>
         {
@@ -89,7 +89,7 @@ public sealed class StripePageTests(MarketplaceDatabase database) : ConsoleBunit
         }, Deadline);
         Assert.All(page.FindAll("[data-testid=deliveries] [data-testid=event-deliveries]"), c => Assert.Equal("×2", c.TextContent.Trim()));
 
-        SearchInput(page).Change(pendingId.ToString());
+        await page.FindAndChangeAsync(SearchInput, pendingId.ToString());
         await page.WaitForAssertionAsync(() => Assert.Equal(2, page.FindAll("[data-testid=deliveries] [data-testid=delivery-outcome]").Count), Deadline);
     }
 
@@ -102,7 +102,7 @@ public sealed class StripePageTests(MarketplaceDatabase database) : ConsoleBunit
         var page = Render<StripePage>();
         await page.WaitForAssertionAsync(() => Assert.NotNull(page.Find($"[data-testid=refund-{refundId}] [data-testid=refund-button]")), Deadline);
 
-        page.Find($"[data-testid=refund-{refundId}] [data-testid=refund-button]").Click();
+        await page.FindAndClickAsync($"[data-testid=refund-{refundId}] [data-testid=refund-button]");
 
         await page.WaitForAssertionAsync(() => Assert.Equal("Rule", page.Find("[data-testid=refusal]").GetAttribute("data-refusal-kind")), TimeSpan.FromSeconds(30));
         Assert.StartsWith("Stripe did not refund:", page.Find("[data-testid=refusal]").TextContent.Trim(), StringComparison.Ordinal);

@@ -1,0 +1,29 @@
+using AngleSharp.Dom;
+using Bunit;
+using Microsoft.AspNetCore.Components;
+
+namespace OpsConsole.Tests.Infrastructure;
+
+/// <summary>
+/// Finds an element and raises its event in one turn of the renderer's dispatcher (bUnit's own advice for this).
+/// The console's pages re-render on their own (samplers, change events, timers): an element found on the test's
+/// thread and clicked a moment later can carry an event handler id the re-rendered tree no longer has ("There is no
+/// event handler with ID '37'"), which failed a loaded CI run (<c>StripePageTests</c>). As with bUnit's
+/// <c>Click()</c>, the handler is started, not awaited to its end (it may wait on a dialog the test answers next);
+/// what it throws surfaces at the test's next wait.
+/// </summary>
+internal static class LiveDispatch
+{
+    public static Task FindAndClickAsync<T>(this IRenderedComponent<T> cut, string selector) where T : IComponent =>
+        cut.InvokeAsync(() => cut.Find(selector).Click());
+
+    /// <summary>The same for an element a selector alone does not name: <paramref name="find"/> runs in the dispatcher's turn.</summary>
+    public static Task FindAndClickAsync<T>(this IRenderedComponent<T> cut, Func<IRenderedComponent<T>, IElement> find) where T : IComponent =>
+        cut.InvokeAsync(() => find(cut).Click());
+
+    public static Task FindAndChangeAsync<T>(this IRenderedComponent<T> cut, Func<IRenderedComponent<T>, IElement> find, string value) where T : IComponent =>
+        cut.InvokeAsync(() => find(cut).Change(value));
+
+    public static Task FindAndInputAsync<T>(this IRenderedComponent<T> cut, string selector, string value) where T : IComponent =>
+        cut.InvokeAsync(() => cut.Find(selector).Input(value));
+}
