@@ -1,4 +1,6 @@
 using Bunit;
+using Microsoft.AspNetCore.Components;
+using Microsoft.Extensions.DependencyInjection;
 using OpsConsole.Components.Layout;
 using OpsConsole.Core.Accounts;
 using OpsConsole.Tests.Infrastructure;
@@ -41,5 +43,26 @@ public sealed class NavMenuTests : ConsoleBunitContext
             .Order()
             .ToList();
         Assert.Equal(viewOnly.Order(), marked);
+    }
+
+    [Fact]
+    public async Task The_current_areas_link_is_marked_active_and_the_mark_follows_navigation()
+    {
+        SignInAs("erin", OpsRoles.Engineer);
+        var navigation = Services.GetRequiredService<NavigationManager>();
+        navigation.NavigateTo("/locks?pid=42");
+
+        var cut = Render<NavMenu>();
+
+        string[] Active() => [.. cut.FindAll("a.active").Select(a => a.GetAttribute("href") ?? "")];
+        Assert.Equal(["/locks"], Active());
+        Assert.Equal("page", cut.Find("a[href='/locks']").GetAttribute("aria-current"));
+        Assert.False(cut.Find("a[href='/']").HasAttribute("aria-current"));
+
+        await cut.InvokeAsync(() => navigation.NavigateTo("/deployments/7"));
+        await cut.WaitForAssertionAsync(() => Assert.Equal(["/deployments"], Active()), TimeSpan.FromSeconds(30));
+
+        await cut.InvokeAsync(() => navigation.NavigateTo("/"));
+        await cut.WaitForAssertionAsync(() => Assert.Equal(["/"], Active()), TimeSpan.FromSeconds(30));
     }
 }

@@ -111,6 +111,24 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
     }
 
     [Fact]
+    public async Task A_contact_typed_in_its_field_is_saved_when_the_field_changes_and_shown_with_its_label()
+    {
+        var runId = await DeploymentScenario.StartAsync(Service);
+        var field = (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.ContactFields[0];
+        SignInAs("engineer", OpsRoles.Engineer);
+        var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
+        var input = await ElementOf(cut, $"[data-testid=contacts] input[data-testid='{field.Key}']");
+        Assert.Equal(field.Label, input.ParentElement!.QuerySelector(".plain-field-label")!.TextContent);
+        Assert.False(input.HasAttribute("disabled"));
+
+        input.Change("Ana Lima, +351 900 000 000");
+
+        await Eventually(cut, () => Assert.Equal("Ana Lima, +351 900 000 000",
+            cut.Find($"[data-testid=contacts] input[data-testid='{field.Key}']").GetAttribute("value")));
+        Assert.Equal("Ana Lima, +351 900 000 000", (await DeploymentScenario.LoadAsync(Service, runId)).ContactOf(field));
+    }
+
+    [Fact]
     public async Task NA_without_a_reason_is_refused_with_the_reason_and_the_item_stays_unchecked()
     {
         var runId = await DeploymentScenario.StartAsync(Service);

@@ -55,6 +55,48 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
     }
 
     [Fact]
+    public async Task The_lock_grid_filters_by_pid_and_granted_and_sorts_by_a_heading()
+    {
+        SignInAs("erin", "engineer");
+        await using var scene = new LockScene(database.SuperuserConnectionString);
+        var (page, holder, first) = await ChainPageAsync(scene);
+
+        page.Find("[data-testid=filter-pid]").Input(holder.Pid.ToString());
+        await page.WaitForAssertionAsync(() =>
+        {
+            var rows = page.FindAll("[data-testid=lock-row]");
+            Assert.NotEmpty(rows);
+            Assert.All(rows, r => Assert.Equal(holder.Pid.ToString(), r.GetAttribute("data-pid")));
+        }, Deadline);
+
+        // The waiter's one awaited lock: the granted filter keeps it, the held filter leaves only its granted ones.
+        page.Find("[data-testid=filter-pid]").Input(first.Pid.ToString());
+        page.Find("[data-testid=filter-granted]").Change("Awaited");
+        await page.WaitForAssertionAsync(() =>
+        {
+            var row = Assert.Single(page.FindAll("[data-testid=lock-row]"));
+            Assert.Equal("False", row.Children[1].TextContent);
+        }, Deadline);
+
+        page.Find("[data-testid=filter-pid]").Input("");
+        page.Find("[data-testid=filter-granted]").Change("All");
+        page.Find("[data-testid=sort-pid]").Click();
+        await page.WaitForAssertionAsync(() =>
+        {
+            Assert.Equal("ascending", page.Find("[data-testid=sort-pid]").ParentElement!.GetAttribute("aria-sort"));
+            var pids = page.FindAll("[data-testid=lock-row]").Select(r => int.Parse(r.GetAttribute("data-pid")!)).ToList();
+            Assert.True(pids.Count > 1);
+            Assert.Equal(pids.Order(), pids);
+        }, Deadline);
+        page.Find("[data-testid=sort-pid]").Click();
+        await page.WaitForAssertionAsync(() =>
+        {
+            var pids = page.FindAll("[data-testid=lock-row]").Select(r => int.Parse(r.GetAttribute("data-pid")!)).ToList();
+            Assert.Equal(pids.OrderDescending(), pids);
+        }, Deadline);
+    }
+
+    [Fact]
     public async Task A_manager_sees_the_view_without_cancel_or_terminate()
     {
         SignInAs("maria", "manager");
@@ -73,11 +115,8 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
     public async Task Terminate_asks_for_a_reason_shows_the_query_and_what_it_blocks_then_releases_the_waiter()
     {
         SignInAs("erin", "engineer");
-        var (lead, _) = await LeadAsync();
         await using var scene = new LockScene(database.SuperuserConnectionString);
-        var (holder, first, _) = await ChainAsync(scene, lead);
-        var page = RenderPage();
-        await page.WaitForAssertionAsync(() => Assert.Equal(3, page.FindAll("[data-testid=lock-node]").Count), Deadline);
+        var (page, holder, first) = await ChainPageAsync(scene);
 
         page.FindAll("[data-testid=lock-node]")[0].QuerySelector("[data-testid=terminate-backend]")!.Click();
 
@@ -138,6 +177,16 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
         await page.WaitForAssertionAsync(() => Assert.Contains("Lock view timed out", page.Find("[data-testid=lock-timeout]").TextContent), Deadline);
         Assert.Empty(page.FindAll("[data-testid=no-blocking]"));
         Assert.Empty(page.FindAll("[data-testid=summary-waiting]"));
+    }
+
+    // A chain on a fresh lead, and the page once it shows the chain's three sessions.
+    private async Task<(IRenderedComponent<Microsoft.AspNetCore.Components.IComponent> Page, LockSceneSession Holder, LockSceneSession First)> ChainPageAsync(LockScene scene)
+    {
+        var (lead, _) = await LeadAsync();
+        var (holder, first, _) = await ChainAsync(scene, lead);
+        var page = RenderPage();
+        await page.WaitForAssertionAsync(() => Assert.Equal(3, page.FindAll("[data-testid=lock-node]").Count), Deadline);
+        return (page, holder, first);
     }
 
     private IRenderedComponent<Microsoft.AspNetCore.Components.IComponent> RenderPage() => Render(builder =>

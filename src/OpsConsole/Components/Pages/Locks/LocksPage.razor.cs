@@ -45,11 +45,7 @@ public sealed partial class LocksPage
     private string? _done;
     private MetricsWindow _window = MetricsWindow.FifteenMinutes;
     private IReadOnlyList<LockHistoryPoint> _history = [];
-    private MudDataGrid<LockGridRow>? _grid;
-    private string _grantedFilter = "all";
-    private string? _modeFilter;
-    private string? _relationFilter;
-    private string? _pidFilter;
+    private readonly LockGridQuery _gridQuery = new();
     private IJSObjectReference? _module;
     private LockSnapshot? _gridOf;
     private List<LockGridRow> _gridRows = [];
@@ -81,7 +77,7 @@ public sealed partial class LocksPage
     {
         if (FocusPid is { } pid)
         {
-            _pidFilter = pid.ToString(CultureInfo.InvariantCulture);
+            _gridQuery.Pid = pid.ToString(CultureInfo.InvariantCulture);
         }
 
         // A prerender is thrown away at once: only the interactive page subscribes.
@@ -203,7 +199,7 @@ public sealed partial class LocksPage
 
     private async Task ExportAsync()
     {
-        var rows = _grid?.FilteredItems ?? _gridRows;
+        var rows = _gridQuery.Filtered(Shown is { } view ? GridRows(view) : []);
         var csv = CsvExport.Write(rows, CsvColumns);
         var at = (Shown?.TakenAt ?? Time.GetUtcNow()).UtcDateTime.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
         await (await ModuleAsync()).InvokeVoidAsync("download", _stopping.Token, $"locks-{at}.csv", "text/csv", csv);
@@ -212,7 +208,7 @@ public sealed partial class LocksPage
     private async Task<IJSObjectReference> ModuleAsync() =>
         _module ??= await JS.InvokeAsync<IJSObjectReference>("import", _stopping.Token, "./js/copy-download.js");
 
-    private IEnumerable<LockGridRow> GridRows(LockSnapshot view)
+    private IReadOnlyList<LockGridRow> GridRows(LockSnapshot view)
     {
         if (!ReferenceEquals(_gridOf, view))
         {
@@ -220,15 +216,25 @@ public sealed partial class LocksPage
             _gridRows = [.. view.Locks.Select(l => LockGridRow.From(l, view))];
         }
 
-        return _gridRows.Where(r =>
-            (_grantedFilter == "all" || r.Granted == (_grantedFilter == "held"))
-            && Matches(r.Mode, _modeFilter)
-            && Matches(r.Relation, _relationFilter)
-            && (string.IsNullOrWhiteSpace(_pidFilter) || r.Pid.ToString(CultureInfo.InvariantCulture) == _pidFilter.Trim()));
+        return _gridRows;
     }
 
-    private static bool Matches(string? value, string? filter) =>
-        string.IsNullOrWhiteSpace(filter) || (value?.Contains(filter.Trim(), StringComparison.OrdinalIgnoreCase) ?? false);
+    // A filter changed: back to the first page, since the page shown may no longer exist.
+    private void SetFilter(Action set)
+    {
+        set();
+        _gridQuery.PageIndex = 0;
+    }
+
+    private void SetGrantedFilter(ChangeEventArgs e) =>
+        SetFilter(() => _gridQuery.Granted = Enum.TryParse<LockGrantedFilter>(e.Value as string, out var granted) ? granted : LockGrantedFilter.All);
+
+    private static string AriaSort(LockSortDirection direction) => direction switch
+    {
+        LockSortDirection.Ascending => "ascending",
+        LockSortDirection.Descending => "descending",
+        _ => "none",
+    };
 
     // Wait times stand still while paused, and while the view shown is not the latest (it timed out since).
     private bool Frozen => _paused || _snapshot is { TimedOut: not null };
@@ -248,20 +254,4 @@ public sealed partial class LocksPage
         < 86400 => $"{(int)value.TotalHours} h {value.Minutes:00} min",
         _ => $"{value.TotalDays:0.#} days",
     };
-}
-
-/// <summary>One row of the raw lock grid: a pg_locks row with its session.</summary>
-public sealed record LockGridRow(
-    int Pid, bool Granted, string Mode, string LockType, string Target, string? Relation, double? WaitSeconds,
-    string? Application, string? User, string? State, string Query, string? FullQuery)
-{
-    /// <summary>The row of <paramref name="lockRow"/> in <paramref name="view"/>.</summary>
-    public static LockGridRow From(LockRow lockRow, LockSnapshot view)
-    {
-        var session = view.ByPid.GetValueOrDefault(lockRow.Pid);
-        return new LockGridRow(
-            lockRow.Pid, lockRow.Granted, lockRow.Mode, lockRow.LockType, lockRow.Target, lockRow.Relation,
-            lockRow.WaitStart is { } start ? Math.Max(0, (view.TakenAt - start).TotalSeconds) : null,
-            session?.Application, session?.User, session?.State, session?.ShortQuery(80) ?? "", session?.Query);
-    }
 }
