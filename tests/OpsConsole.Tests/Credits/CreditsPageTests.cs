@@ -152,10 +152,10 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
         {
             var index = i;
             // Found and changed in one dispatch: a render in between would retire the handler.
-            await cut.InvokeAsync(() => cut.FindAll("[data-testid=drift-select]")[index].Change(true));
+            await cut.FindAndChangeAsync(c => c.FindAll("[data-testid=drift-select]")[index], true);
         }
 
-        await cut.InvokeAsync(() => cut.Find("[data-testid=bulk-dry-run]").Click());
+        await cut.FindAndClickAsync("[data-testid=bulk-dry-run]");
 
         await Eventually(cut, () => Assert.Equal(cut.FindAll("[data-testid=drift-row]").Count, cut.FindAll("[data-testid=bulk-plan-row]").Count));
         Assert.Contains("discrepancy", cut.Find("[data-testid=bulk-totals]").TextContent, StringComparison.Ordinal);

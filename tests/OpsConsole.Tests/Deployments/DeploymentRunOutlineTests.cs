@@ -4,6 +4,7 @@ using OpsConsole.Core.Accounts;
 using OpsConsole.Components.Pages.Deployments;
 using OpsConsole.Core.Deployments;
 using OpsConsole.Testing;
+using OpsConsole.Tests.Infrastructure;
 
 namespace OpsConsole.Tests.Deployments;
 
@@ -106,14 +107,15 @@ public sealed class DeploymentRunOutlineTests(MarketplaceDatabase fixture) : Dep
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
         var head = $"section[id='{part.Key}']";
 
-        (await cut.WaitForElementAsync($"{head} [data-testid=section-collapse]", Wait)).Click();
+        await cut.WaitForElementAsync($"{head} [data-testid=section-collapse]", Wait);
+        await cut.FindAndClickAsync($"{head} [data-testid=section-collapse]");
 
         await cut.WaitForAssertionAsync(() => Assert.Equal("true", cut.Find(head).GetAttribute("data-collapsed")), Wait);
         Assert.All(part.Items, i => Assert.Empty(cut.FindAll($"[data-testid=item][data-key='{i.Key}']")));
         Assert.Equal("true", cut.Find($"[data-testid=outline-part][data-key='{part.Key}']").GetAttribute("data-finished"));
         Assert.Single(cut.FindAll("[data-testid=section-collapse]"));
 
-        cut.Find($"{head} [data-testid=section-collapse]").Click();
+        await cut.FindAndClickAsync($"{head} [data-testid=section-collapse]");
 
         await cut.WaitForAssertionAsync(() => Assert.Equal("false", cut.Find(head).GetAttribute("data-collapsed")), Wait);
         Assert.Equal(part.Items.Count, part.Items.Count(i => cut.FindAll($"[data-testid=item][data-key='{i.Key}']").Count == 1));
@@ -164,7 +166,8 @@ public sealed class DeploymentRunOutlineTests(MarketplaceDatabase fixture) : Dep
         var keys = JSInterop.SetupModule("./js/run-keys.js");
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
 
-        (await cut.WaitForElementAsync("[data-testid=next-open]", Wait)).Click();
+        await cut.WaitForElementAsync("[data-testid=next-open]", Wait);
+        await cut.FindAndClickAsync("[data-testid=next-open]");
 
         await cut.WaitForAssertionAsync(() => Assert.Equal($"item-{items[2].Key}", keys.Invocations["focusElement"][^1].Arguments[0]), Wait);
     }

@@ -76,7 +76,7 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
         Assert.Equal(item.Text, box.GetAttribute("aria-label"));
         Assert.False(box.HasAttribute("checked"));
 
-        box.Click();
+        await cut.FindAndClickAsync($"{row} [data-testid=item-check]");
         await Eventually(cut, () =>
         {
             Assert.Equal("checked", cut.Find(row).GetAttribute("data-state"));
@@ -84,7 +84,7 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
         });
         Assert.Equal(ItemState.Checked, (await DeploymentScenario.LoadAsync(Service, runId)).StateOf(item.Key));
 
-        cut.Find($"{row} [data-testid=item-check]").Click();
+        await cut.FindAndClickAsync($"{row} [data-testid=item-check]");
         await Eventually(cut, () =>
         {
             Assert.Equal("unchecked", cut.Find(row).GetAttribute("data-state"));
@@ -121,7 +121,7 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
         Assert.Equal(field.Label, input.ParentElement!.QuerySelector(".plain-field-label")!.TextContent);
         Assert.False(input.HasAttribute("disabled"));
 
-        input.Change("Ana Lima, +351 900 000 000");
+        await cut.FindAndChangeAsync($"[data-testid=contacts] input[data-testid='{field.Key}']", "Ana Lima, +351 900 000 000");
 
         await Eventually(cut, () => Assert.Equal("Ana Lima, +351 900 000 000",
             cut.Find($"[data-testid=contacts] input[data-testid='{field.Key}']").GetAttribute("value")));
@@ -136,9 +136,9 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
         SignInAs("engineer", OpsRoles.Engineer);
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
         var row = await ElementOf(cut, $"[data-testid=item][data-key='{item.Key}']");
-
-        row.QuerySelector("[data-testid=item-na]")!.Click();
-        (await ElementOf(cut, $"[data-testid=item][data-key='{item.Key}'] [data-testid=item-na-save]")).Click();
+        await cut.FindAndClickAsync($"[data-testid=item][data-key='{item.Key}'] [data-testid=item-na]");
+        await ElementOf(cut, $"[data-testid=item][data-key='{item.Key}'] [data-testid=item-na-save]");
+        await cut.FindAndClickAsync($"[data-testid=item][data-key='{item.Key}'] [data-testid=item-na-save]");
 
         await Eventually(cut, () => Assert.Contains("N/A needs a reason", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
         Assert.Equal("unchecked", cut.Find($"[data-testid=item][data-key='{item.Key}']").GetAttribute("data-state"));
@@ -154,7 +154,8 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
         SignInAs("manager", OpsRoles.Manager);
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
 
-        (await ElementOf(cut, "[data-testid=sign-approved]")).Click();
+        await ElementOf(cut, "[data-testid=sign-approved]");
+        await cut.FindAndClickAsync("[data-testid=sign-approved]");
 
         await Eventually(cut, () => Assert.Contains("manager deployed this run and cannot approve it", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
         Assert.Equal("INCOMPLETE", cut.Find("[data-testid=run-status]").TextContent.Trim());
@@ -191,8 +192,8 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
         await ElementOf(cut, "[data-testid=notes]");
 
-        cut.Find("textarea[data-testid=note-text]").Input("Support briefed on the change.");
-        cut.Find("[data-testid=add-note]").Click();
+        await cut.FindAndInputAsync("textarea[data-testid=note-text]", "Support briefed on the change.");
+        await cut.FindAndClickAsync("[data-testid=add-note]");
 
         await Eventually(cut, () => Assert.Contains("Support briefed on the change.", cut.Find("[data-testid=note]").TextContent, StringComparison.Ordinal));
         Assert.Equal("support", Assert.Single((await DeploymentScenario.LoadAsync(Service, runId)).Notes).Author);
@@ -209,7 +210,7 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
 
         await cut.InvokeAsync(() => cut.Instance.SetItemAsync(item, ItemState.Checked, null));
         await Eventually(cut, () => Assert.Contains("not allowed to sign off deployments", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
-        cut.Find("[data-testid=refusal] button").Click();
+        await cut.FindAndClickAsync("[data-testid=refusal] button");
         Assert.Empty(cut.FindAll("[data-testid=refusal]"));
         await cut.InvokeAsync(() => cut.Instance.SignAsync(SignOffKind.Deployed));
         await Eventually(cut, () =>

@@ -61,7 +61,7 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
         await using var scene = new LockScene(database.SuperuserConnectionString);
         var (page, holder, first) = await ChainPageAsync(scene);
 
-        page.Find("[data-testid=filter-pid]").Input(holder.Pid.ToString());
+        await page.FindAndInputAsync("[data-testid=filter-pid]", holder.Pid.ToString());
         await page.WaitForAssertionAsync(() =>
         {
             var rows = page.FindAll("[data-testid=lock-row]");
@@ -70,17 +70,17 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
         }, Deadline);
 
         // The waiter's one awaited lock: the granted filter keeps it, the held filter leaves only its granted ones.
-        page.Find("[data-testid=filter-pid]").Input(first.Pid.ToString());
-        page.Find("[data-testid=filter-granted]").Change("Awaited");
+        await page.FindAndInputAsync("[data-testid=filter-pid]", first.Pid.ToString());
+        await page.FindAndChangeAsync("[data-testid=filter-granted]", "Awaited");
         await page.WaitForAssertionAsync(() =>
         {
             var row = Assert.Single(page.FindAll("[data-testid=lock-row]"));
             Assert.Equal("False", row.Children[1].TextContent);
         }, Deadline);
 
-        page.Find("[data-testid=filter-pid]").Input("");
-        page.Find("[data-testid=filter-granted]").Change("All");
-        page.Find("[data-testid=sort-pid]").Click();
+        await page.FindAndInputAsync("[data-testid=filter-pid]", "");
+        await page.FindAndChangeAsync("[data-testid=filter-granted]", "All");
+        await page.FindAndClickAsync("[data-testid=sort-pid]");
         await page.WaitForAssertionAsync(() =>
         {
             Assert.Equal("ascending", page.Find("[data-testid=sort-pid]").ParentElement!.GetAttribute("aria-sort"));
@@ -88,7 +88,7 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
             Assert.True(pids.Count > 1);
             Assert.Equal(pids.Order(), pids);
         }, Deadline);
-        page.Find("[data-testid=sort-pid]").Click();
+        await page.FindAndClickAsync("[data-testid=sort-pid]");
         await page.WaitForAssertionAsync(() =>
         {
             var pids = page.FindAll("[data-testid=lock-row]").Select(r => int.Parse(r.GetAttribute("data-pid")!)).ToList();
@@ -118,15 +118,15 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
         await using var scene = new LockScene(database.SuperuserConnectionString);
         var (page, holder, first) = await ChainPageAsync(scene);
 
-        page.FindAll("[data-testid=lock-node]")[0].QuerySelector("[data-testid=terminate-backend]")!.Click();
+        await page.FindAndClickAsync(p => p.FindAll("[data-testid=lock-node]")[0].QuerySelector("[data-testid=terminate-backend]")!);
 
         await page.WaitForAssertionAsync(() => Assert.NotNull(page.Find("[data-testid=dialog-confirm]")), Deadline);
         Assert.Contains("SELECT 1 FROM leads", page.Find("[data-testid=dialog-query]").TextContent);
         Assert.Contains($"pid {first.Pid}", page.Find("[data-testid=dialog-blocked]").TextContent);
         Assert.True(page.Find("[data-testid=dialog-confirm]").HasAttribute("disabled"));
-        page.Find("textarea").Input("blocks the hot lead");
+        await page.FindAndInputAsync("textarea", "blocks the hot lead");
         await page.WaitForAssertionAsync(() => Assert.False(page.Find("[data-testid=dialog-confirm]").HasAttribute("disabled")), Deadline);
-        page.Find("[data-testid=dialog-confirm]").Click();
+        await page.FindAndClickAsync("[data-testid=dialog-confirm]");
 
         await page.WaitForAssertionAsync(() => Assert.Contains($"Terminated session {holder.Pid}", page.Find("[data-testid=lock-action-done]").TextContent), Deadline);
         await first.Pending.WaitAsync(Deadline);
@@ -149,7 +149,7 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
         var page = RenderPage();
         await page.WaitForAssertionAsync(() => Assert.Equal("2 waiting sessions", page.Find("[data-testid=summary-waiting]").TextContent.Trim()), Deadline);
 
-        page.Find("[data-testid=pause]").Click();
+        await page.FindAndClickAsync("[data-testid=pause]");
         var holder = await scene.OpenAsync("another holder");
         var waiter = await scene.OpenAsync("another waiter");
         await holder.RunAsync("BEGIN; SELECT 1 FROM leads WHERE id = @L FOR UPDATE", new { L = other });
@@ -160,7 +160,7 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
 
         Assert.Equal("2 waiting sessions", page.Find("[data-testid=summary-waiting]").TextContent.Trim());
         Assert.Contains("Paused at", page.Find("[data-testid=lock-updated]").TextContent);
-        page.Find("[data-testid=pause]").Click();
+        await page.FindAndClickAsync("[data-testid=pause]");
         await page.WaitForAssertionAsync(() => Assert.Equal("3 waiting sessions", page.Find("[data-testid=summary-waiting]").TextContent.Trim()), Deadline);
     }
 
