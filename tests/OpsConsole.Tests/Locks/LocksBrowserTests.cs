@@ -34,6 +34,10 @@ public sealed class LocksBrowserTests(BrowserFixture browser, ITestOutputHelper 
         var root = page.Locator("[data-testid=lock-node][data-edge=Root]");
         await Assertions.Expect(root).ToContainTextAsync(SlowCheckoutDemo.SlowCheckoutApplication, new() { Timeout = Timeout });
         await Assertions.Expect(page.Locator("[data-testid=lock-node][data-edge=Holds] [data-testid=node-row]")).ToContainTextAsync($"lead {lead}");
+        // The checkout locks the lead, waits until the queued buyer waits, then sleeps: the tree can show the holder
+        // idle in transaction for a moment before its pg_sleep, and the dialog shows the statement of the snapshot
+        // it opens on (a loaded run opened it in that moment). The sleep is what the engineer is asked about.
+        await Assertions.Expect(root.GetByTestId("node-query")).ToContainTextAsync("pg_sleep", new() { Timeout = Timeout });
         await root.GetByTestId("terminate-backend").ClickAsync();
         var dialog = page.GetByRole(AriaRole.Dialog);
         await Assertions.Expect(dialog).ToContainTextAsync("pg_sleep");
