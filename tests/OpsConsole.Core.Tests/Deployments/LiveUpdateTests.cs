@@ -49,17 +49,30 @@ public sealed class LiveUpdateTests(MarketplaceDatabase database) : IClassFixtur
         var service = _first.GetRequiredService<IDeploymentService>();
         var runId = await StartAsync(service);
         var otherRunId = await StartAsync(service);
-        var item = (await RunAsync(service, runId)).Runbook.Items[0];
+        var started = await RunAsync(service, runId);
+        var item = started.Runbook.Items[0];
+        // Both starts' own notifications may still be on their way to the second instance (seen under load, for
+        // the other run): only what comes after them is about the tick.
+        var lastBefore = started.Timeline[^1].Id;
+        var otherLastBefore = (await RunAsync(service, otherRunId)).Timeline[^1].Id;
         var received = new TaskCompletionSource<DeploymentChange>(TaskCreationOptions.RunContinuationsAsynchronously);
         var otherRun = 0;
         using var subscription = _second.GetRequiredService<DeploymentEventHub>().Subscribe(runId, change =>
         {
-            received.TrySetResult(change);
+            if (change.EventId > lastBefore)
+            {
+                received.TrySetResult(change);
+            }
+
             return Task.CompletedTask;
         });
-        using var other = _second.GetRequiredService<DeploymentEventHub>().Subscribe(otherRunId, _ =>
+        using var other = _second.GetRequiredService<DeploymentEventHub>().Subscribe(otherRunId, change =>
         {
-            Interlocked.Increment(ref otherRun);
+            if (change.EventId > otherLastBefore)
+            {
+                Interlocked.Increment(ref otherRun);
+            }
+
             return Task.CompletedTask;
         });
 
