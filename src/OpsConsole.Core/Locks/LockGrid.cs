@@ -87,17 +87,33 @@ public sealed class LockGridQuery
     /// <summary>Rows a page shows.</summary>
     public const int PageSize = 25;
 
-    /// <summary>Granted locks, awaited ones, or both.</summary>
-    public LockGrantedFilter Granted { get; set; } = LockGrantedFilter.All;
+    /// <summary>Granted locks, awaited ones, or both. Setting a filter goes back to the first page.</summary>
+    public LockGrantedFilter Granted
+    {
+        get;
+        set => (field, PageIndex) = (value, 0);
+    } = LockGrantedFilter.All;
 
     /// <summary>Part of the lock mode, any case.</summary>
-    public string? Mode { get; set; }
+    public string? Mode
+    {
+        get;
+        set => (field, PageIndex) = (value, 0);
+    }
 
     /// <summary>Part of the relation's name, any case.</summary>
-    public string? Relation { get; set; }
+    public string? Relation
+    {
+        get;
+        set => (field, PageIndex) = (value, 0);
+    }
 
     /// <summary>A backend's pid, exactly.</summary>
-    public string? Pid { get; set; }
+    public string? Pid
+    {
+        get;
+        set => (field, PageIndex) = (value, 0);
+    }
 
     /// <summary>The column sorted by (a <see cref="LockGridColumn.Key"/>), or none.</summary>
     public string? SortColumn { get; private set; }

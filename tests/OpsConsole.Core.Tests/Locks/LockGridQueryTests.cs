@@ -75,4 +75,23 @@ public sealed class LockGridQueryTests
         var empty = new LockGridQuery { Pid = "999" }.Page(rows);
         Assert.Equal((0, 0, 0, 1), (empty.Rows.Count, empty.Total, empty.PageIndex, empty.PageCount));
     }
+
+    [Fact]
+    public void Setting_any_filter_goes_back_to_the_first_page()
+    {
+        var query = new LockGridQuery();
+        Action<LockGridQuery>[] filters =
+        [
+            q => q.Granted = LockGrantedFilter.Held,
+            q => q.Mode = "share",
+            q => q.Relation = "leads",
+            q => q.Pid = "7",
+        ];
+        foreach (var set in filters)
+        {
+            query.PageIndex = 2;
+            set(query);
+            Assert.Equal(0, query.PageIndex);
+        }
+    }
 }

@@ -219,15 +219,9 @@ public sealed partial class LocksPage
         return _gridRows;
     }
 
-    // A filter changed: back to the first page, since the page shown may no longer exist.
-    private void SetFilter(Action set)
-    {
-        set();
-        _gridQuery.PageIndex = 0;
-    }
-
+    // Setting a filter also goes back to the first page (LockGridQuery), since the page shown may no longer exist.
     private void SetGrantedFilter(ChangeEventArgs e) =>
-        SetFilter(() => _gridQuery.Granted = Enum.TryParse<LockGrantedFilter>(e.Value as string, out var granted) ? granted : LockGrantedFilter.All);
+        _gridQuery.Granted = Enum.TryParse<LockGrantedFilter>(e.Value as string, out var granted) ? granted : LockGrantedFilter.All;
 
     private static string AriaSort(LockSortDirection direction) => direction switch
     {
