@@ -41,6 +41,37 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
     }
 
     [Fact]
+    public async Task A_reference_section_renders_its_blocks_only_while_it_is_open()
+    {
+        var runId = await DeploymentScenario.StartAsync(Service);
+        var reference = (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.Sections.First(s => s.Role == SectionRole.Reference && s.Blocks.Count > 0);
+        SignInAs("engineer", OpsRoles.Engineer);
+        var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
+        var toggle = $"[data-testid=reference-panel][id='{reference.Key}'] [data-testid=reference-toggle]";
+        await ElementOf(cut, toggle);
+
+        Assert.Empty(cut.FindAll("[data-testid=reference-body]"));
+        Assert.Equal("false", cut.Find(toggle).GetAttribute("aria-expanded"));
+        Assert.Equal(reference.Title, cut.Find($"{toggle} .mud-expand-panel-text").TextContent.Trim());
+
+        await cut.FindAndClickAsync(toggle);
+        await Eventually(cut, () =>
+        {
+            Assert.Equal("true", cut.Find(toggle).GetAttribute("aria-expanded"));
+            var body = Assert.Single(cut.FindAll("[data-testid=reference-body]"));
+            Assert.Equal(cut.Find(toggle).GetAttribute("aria-controls"), body.Id);
+            Assert.NotEmpty(body.InnerHtml.Trim());
+        });
+
+        await cut.FindAndClickAsync(toggle);
+        await Eventually(cut, () =>
+        {
+            Assert.Equal("false", cut.Find(toggle).GetAttribute("aria-expanded"));
+            Assert.Empty(cut.FindAll("[data-testid=reference-body]"));
+        });
+    }
+
+    [Fact]
     public async Task Ticking_an_item_shows_who_ticked_it_and_when()
     {
         var runId = await DeploymentScenario.StartAsync(Service);

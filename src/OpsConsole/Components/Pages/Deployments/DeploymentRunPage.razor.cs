@@ -25,7 +25,18 @@ public partial class DeploymentRunPage
     private bool _busy;
     private RunOutline? _outline;
     private readonly HashSet<string> _collapsed = [];
+    private readonly HashSet<string> _openReference = [];
     private readonly Dictionary<string, ChecklistItemRow> _rows = [];
+
+    // Icons as one markup frame each (an <svg> element with its attributes is six frames, in every open tab).
+    private static readonly MarkupString CopyIcon = new(
+        $"""<span class="mud-icon-button-label"><svg class="mud-icon-root mud-svg-icon mud-inherit-text mud-icon-size-small" focusable="false" viewBox="0 0 24 24" aria-hidden="true">{Icons.Material.Filled.ContentCopy}</svg></span>""");
+
+    private static readonly MarkupString ExpandIcon = new(
+        $"""<svg class="mud-icon-root mud-svg-icon mud-icon-default mud-icon-size-medium mud-expand-panel-icon" focusable="false" viewBox="0 0 24 24" aria-hidden="true">{Icons.Material.Filled.ExpandMore}</svg>""");
+
+    private static readonly MarkupString ExpandedIcon = new(
+        $"""<svg class="mud-icon-root mud-svg-icon mud-icon-default mud-icon-size-medium mud-expand-panel-icon mud-transform" focusable="false" viewBox="0 0 24 24" aria-hidden="true">{Icons.Material.Filled.ExpandMore}</svg>""");
     private IReadOnlyList<(Probe Probe, ProbeExecution Execution)> _failedChecks = [];
     private int _checksRun;
     private IJSObjectReference? _keysModule;
@@ -181,6 +192,26 @@ public partial class DeploymentRunPage
         if (!_collapsed.Remove(part.Key))
         {
             _collapsed.Add(part.Key);
+        }
+    }
+
+    /// <summary>Opens or closes a reference section (its blocks are rendered only while it is open).</summary>
+    internal void Register(ChecklistItemRow row) => _rows[row.Key] = row;
+
+    internal void Unregister(ChecklistItemRow row)
+    {
+        // Only its own entry: a new row for the same item may have registered before this one is disposed.
+        if (_rows.GetValueOrDefault(row.Key) == row)
+        {
+            _rows.Remove(row.Key);
+        }
+    }
+
+    internal void ToggleReference(RunbookSection section)
+    {
+        if (!_openReference.Remove(section.Key))
+        {
+            _openReference.Add(section.Key);
         }
     }
 
