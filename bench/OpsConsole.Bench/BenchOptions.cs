@@ -3,7 +3,7 @@ using System.Globalization;
 namespace OpsConsole.Bench;
 
 /// <summary>Command-line settings of a benchmark run.</summary>
-internal sealed record BenchOptions(int Rounds, int Seconds, string? Only, string? Database = null)
+internal sealed record BenchOptions(int Rounds, int Seconds, string? Only, string? Database = null, string? PageKind = null)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -11,6 +11,7 @@ internal sealed record BenchOptions(int Rounds, int Seconds, string? Only, strin
         var seconds = 10;
         string? only = null;
         string? database = null;
+        string? pageKind = null;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -28,8 +29,12 @@ internal sealed record BenchOptions(int Rounds, int Seconds, string? Only, strin
                     // The metrics benchmark measures this (already seeded, rolled up) database instead of seeding its own.
                     database = args[++i];
                     break;
+                case "--page-kind":
+                    // The page-memory benchmark measures only this kind of page ("deployment run", "locks", ...).
+                    pageKind = args[++i];
+                    break;
                 default:
-                    throw new ArgumentException($"Unknown argument {args[i]}. Use --rounds N, --seconds S, --database CONNECTION-STRING, --only throughput|contention|scaling|metrics|live-updates|locks|stripe|page-memory.");
+                    throw new ArgumentException($"Unknown argument {args[i]}. Use --rounds N, --seconds S, --database CONNECTION-STRING, --page-kind KIND, --only throughput|contention|scaling|metrics|live-updates|locks|stripe|page-memory.");
             }
         }
 
@@ -38,7 +43,7 @@ internal sealed record BenchOptions(int Rounds, int Seconds, string? Only, strin
             throw new ArgumentException("--rounds and --seconds must be at least 1.");
         }
 
-        return new BenchOptions(rounds, seconds, only, database);
+        return new BenchOptions(rounds, seconds, only, database, pageKind);
     }
 
     public bool Runs(string name) => Only is null || string.Equals(Only, name, StringComparison.OrdinalIgnoreCase);

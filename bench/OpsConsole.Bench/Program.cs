@@ -38,7 +38,7 @@ if (options.Runs("locks"))
 
 if (options.Runs("page-memory"))
 {
-    await PageMemoryBenchmark.RunAsync(server, report, CancellationToken.None);
+    await PageMemoryBenchmark.RunAsync(server, report, options.PageKind, CancellationToken.None);
 }
 
 if (options.Runs("stripe"))
