@@ -195,7 +195,7 @@ public partial class DeploymentRunPage
         }
     }
 
-    /// <summary>Opens or closes a reference section (its blocks are rendered only while it is open).</summary>
+    /// <summary>An item row, for the N/A key (rows register themselves rather than through <c>@ref</c>: page memory).</summary>
     internal void Register(ChecklistItemRow row) => _rows[row.Key] = row;
 
     internal void Unregister(ChecklistItemRow row)
@@ -207,6 +207,7 @@ public partial class DeploymentRunPage
         }
     }
 
+    /// <summary>Opens or closes a reference section (its blocks are rendered only while it is open).</summary>
     internal void ToggleReference(RunbookSection section)
     {
         if (!_openReference.Remove(section.Key))
