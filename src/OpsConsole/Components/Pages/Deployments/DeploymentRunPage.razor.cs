@@ -28,15 +28,9 @@ public partial class DeploymentRunPage
     private readonly HashSet<string> _openReference = [];
     private readonly Dictionary<string, ChecklistItemRow> _rows = [];
 
-    // Icons as one markup frame each (an <svg> element with its attributes is six frames, in every open tab).
+    // The copy button's label and icon as one markup frame (in every command block of every open tab).
     private static readonly MarkupString CopyIcon = new(
-        $"""<span class="mud-icon-button-label"><svg class="mud-icon-root mud-svg-icon mud-inherit-text mud-icon-size-small" focusable="false" viewBox="0 0 24 24" aria-hidden="true">{Icons.Material.Filled.ContentCopy}</svg></span>""");
-
-    private static readonly MarkupString ExpandIcon = new(
-        $"""<svg class="mud-icon-root mud-svg-icon mud-icon-default mud-icon-size-medium mud-expand-panel-icon" focusable="false" viewBox="0 0 24 24" aria-hidden="true">{Icons.Material.Filled.ExpandMore}</svg>""");
-
-    private static readonly MarkupString ExpandedIcon = new(
-        $"""<svg class="mud-icon-root mud-svg-icon mud-icon-default mud-icon-size-medium mud-expand-panel-icon mud-transform" focusable="false" viewBox="0 0 24 24" aria-hidden="true">{Icons.Material.Filled.ExpandMore}</svg>""");
+        $"""<span class="mud-icon-button-label">{Components.Shared.PlainIcon.Of(Icons.Material.Filled.ContentCopy, "mud-inherit-text mud-icon-size-small")}</span>""");
     private IReadOnlyList<(Probe Probe, ProbeExecution Execution)> _failedChecks = [];
     private int _checksRun;
     private IJSObjectReference? _keysModule;
