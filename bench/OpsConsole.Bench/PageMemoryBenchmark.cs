@@ -172,8 +172,6 @@ internal static class PageMemoryBenchmark
         return page;
     }
 
-    // The live managed heap after full, blocking, compacting collections (finalizers run in between, so what they
-    // free is gone too).
     // The heap once it holds still: closed tabs' connections and circuits finish going some seconds after the circuit
     // handler hears of them (100 closed metrics tabs left 9 MB that went during the next kind's measurement). Measured
     // every 2 s until two readings differ by less than 256 KB, for at most 30 s.
@@ -196,6 +194,8 @@ internal static class PageMemoryBenchmark
         return last;
     }
 
+    // The live managed heap after full, blocking, compacting collections (finalizers run in between, so what they
+    // free is gone too).
     private static long ManagedHeap()
     {
         for (var i = 0; i < 3; i++)
@@ -221,8 +221,14 @@ internal static class PageMemoryBenchmark
         // OPSCONSOLE_BENCH_FULLDUMP=1: a full heap dump instead (dotnet-dump; `dotnet-dump analyze`, `dumpheap -stat`), exact
         // where gcdump samples.
         var pid = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
-        var start = Environment.GetEnvironmentVariable("OPSCONSOLE_BENCH_FULLDUMP") == "1"
-            ? new ProcessStartInfo("dotnet-dump", ["collect", "--type", "Heap", "-p", pid, "-o", file = Path.ChangeExtension(file, ".dmp")])
+        var full = Environment.GetEnvironmentVariable("OPSCONSOLE_BENCH_FULLDUMP") == "1";
+        if (full)
+        {
+            file = Path.ChangeExtension(file, ".dmp");
+        }
+
+        var start = full
+            ? new ProcessStartInfo("dotnet-dump", ["collect", "--type", "Heap", "-p", pid, "-o", file])
             : new ProcessStartInfo("dotnet-gcdump", ["collect", "-p", pid, "-o", file]);
         start.RedirectStandardOutput = true;
         using var dump = Process.Start(start) ?? throw new InvalidOperationException($"{start.FileName} did not start.");
