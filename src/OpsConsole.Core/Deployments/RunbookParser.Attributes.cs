@@ -12,16 +12,22 @@ public static partial class RunbookParser
     private static string Html(string markdown)
     {
         var document = Markdown.Parse(markdown, Pipeline);
-        foreach (var node in document.Descendants())
+        foreach (var node in document.Descendants().ToList())
         {
             if (node.TryGetAttributes() is { } attributes)
             {
                 Sanitize(attributes);
             }
 
-            if (node is LinkInline link && !IsSafeUrl(link.Url))
+            switch (node)
             {
-                link.Url = "#";
+                case LinkInline link when !IsSafeUrl(link.Url):
+                    link.Url = "#";
+                    break;
+                // <scheme:...> is an autolink, not a LinkInline: one with an unsafe scheme stays as plain text.
+                case AutolinkInline autolink when autolink.IsEmail || !IsSafeUrl(autolink.Url):
+                    autolink.ReplaceBy(new LiteralInline(autolink.Url));
+                    break;
             }
         }
 
@@ -42,12 +48,12 @@ public static partial class RunbookParser
         attributes.Classes?.RemoveAll(c => !SafeToken().IsMatch(c));
     }
 
-    // Relative links, anchors and http(s)/mailto only: no javascript: or data: URLs.
+    // In-app links (relative paths, anchors) and http(s) only: no javascript:, data:, vbscript: or mailto: URLs.
+    // A URL with no scheme has no colon at all; anything else must name http or https.
     private static bool IsSafeUrl(string? url) =>
         url is null || !url.Contains(':', StringComparison.Ordinal)
         || url.StartsWith("http://", StringComparison.OrdinalIgnoreCase)
-        || url.StartsWith("https://", StringComparison.OrdinalIgnoreCase)
-        || url.StartsWith("mailto:", StringComparison.OrdinalIgnoreCase);
+        || url.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
 
     [GeneratedRegex("^[A-Za-z0-9_-]{1,80}$")]
     private static partial Regex SafeToken();

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
 using OpsConsole.Core.Deployments;
 
@@ -230,6 +231,40 @@ public sealed class RunbookParserTests
         var prose = Assert.IsType<ProseBlock>(runbook.Sections[0].Blocks[0]);
         Assert.DoesNotContain("<script>", prose.Html, StringComparison.Ordinal);
         Assert.DoesNotContain("<b>", runbook.Items[0].Html, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("<javascript:alert(1)>")]
+    [InlineData("<JavaScript:alert(1)>")]
+    [InlineData("<data:text/html,x>")]
+    [InlineData("<vbscript:msgbox(1)>")]
+    [InlineData("[x](javascript:alert(1))")]
+    [InlineData("[x](java&#115;cript:alert(1))")]
+    [InlineData("[x](mailto:someone@example.com)")]
+    [InlineData("![x](javascript:alert(1))")]
+    public void Only_http_and_in_app_links_survive_in_runbook_prose(string markdown)
+    {
+        var runbook = RunbookParser.Parse("links", $"# T\n\n## S\n\nSee {markdown} here.\n\n- [ ] Open {markdown} now\n");
+
+        var html = Assert.IsType<ProseBlock>(runbook.Sections[0].Blocks[0]).Html + runbook.Items[0].Html;
+        foreach (var url in Regex.Matches(html, "(?:href|src)=\"([^\"]*)\"").Select(m => m.Groups[1].Value))
+        {
+            Assert.True(url == "#" || url.StartsWith('/') || url.StartsWith("https://", StringComparison.Ordinal), $"unsafe link survived: {url}");
+        }
+
+        Assert.DoesNotContain("<a href=\"javascript", html, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void Http_relative_and_anchor_links_and_http_autolinks_are_kept()
+    {
+        var runbook = RunbookParser.Parse("links", "# T\n\n## S\n\n<https://example.com/a> [l](/locks) [a](#verify) [h](http://example.com)\n");
+
+        var html = Assert.IsType<ProseBlock>(runbook.Sections[0].Blocks[0]).Html;
+        Assert.Contains("href=\"https://example.com/a\"", html, StringComparison.Ordinal);
+        Assert.Contains("href=\"/locks\"", html, StringComparison.Ordinal);
+        Assert.Contains("href=\"#verify\"", html, StringComparison.Ordinal);
+        Assert.Contains("href=\"http://example.com\"", html, StringComparison.Ordinal);
     }
 
     [Fact]
