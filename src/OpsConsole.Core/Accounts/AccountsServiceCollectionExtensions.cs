@@ -7,7 +7,7 @@ namespace OpsConsole.Core.Accounts;
 /// <summary>Registration of the local accounts. Needs the <c>NpgsqlDataSource</c> of <c>AddOpsConsoleCore</c>.</summary>
 public static class AccountsServiceCollectionExtensions
 {
-    /// <summary>Registers <see cref="AccountService"/>, <see cref="UserPreferencesStore"/> and the key ring's <see cref="PostgresXmlRepository"/>, with section <c>Accounts</c> validated at start.</summary>
+    /// <summary>Registers <see cref="AccountService"/>, <see cref="UserPreferencesStore"/>, the sign-in <see cref="SessionStore"/> and the key ring's <see cref="PostgresXmlRepository"/>, with section <c>Accounts</c> validated at start.</summary>
     public static IServiceCollection AddOpsConsoleAccounts(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<AccountOptions>().Bind(configuration.GetSection(AccountOptions.Section))
@@ -22,6 +22,7 @@ public static class AccountsServiceCollectionExtensions
         services.AddSingleton<AccountService>();
         services.AddSingleton<PostgresXmlRepository>();
         services.AddSingleton<UserPreferencesStore>();
+        services.AddSingleton<SessionStore>();
         return services;
     }
 }

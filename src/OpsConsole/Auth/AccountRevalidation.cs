@@ -12,13 +12,14 @@ using OpsConsole.Database;
 namespace OpsConsole.Auth;
 
 /// <summary>
-/// A sign-in stays good while it is younger than <see cref="AccountOptions.MaxSessionLifetime"/> and, for a local
-/// account, while the account exists, is not disabled and has the security stamp the sign-in was given: a password
-/// reset (<c>users add</c>), a role change or <c>users disable</c> gives the account a new stamp, which ends its
-/// sessions on open pages and cookies within <see cref="AccountOptions.RevalidationInterval"/>, not at the cookie's expiry.
+/// A sign-in stays good while its row of <c>ops.sessions</c> exists, it is younger than
+/// <see cref="AccountOptions.MaxSessionLifetime"/> and, for a local account, while the account exists, is not disabled
+/// and has the security stamp the sign-in was given. A password reset (<c>users add</c>), a role change or
+/// <c>users disable</c> gives the account a new stamp, which deletes its session rows: a cookie is refused at its next
+/// request (the ticket store reads the row every time), an open page within <see cref="AccountOptions.RevalidationInterval"/>.
 /// A lockout does not end sessions, or anyone could sign a user out by guessing wrong five times.
 /// </summary>
-public sealed class AccountRevalidation(AccountService accounts, DatabaseStatus databaseStatus, IOptions<AccountOptions> options, TimeProvider time)
+public sealed class AccountRevalidation(AccountService accounts, SessionStore sessions, DatabaseStatus databaseStatus, IOptions<AccountOptions> options, TimeProvider time)
 {
     public TimeSpan Interval => options.Value.RevalidationInterval;
 
@@ -41,18 +42,29 @@ public sealed class AccountRevalidation(AccountService accounts, DatabaseStatus 
             return false;
         }
 
-        if (!user.IsLocalAccount())
-        {
-            return true;
-        }
-
-        if (user.Identity.Name is not { } name)
+        // A sign-in is a row of ops.sessions (PostgresTicketStore): signed out, or ended by a new stamp, it is gone.
+        if (user.SessionKey() is not { } session)
         {
             return false;
         }
 
         try
         {
+            if (!await sessions.IsActiveAsync(session, Now, cancellationToken))
+            {
+                return false;
+            }
+
+            if (!user.IsLocalAccount())
+            {
+                return true;
+            }
+
+            if (user.Identity.Name is not { } name)
+            {
+                return false;
+            }
+
             var account = await accounts.FindAsync(name, cancellationToken);
             return account is { IsDisabled: false }
                 && account.Role == user.ConsoleRole()

@@ -12,8 +12,13 @@ public static class AuthenticationSetup
 {
     public const string OidcScheme = OpenIdConnectDefaults.AuthenticationScheme;
 
+    /// <summary>The sign-in cookie's sliding lifetime (Accounts:MaxSessionLifetime bounds it).</summary>
+    public static readonly TimeSpan CookieLifetime = TimeSpan.FromHours(8);
+
     public static IServiceCollection AddOpsAuthentication(this IServiceCollection services, IConfiguration configuration, IHostEnvironment environment)
     {
+        var oidc = configuration.GetSection(OpenIdConnectSettings.Section).Get<OpenIdConnectSettings>() ?? new();
+        services.AddSingleton(oidc);
         var authentication = services
             .AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme)
             .AddCookie(options =>
@@ -23,18 +28,22 @@ public static class AuthenticationSetup
                 options.AccessDeniedPath = "/access-denied";
                 options.Cookie.Name = "OpsConsole.Auth";
                 options.Cookie.HttpOnly = true;
-                // Lax, not Strict: an OpenID Connect provider sends the user back with a cross-site redirect.
-                options.Cookie.SameSite = SameSiteMode.Lax;
+                // Strict: no other site's page, link or form brings the cookie along. Lax only with single sign-on, whose
+                // provider sends the user back with a cross-site redirect that a Strict cookie would not follow.
+                options.Cookie.SameSite = oidc.IsConfigured ? SameSiteMode.Lax : SameSiteMode.Strict;
                 options.Cookie.SecurePolicy = environment.IsDevelopment() ? CookieSecurePolicy.SameAsRequest : CookieSecurePolicy.Always;
-                options.ExpireTimeSpan = TimeSpan.FromHours(8);
+                options.ExpireTimeSpan = CookieLifetime;
                 options.SlidingExpiration = true;
                 options.Events.OnRedirectToLogin = context => RedirectOrStatus(context, StatusCodes.Status401Unauthorized);
                 options.Events.OnRedirectToAccessDenied = context => RedirectOrStatus(context, StatusCodes.Status403Forbidden);
                 options.Events.OnValidatePrincipal = AccountRevalidation.ValidateCookieAsync;
             });
 
-        var oidc = configuration.GetSection(OpenIdConnectSettings.Section).Get<OpenIdConnectSettings>() ?? new();
-        services.AddSingleton(oidc);
+        // The sign-in lives in ops.sessions; the cookie names it (PostgresTicketStore).
+        services.AddSingleton<PostgresTicketStore>();
+        services.AddOptions<CookieAuthenticationOptions>(CookieAuthenticationDefaults.AuthenticationScheme)
+            .Configure<PostgresTicketStore>((options, store) => options.SessionStore = store);
+
         if (oidc.IsConfigured)
         {
             authentication.AddOpenIdConnect(OidcScheme, oidc.DisplayName, options =>
@@ -104,6 +113,7 @@ public static class AuthenticationSetup
                 new Claim(ClaimTypes.Name, account.UserName),
                 new Claim(ClaimTypes.Role, account.Role),
                 new Claim(OpsClaims.Source, OpsClaims.LocalSource),
+                new Claim(OpsClaims.AccountId, account.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), ClaimValueTypes.Integer64),
                 new Claim(OpsClaims.SecurityStamp, account.SecurityStamp.ToString("N")),
                 OpsClaims.SignedInAtClaim(signedInAt ?? DateTimeOffset.UtcNow),
             ],

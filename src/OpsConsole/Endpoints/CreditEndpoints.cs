@@ -9,7 +9,8 @@ namespace OpsConsole.Endpoints;
 /// <summary>
 /// The credit editor's JSON API, for scripts and checks: the same <see cref="CreditService"/> as the page, with the
 /// same permission checks (the service's, answered as ProblemDetails through <see cref="OpsResultHttp"/>), cookie
-/// authentication like the pages. Every refusal writes nothing.
+/// authentication like the pages. Every change takes JSON from the console's own origin (<see cref="SameOriginJson"/>).
+/// Every refusal writes nothing.
 /// </summary>
 public static class CreditEndpoints
 {
@@ -22,6 +23,8 @@ public static class CreditEndpoints
     public static IEndpointRouteBuilder MapCreditEndpoints(this IEndpointRouteBuilder endpoints)
     {
         var credits = endpoints.MapGroup("/api/credits");
+        // Every change: JSON, and from the console's own pages or a script that says so (SameOriginJson).
+        var changes = credits.MapGroup("").RequireSameOriginJson();
 
         credits.MapGet("/drift", async (HttpContext http, OpsActors actors, CreditService service, CancellationToken ct) =>
             (await service.ListDriftAsync(await actors.ForAsync(http.User, ct), ct)).ToHttp(TypedResults.Ok));
@@ -58,7 +61,7 @@ public static class CreditEndpoints
         credits.MapGet("/adjustments/{id:long}", async (long id, HttpContext http, OpsActors actors, CreditService service, CancellationToken ct) =>
             (await service.GetAdjustmentAsync(await actors.ForAsync(http.User, ct), id, ct)).ToHttp(TypedResults.Ok));
 
-        credits.MapPost("/adjustments", async (HttpContext http, OpsActors actors, CreditService service, CancellationToken ct) =>
+        changes.MapPost("/adjustments", async (HttpContext http, OpsActors actors, CreditService service, CancellationToken ct) =>
         {
             var actor = await actors.ForAsync(http.User, ct);
             var (body, invalid) = await ReadAsync<AdjustmentBody>(http, actor, ct);
@@ -77,13 +80,13 @@ public static class CreditEndpoints
             return result.ToHttp(Created);
         });
 
-        credits.MapPost("/adjustments/{id:long}/approve", (long id, HttpContext http, OpsActors actors, CreditService service, CancellationToken ct) =>
+        changes.MapPost("/adjustments/{id:long}/approve", (long id, HttpContext http, OpsActors actors, CreditService service, CancellationToken ct) =>
             DecideAsync(http, actors, ct, (actor, reason) => service.ApproveAsync(actor, id, reason, ct), TypedResults.Ok));
 
-        credits.MapPost("/adjustments/{id:long}/reject", (long id, HttpContext http, OpsActors actors, CreditService service, CancellationToken ct) =>
+        changes.MapPost("/adjustments/{id:long}/reject", (long id, HttpContext http, OpsActors actors, CreditService service, CancellationToken ct) =>
             DecideAsync(http, actors, ct, (actor, reason) => service.RejectAsync(actor, id, reason, ct), TypedResults.Ok));
 
-        credits.MapPost("/adjustments/{id:long}/reverse", (long id, HttpContext http, OpsActors actors, CreditService service, CancellationToken ct) =>
+        changes.MapPost("/adjustments/{id:long}/reverse", (long id, HttpContext http, OpsActors actors, CreditService service, CancellationToken ct) =>
             DecideAsync(http, actors, ct, (actor, reason) => service.ReverseAsync(actor, id, reason, ct), Created));
 
         return endpoints;

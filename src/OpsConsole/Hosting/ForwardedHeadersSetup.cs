@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 
 namespace OpsConsole.Hosting;
 
-/// <summary>Settings of the section <c>Hosting</c>: the reverse proxies whose forwarded headers are believed.</summary>
+/// <summary>Settings of the section <c>Hosting</c>: the reverse proxies whose forwarded headers are believed, and the origins the console answers as its own.</summary>
 public sealed class HostingOptions
 {
     public const string Section = "Hosting";
@@ -15,6 +15,13 @@ public sealed class HostingOptions
     /// empty (the default): no forwarded header is believed, the client is whoever connected.
     /// </summary>
     public string[] KnownProxies { get; set; } = [];
+
+    /// <summary>
+    /// Origins (<c>https://ops.example.com</c>) that count as the console's own besides the one the request names
+    /// (its scheme and Host header): for a proxy that passes another Host. The Blazor connection and the JSON API's
+    /// changes refuse any other <c>Origin</c> (<see cref="RequestOrigins"/>).
+    /// </summary>
+    public string[] AllowedOrigins { get; set; } = [];
 
     internal static bool IsAddressOrNetwork(string value) =>
         IPAddress.TryParse(value, out _) || (value.Contains('/') && System.Net.IPNetwork.TryParse(value, out _));
@@ -29,6 +36,9 @@ public static class ForwardedHeadersSetup
             .Validate(
                 o => o.KnownProxies.All(HostingOptions.IsAddressOrNetwork),
                 "Hosting:KnownProxies holds IP addresses (10.0.0.5) or networks in CIDR notation (10.0.0.0/8) only.")
+            .Validate(
+                o => o.AllowedOrigins.All(a => RequestOrigins.Normalize(a) is not null),
+                "Hosting:AllowedOrigins holds origins only: scheme, host and port, no path (https://ops.example.com).")
             .ValidateOnStart();
         return services;
     }

@@ -15,6 +15,7 @@ public static class OpsConsoleUi
         services.AddMudServices();
         services.AddSingleton<Core.Demo.IConsoleAddresses, ServerAddresses>();
         services.AddOpsForwardedHeaders(configuration);
+        services.AddSingleton<RequestOrigins>();
         services.AddOpsAuthentication(configuration, environment);
         services.AddSignInRateLimiting();
         services.AddOpsHealthChecks();
@@ -41,6 +42,7 @@ public static class OpsConsoleUi
 
         app.UseSecurityHeaders();
         app.UseFrontEndAssets();
+        app.UseBlazorOriginCheck();
         // API callers get bare status codes; people get the not-found page.
         app.UseWhen(
             context => !context.Request.Path.StartsWithSegments("/api"),

@@ -4,11 +4,25 @@ using Microsoft.AspNetCore.Mvc.Testing;
 
 namespace OpsConsole.Tests.Infrastructure;
 
-/// <summary>An HTTP client with cookies and no automatic redirects, that signs in through the real form.</summary>
+/// <summary>
+/// An HTTP client with cookies and no automatic redirects, that signs in through the real form. It sends the console's
+/// own Origin, as the console's pages do (the API's changes refuse a request from another origin).
+/// </summary>
 public static partial class SignInClient
 {
-    public static HttpClient Create(WebApplicationFactory<Program> factory) =>
-        factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
+    public static HttpClient Create(WebApplicationFactory<Program> factory)
+    {
+        var client = factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
+        client.DefaultRequestHeaders.Add("Origin", client.BaseAddress!.GetLeftPart(UriPartial.Authority));
+        return client;
+    }
+
+    /// <summary>The antiforgery token of a console page (the sign-out form's), for the RequestVerificationToken header.</summary>
+    public static async Task<string> AntiforgeryTokenAsync(this HttpClient client, string page = "/")
+    {
+        var html = await client.GetStringAsync(page);
+        return WebUtility.HtmlDecode(AntiforgeryToken().Match(html).Groups[1].Value);
+    }
 
     /// <summary>Posts the sign-in form (with its antiforgery token) and returns the redirect it answers with.</summary>
     public static async Task<Uri> SignInAsync(this HttpClient client, string userName, string password, string? returnUrl = null)
