@@ -28,7 +28,7 @@ public sealed class SignInTests(ConsoleAppFixture app) : IClassFixture<ConsoleAp
     {
         using var client = SignInClient.Create(app.Factory);
 
-        using var response = await client.PostAsync(CreditEndpoints.AdjustmentsPath, null);
+        using var response = await client.PostAsync(CreditEndpoints.AdjustmentsPath, EmptyJson());
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
     }
@@ -51,7 +51,7 @@ public sealed class SignInTests(ConsoleAppFixture app) : IClassFixture<ConsoleAp
         using var client = SignInClient.Create(app.Factory);
         await client.SignInAsync(OpsRoles.Manager, ConsoleAppFixture.Password);
 
-        using var response = await client.PostAsync(CreditEndpoints.AdjustmentsPath, null);
+        using var response = await client.PostAsync(CreditEndpoints.AdjustmentsPath, EmptyJson());
 
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
     }
@@ -62,7 +62,7 @@ public sealed class SignInTests(ConsoleAppFixture app) : IClassFixture<ConsoleAp
         using var client = SignInClient.Create(app.Factory);
         await client.SignInAsync(OpsRoles.Support, ConsoleAppFixture.Password);
 
-        using var response = await client.PostAsync(CreditEndpoints.AdjustmentsPath, null);
+        using var response = await client.PostAsync(CreditEndpoints.AdjustmentsPath, EmptyJson());
 
         // Past authorization, to the editor itself: an empty body is a bad request, not a refusal of the role.
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
@@ -75,13 +75,13 @@ public sealed class SignInTests(ConsoleAppFixture app) : IClassFixture<ConsoleAp
         await accounts.UpsertAsync("demote-me", OpsRoles.Support, ConsoleAppFixture.Password, CancellationToken.None);
         using var client = SignInClient.Create(app.Factory);
         await client.SignInAsync("demote-me", ConsoleAppFixture.Password);
-        using (var before = await client.PostAsync(CreditEndpoints.AdjustmentsPath, null))
+        using (var before = await client.PostAsync(CreditEndpoints.AdjustmentsPath, EmptyJson()))
         {
             Assert.Equal(HttpStatusCode.BadRequest, before.StatusCode);
         }
 
         await accounts.UpsertAsync("demote-me", OpsRoles.Manager, ConsoleAppFixture.Password, CancellationToken.None);
-        using var after = await client.PostAsync(CreditEndpoints.AdjustmentsPath, null);
+        using var after = await client.PostAsync(CreditEndpoints.AdjustmentsPath, EmptyJson());
 
         // The cookie still says support, but the account no longer does: signed out, not served.
         Assert.Equal(HttpStatusCode.Unauthorized, after.StatusCode);
@@ -162,7 +162,7 @@ public sealed class SignInTests(ConsoleAppFixture app) : IClassFixture<ConsoleAp
 
         var cookie = Assert.Single(response.Headers.GetValues("Set-Cookie"), c => c.StartsWith("OpsConsole.Auth=", StringComparison.Ordinal));
         Assert.Contains("httponly", cookie, StringComparison.OrdinalIgnoreCase);
-        Assert.Contains("samesite=lax", cookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("samesite=strict", cookie, StringComparison.OrdinalIgnoreCase);
     }
 
     [Fact]
@@ -177,4 +177,7 @@ public sealed class SignInTests(ConsoleAppFixture app) : IClassFixture<ConsoleAp
         Assert.Contains("script-src 'self'", csp);
         Assert.Equal("nosniff", Assert.Single(response.Headers.GetValues("X-Content-Type-Options")));
     }
+
+    // An empty JSON body: the credit API takes JSON only (415 otherwise), and answers the permission before the body.
+    private static StringContent EmptyJson() => new("", System.Text.Encoding.UTF8, "application/json");
 }
