@@ -104,7 +104,10 @@ public sealed class RealMarketplaceDatabase : IAsyncDisposable
     {
         var target = new NpgsqlConnectionStringBuilder(ConnectionString);
         var conninfo = $"host={target.Host} port={target.Port} user={target.Username} dbname={target.Database}";
-        return Server.Cluster.RunToolAsync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", conninfo, "-f", RepositoryPath(relativePath)], cancellationToken);
+        // dblink connects from the server process, which has no password file: it gets the password in its connection string.
+        var dblink = $"{conninfo} password={target.Password ?? Server.Cluster.PasswordOf(target.Username!)}";
+        return Server.Cluster.RunToolAsync(
+            "psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", $"dblink_conn={dblink}", "-d", conninfo, "-f", RepositoryPath(relativePath)], cancellationToken);
     }
 
     /// <summary>The absolute path of a file of this repository.</summary>
