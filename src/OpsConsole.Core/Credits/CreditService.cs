@@ -66,8 +66,15 @@ public sealed class CreditService(OpsTransactions transactions, IOptions<CreditO
                 return UnknownWorkspace(workspaceId);
             }
 
-            var rows = await tx.QueryAsync<HistoryRow>(HistorySql, new { Id = workspaceId, Limit = size, Offset = (page - 1) * size });
+            // The offset is a long: (page - 1) * size in int wraps negative for a large page number.
+            var rows = await tx.QueryAsync<HistoryRow>(HistorySql, new { Id = workspaceId, Limit = size, Offset = (page - 1L) * size });
             var total = rows.Count > 0 ? rows[0].Total : await tx.QuerySingleAsync<int>(HistoryCountSql, new { Id = workspaceId });
+            var lastPage = Math.Max(1, (total + size - 1) / size);
+            if (page > lastPage)
+            {
+                return Refusal.Invalid($"Page {page} is past the last page ({lastPage}).");
+            }
+
             return new CreditHistoryPage(
                 [.. rows.Select(r => new CreditHistoryEntry(r.At, r.Kind, r.Reference, r.Description, r.Effect, r.BalanceAfter))], page, size, total);
         }, cancellationToken);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using OpsConsole.Auth;
@@ -35,8 +36,16 @@ public static class CreditEndpoints
         credits.MapGet("/workspaces/{workspaceId:guid}", async (Guid workspaceId, HttpContext http, OpsActors actors, CreditService service, CancellationToken ct) =>
             (await service.GetWorkspaceAsync(await actors.ForAsync(http.User, ct), workspaceId, ct)).ToHttp(TypedResults.Ok));
 
-        credits.MapGet("/workspaces/{workspaceId:guid}/history", async (Guid workspaceId, int? page, HttpContext http, OpsActors actors, CreditService service, CancellationToken ct) =>
-            (await service.GetHistoryAsync(await actors.ForAsync(http.User, ct), workspaceId, page ?? 1, ct)).ToHttp(TypedResults.Ok));
+        // page is read as text: an int parameter that fails to bind throws, which Development shows as a stack trace.
+        credits.MapGet("/workspaces/{workspaceId:guid}/history", async (Guid workspaceId, string? page, HttpContext http, OpsActors actors, CreditService service, CancellationToken ct) =>
+        {
+            if (!int.TryParse(page ?? "1", NumberStyles.None, CultureInfo.InvariantCulture, out var number))
+            {
+                return Refusal.Invalid($"page '{page}' is not a page number: pages are counted from 1.").ToProblem();
+            }
+
+            return (await service.GetHistoryAsync(await actors.ForAsync(http.User, ct), workspaceId, number, ct)).ToHttp(TypedResults.Ok);
+        });
 
         credits.MapGet("/adjustments", async (string? workspaceId, string? status, HttpContext http, OpsActors actors, CreditService service, CancellationToken ct) =>
         {

@@ -81,6 +81,29 @@ public sealed class CreditApiTests(ConsoleAppFixture app) : IClassFixture<Consol
         Assert.Equal(30m, await BalanceAsync(workspace));
     }
 
+    [Theory]
+    [InlineData("2147483647", "past the last page")]
+    [InlineData("1073741824", "past the last page")]
+    [InlineData("2", "past the last page")]
+    [InlineData("0", "counted from 1")]
+    [InlineData("-5", "counted from 1")]
+    [InlineData("abc", "")]
+    [InlineData("99999999999", "")]
+    public async Task A_history_page_that_cannot_exist_is_a_bad_request_not_a_server_error(string page, string message)
+    {
+        var workspace = await WorkspaceAsync(30m, 30m);
+        using var client = await ClientAsync(OpsRoles.Engineer);
+
+        using var first = await client.GetAsync($"/api/credits/workspaces/{workspace}/history?page=1");
+        using var response = await client.GetAsync($"/api/credits/workspaces/{workspace}/history?page={page}");
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.DoesNotContain("   at ", body, StringComparison.Ordinal);
+        Assert.Contains(message, body, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task An_adjustment_is_created_approved_by_another_person_listed_and_reversed()
     {
