@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using Bunit;
 using Microsoft.Extensions.DependencyInjection;
@@ -42,6 +43,23 @@ public sealed class DatabaseBannerTests : ConsoleBunitContext
         await cut.WaitForAssertionAsync(() => Assert.Equal("page content", cut.Find("[data-testid=flaky]").TextContent));
     }
 
+    [Fact]
+    public async Task A_page_whose_statement_the_database_refuses_shows_the_error_and_leaves_the_database_reachable()
+    {
+        var status = Services.GetRequiredService<DatabaseStatus>();
+
+        var cut = Render<DatabaseErrorBoundary>(p => p.AddChildContent<SqlBugPage>());
+
+        await cut.WaitForAssertionAsync(() => Assert.Contains("Something went wrong", cut.Find("[data-testid=page-error]").TextContent));
+        Assert.True(status.IsReachable);
+    }
+
+    private sealed class SqlBugPage : ComponentBase
+    {
+        protected override void OnInitialized() =>
+            throw new PostgresException("relation \"no_such_table\" does not exist", "ERROR", "ERROR", PostgresErrorCodes.UndefinedTable);
+    }
+
     private sealed class FlakyPage : ComponentBase
     {
         [Parameter, EditorRequired]
@@ -51,7 +69,7 @@ public sealed class DatabaseBannerTests : ConsoleBunitContext
         {
             if (FailuresLeft.Value-- > 0)
             {
-                throw new NpgsqlException("Failed to connect to 127.0.0.1:1");
+                throw new NpgsqlException("Failed to connect to 127.0.0.1:1", new SocketException((int)SocketError.ConnectionRefused));
             }
         }
 
