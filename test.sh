@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of OpsConsole. Installs first what a fresh machine lacks:
 # PostgreSQL server binaries (the tests start their own throwaway cluster) and Debian's Chromium
-# (the browser tests drive it through Playwright). Extra arguments go to `dotnet test`.
+# (the browser tests drive it through Playwright), systemd-analyze (deploy/opsconsole.service's tests). The container
+# image test installs what it needs itself (deploy/container/build-image.sh). Extra arguments go to `dotnet test`.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -26,6 +27,11 @@ fi
 if [ ! -x /usr/bin/chromium ]; then
   echo "test.sh: installing Chromium for the browser tests"
   apt_install chromium
+fi
+
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+  echo "test.sh: installing systemd's tools for the unit-file tests"
+  apt_install systemd
 fi
 
 # One TRX file per test project, summed into the plain closing line CI reads.
