@@ -26,7 +26,8 @@ public interface IDeploymentService
     Task<OpsResult<long>> StartRunAsync(OpsActor actor, string templateSlug, string? title, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Sets one item. N/A needs a reason. <paramref name="expectedVersion"/> is the item's version the actor saw
+    /// Sets one item. N/A needs a reason, and so does ticking an item whose section's check failed on its latest run
+    /// (the reason is kept with the tick and on the timeline). <paramref name="expectedVersion"/> is the item's version the actor saw
     /// (0 for never touched); when it changed meanwhile the request is refused as stale. Null skips that check.
     /// </summary>
     Task<OpsResult> SetItemAsync(
@@ -40,6 +41,12 @@ public interface IDeploymentService
 
     /// <summary>Signs the run as <paramref name="kind"/>, as the acting user, if the rules allow it.</summary>
     Task<OpsResult> SignAsync(OpsActor actor, long runId, SignOffKind kind, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Signs the run as <paramref name="kind"/> with a reason on the timeline. A rollback of a run nobody signed as
+    /// deployed needs one (see <see cref="SignOffRules.RollbackNeedsReason"/>).
+    /// </summary>
+    Task<OpsResult> SignAsync(OpsActor actor, long runId, SignOffKind kind, string? reason, CancellationToken cancellationToken);
 
     /// <summary>Appends a note (also on a closed run).</summary>
     Task<OpsResult> AddNoteAsync(OpsActor actor, long runId, string body, CancellationToken cancellationToken);
@@ -131,7 +138,7 @@ internal sealed class DeploymentService(
             return refusal;
         }
 
-        var trimmedReason = state == ItemState.NotApplicable ? reason?.Trim() : null;
+        var trimmedReason = state == ItemState.Unchecked || string.IsNullOrWhiteSpace(reason) ? null : reason.Trim();
         if (state == ItemState.NotApplicable && string.IsNullOrEmpty(trimmedReason))
         {
             return Refusal.Invalid("N/A needs a reason: say why this item does not apply.");
@@ -153,6 +160,13 @@ internal sealed class DeploymentService(
             if (item is null)
             {
                 return Refusal.NotFound($"This run's runbook has no item '{itemKey}'.");
+            }
+
+            if (state == ItemState.Checked && trimmedReason is null && SignOffRules.FailingChecksOf(run, item) is [var failing, ..])
+            {
+                return Refusal.Rule(
+                    $"The check \"{failing.Probe.Title}\" in this section failed on its latest run ({failing.Result.Message}). "
+                    + $"Ticking \"{item.Text}\" over it needs a reason, kept with the tick and on the timeline.");
             }
 
             var current = await store.LockItemAsync(tx, runId, item.Key);
@@ -273,8 +287,17 @@ internal sealed class DeploymentService(
         }, cancellationToken);
     }
 
-    public async Task<OpsResult> SignAsync(OpsActor actor, long runId, SignOffKind kind, CancellationToken cancellationToken)
+    public Task<OpsResult> SignAsync(OpsActor actor, long runId, SignOffKind kind, CancellationToken cancellationToken) =>
+        SignAsync(actor, runId, kind, null, cancellationToken);
+
+    public async Task<OpsResult> SignAsync(OpsActor actor, long runId, SignOffKind kind, string? reason, CancellationToken cancellationToken)
     {
+        var trimmedReason = string.IsNullOrWhiteSpace(reason) ? null : reason.Trim();
+        if (trimmedReason?.Length > MaxReasonLength)
+        {
+            return Refusal.Invalid($"A reason has at most {MaxReasonLength} characters.");
+        }
+
         if (!Enum.IsDefined(kind))
         {
             return Refusal.Invalid($"Unknown signature {kind}.");
@@ -294,7 +317,7 @@ internal sealed class DeploymentService(
                 return RunNotFound(runId);
             }
 
-            if (SignOffRules.Check(run, actor, kind) is { } broken)
+            if (SignOffRules.Check(run, actor, kind, trimmedReason) is { } broken)
             {
                 return broken;
             }
@@ -311,9 +334,9 @@ internal sealed class DeploymentService(
                 SignOffKind.Approved => $"{actor.DisplayName} approved the run: COMPLETE.",
                 SignOffKind.RolledBack => $"{actor.DisplayName} signed the rollback: ROLLED BACK.",
                 _ => $"{actor.DisplayName} signed as {kind.Label().ToLowerInvariant()}.",
-            };
+            } + (trimmedReason is null ? "" : $" Reason: {trimmedReason}");
             await store.InsertEventAsync(tx, runId, actor, "signoff." + kind.ToString().ToLowerInvariant(), null, summary,
-                new { status = run.Status.ToText() }, new { status = statusAfter.ToText(), signed = kind.Label(), by = actor.DisplayName });
+                new { status = run.Status.ToText() }, new { status = statusAfter.ToText(), signed = kind.Label(), by = actor.DisplayName, reason = trimmedReason });
             return OpsResult.Ok;
         }, cancellationToken);
     }

@@ -8,8 +8,27 @@ namespace OpsConsole.Core.Deployments;
 /// </summary>
 public static class SignOffRules
 {
-    /// <summary>Why <paramref name="actor"/> may not sign <paramref name="kind"/> on <paramref name="run"/>, or null when they may.</summary>
-    public static Refusal? Check(DeploymentRun run, OpsActor actor, SignOffKind kind)
+    /// <summary>The shortest reason that lets a run nobody signed as deployed be rolled back.</summary>
+    public const int MinRollbackReasonLength = 10;
+
+    /// <summary>
+    /// Why <paramref name="actor"/> may not sign <paramref name="kind"/> on <paramref name="run"/>, or null when they may.
+    /// <paramref name="reason"/> is what the signer wrote: a rollback of a run without a deployer's signature needs one.
+    /// </summary>
+    public static Refusal? Check(DeploymentRun run, OpsActor actor, SignOffKind kind, string? reason = null) =>
+        Check(run, actor, kind, reason, reasonToCome: false);
+
+    /// <summary>
+    /// Why the button for <paramref name="kind"/> would be refused whatever reason is then written: what a page shows
+    /// beside a disabled button before the signer starts.
+    /// </summary>
+    public static Refusal? CheckBeforeReason(DeploymentRun run, OpsActor actor, SignOffKind kind) =>
+        Check(run, actor, kind, null, reasonToCome: true);
+
+    /// <summary>True when rolling back <paramref name="run"/> needs a reason (nobody signed it as deployed).</summary>
+    public static bool RollbackNeedsReason(DeploymentRun run) => run.Deployed is null;
+
+    private static Refusal? Check(DeploymentRun run, OpsActor actor, SignOffKind kind, string? reason, bool reasonToCome)
     {
         if (actor.Lacks(PermissionFor(kind)) is { } forbidden)
         {
@@ -26,7 +45,7 @@ public static class SignOffRules
             SignOffKind.Deployed => run.Deployed is { } d ? AlreadySigned(kind, d) : null,
             SignOffKind.Verified => CheckVerified(run, actor),
             SignOffKind.Approved => CheckApproved(run, actor),
-            SignOffKind.RolledBack => CheckRolledBack(run),
+            SignOffKind.RolledBack => CheckRolledBack(run, reason, reasonToCome),
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
         };
     }
@@ -137,13 +156,34 @@ public static class SignOffRules
         return blockers.Count == 0 ? null : Refusal.Rule("Not ready for approval. " + string.Join(" ", blockers));
     }
 
-    private static Refusal? CheckRolledBack(DeploymentRun run)
+    /// <summary>The checks of <paramref name="item"/>'s section whose latest run failed (a check never run is not here).</summary>
+    public static IReadOnlyList<(Probe Probe, ProbeResult Result)> FailingChecksOf(DeploymentRun run, ChecklistItem item) =>
+    [
+        .. run.Runbook.Probes
+            .Where(p => p.SectionKey == item.SectionKey)
+            .Select(p => (Probe: p, Result: run.LatestProbeResults.GetValueOrDefault(p.Key)))
+            .Where(p => p.Result is { Passed: false })
+            .Select(p => (p.Probe, p.Result!)),
+    ];
+
+    private static Refusal? CheckRolledBack(DeploymentRun run, string? reason, bool reasonToCome)
     {
         var open = OpenRollbackItems(run);
-        return open.Count == 0
-            ? null
-            : Refusal.Rule(
+        if (open.Count > 0)
+        {
+            return Refusal.Rule(
                 $"The rollback is not done: {Count(open.Count, "rollback item")} neither checked nor N/A: {string.Join("; ", open.Select(i => i.Text))}.");
+        }
+
+        // Rolling back what was never deployed is usually a slip; it stays possible for a deployment that went out
+        // unsigned, with the reason on the record.
+        if (RollbackNeedsReason(run) && !reasonToCome && (reason?.Trim().Length ?? 0) < MinRollbackReasonLength)
+        {
+            return Refusal.Rule(
+                $"Nobody has signed this run as deployed, so there is nothing recorded to roll back. Sign as deployer first, or give a reason of at least {MinRollbackReasonLength} characters for rolling back a deployment that was not signed.");
+        }
+
+        return null;
     }
 
     private static Refusal AlreadySigned(SignOffKind kind, Signature signature) =>

@@ -6,12 +6,15 @@ namespace OpsConsole.Core.Exports;
 /// <summary>
 /// The one CSV writer of the console (CsvHelper): RFC 4180 quoting, invariant culture, and formula injection
 /// escaped, so a cell a user typed ("=HYPERLINK(...)") opens in a spreadsheet as text, never as a formula.
+/// A cell that is a number ("-18.25") is written as the number, so a spreadsheet sums it.
 /// </summary>
 public static class CsvExport
 {
     private static readonly CsvWriterOptions Options = new()
     {
-        Injection = CsvInjection.Escape,
+        // CsvHelper's own escaping also quotes negative numbers ("'-18.25"), which spreadsheets then skip in sums;
+        // Neutralise below escapes only text that is not a number.
+        Injection = CsvInjection.None,
         FormatProvider = CultureInfo.InvariantCulture,
         NewLine = "\r\n",
     };
@@ -35,7 +38,7 @@ public static class CsvExport
             {
                 foreach (var column in columns)
                 {
-                    csv.WriteField(Format(column.Value(row)));
+                    csv.WriteField(Neutralise(Format(column.Value(row))));
                 }
 
                 csv.EndRecord();
@@ -44,6 +47,18 @@ public static class CsvExport
 
         return writer.ToString();
     }
+
+    private static readonly char[] FormulaStarts = ['=', '+', '-', '@', '\t', '\r'];
+
+    /// <summary>
+    /// <paramref name="cell"/> prefixed with an apostrophe when a spreadsheet would run it as a formula
+    /// (OWASP's list of leading characters), unchanged when it reads as a number.
+    /// </summary>
+    public static string Neutralise(string cell) =>
+        cell.Length > 0 && Array.IndexOf(FormulaStarts, cell[0]) >= 0 && !IsNumber(cell) ? "'" + cell : cell;
+
+    private static bool IsNumber(string cell) =>
+        decimal.TryParse(cell, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out _);
 
     private static string Format(object? value) => value switch
     {

@@ -277,6 +277,28 @@ public sealed class DeploymentServiceTests(MarketplaceDatabase database) : IClas
     }
 
     [Fact]
+    public async Task A_run_nobody_signed_as_deployed_is_rolled_back_only_with_a_reason_which_the_timeline_keeps()
+    {
+        var runId = await StartAsync(Service);
+        foreach (var item in (await RunAsync(Service, runId)).Runbook.ItemsOf(SectionRole.Rollback))
+        {
+            await SucceedsAsync(Service.SetItemAsync(TestActors.Engineer2, runId, item.Key, ItemState.NotApplicable, "Nothing went out", null, Ct));
+        }
+
+        var before = await FootprintAsync(Db, runId);
+        var refused = await RefusedAsync(Service.SignAsync(TestActors.Engineer2, runId, SignOffKind.RolledBack, Ct), RefusalKind.Rule);
+        Assert.Contains("Nobody has signed this run as deployed", refused.Message, StringComparison.Ordinal);
+        await RefusedAsync(Service.SignAsync(TestActors.Engineer2, runId, SignOffKind.RolledBack, "oops", Ct), RefusalKind.Rule);
+        Assert.Equal(before, await FootprintAsync(Db, runId));
+
+        await SucceedsAsync(Service.SignAsync(TestActors.Engineer2, runId, SignOffKind.RolledBack, "Deployed by hand at 02:10 without signing", Ct));
+
+        var run = await RunAsync(Service, runId);
+        Assert.Equal(DeploymentStatus.RolledBack, run.Status);
+        Assert.Contains(run.Timeline, e => e.Action == "signoff.rolledback" && e.Summary.Contains("Deployed by hand at 02:10", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Contacts_are_edited_while_open_and_every_change_is_on_the_timeline()
     {
         var runId = await StartAsync(Service);

@@ -91,6 +91,41 @@ public sealed class ProbeTests(MarketplaceDatabase database) : IClassFixture<Mar
     }
 
     [Fact]
+    public async Task Ticking_an_item_under_its_sections_failing_check_needs_a_reason_and_the_reason_is_on_the_record()
+    {
+        var workspace = (await MarketSeed.WorkspacesAsync(Db, 1, 100m))[0];
+        var runId = await StartAsync(Service);
+        var runbook = (await RunAsync(Service, runId)).Runbook;
+        var item = runbook.Items.Single(i => i.Text.StartsWith("No credit discrepancy", StringComparison.Ordinal));
+        var probe = runbook.Probes.Single(p => p.SectionKey == item.SectionKey);
+        await using (var connection = await Db.OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync("UPDATE workspace_credits SET balance = balance + 18.25 WHERE workspace_id = @workspace", new { workspace });
+        }
+
+        try
+        {
+            Assert.False(Assert.Single((await Service.RunProbesAsync(TestActors.Engineer, runId, probe.Key, Ct)).Value!).Verdict.Passed);
+            var before = await FootprintAsync(Db, runId);
+
+            var refused = await RefusedAsync(Service.SetItemAsync(TestActors.Engineer, runId, item.Key, ItemState.Checked, null, null, Ct), RefusalKind.Rule);
+            Assert.Contains("failed on its latest run", refused.Message, StringComparison.Ordinal);
+            Assert.Contains("needs a reason", refused.Message, StringComparison.Ordinal);
+            Assert.Equal(before, await FootprintAsync(Db, runId));
+
+            await SucceedsAsync(Service.SetItemAsync(TestActors.Engineer, runId, item.Key, ItemState.Checked, "Known drift of workspace 10, ticket OPS-4512", null, Ct));
+            var run = await RunAsync(Service, runId);
+            Assert.Equal((ItemState.Checked, "Known drift of workspace 10, ticket OPS-4512"), (run.ItemStates[item.Key].State, run.ItemStates[item.Key].Reason));
+            Assert.Contains(run.Timeline, e => e.Action == "item.checked" && e.Summary.Contains("ticket OPS-4512", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await using var connection = await Db.OpenConnectionAsync();
+            await connection.ExecuteAsync("UPDATE workspace_credits SET balance = balance - 18.25 WHERE workspace_id = @workspace", new { workspace });
+        }
+    }
+
+    [Fact]
     public async Task A_missing_grant_fails_the_permission_probe_naming_the_function()
     {
         var runId = await StartAsync(Service);

@@ -28,6 +28,9 @@ public sealed class CsvExportTests
     [InlineData("+1+1")]
     [InlineData("-2+3")]
     [InlineData("@SUM(A1)")]
+    [InlineData("-1+cmd|' /C calc'!A0")]
+    [InlineData("\tcmd")]
+    [InlineData("\r=1")]
     public void A_cell_that_a_spreadsheet_would_run_as_a_formula_is_escaped(string typed)
     {
         var csv = CsvExport.Write([new Row(typed, 0, DateTimeOffset.UnixEpoch)], Columns);
@@ -35,5 +38,20 @@ public sealed class CsvExportTests
         var cell = csv.Split("\r\n")[1];
         Assert.DoesNotContain("," + typed, "," + cell.Split(',')[0]);
         Assert.Contains("'", cell);
+    }
+
+    [Theory]
+    [InlineData(-18.25)]
+    [InlineData(0)]
+    [InlineData(600)]
+    public void A_number_is_written_as_the_number_so_spreadsheet_sums_count_it(double amount)
+    {
+        var value = (decimal)amount;
+
+        var csv = CsvExport.Write([new Row("x", value, DateTimeOffset.UnixEpoch), new Row("-3.5", 0, DateTimeOffset.UnixEpoch)], Columns);
+
+        var lines = csv.Split("\r\n");
+        Assert.Equal(value.ToString(System.Globalization.CultureInfo.InvariantCulture), lines[1].Split(',')[1]);
+        Assert.Equal("-3.5", lines[2].Split(',')[0]);
     }
 }

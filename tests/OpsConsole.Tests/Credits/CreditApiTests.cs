@@ -158,6 +158,10 @@ public sealed class CreditApiTests(ConsoleAppFixture app) : IClassFixture<Consol
         Assert.Equal(1600m, await BalanceAsync(workspace));
         var csv = await support2.GetStringAsync(CreditEndpoints.JournalCsvPath);
         Assert.Contains("Invoice was cancelled", csv, StringComparison.Ordinal);
+        var reversal = csv.Split("\r\n").Single(line => line.Contains("Invoice was cancelled", StringComparison.Ordinal)).Split(',');
+        var balanceDelta = reversal[Array.IndexOf(csv.Split("\r\n")[0].Split(','), "balance_delta")];
+        Assert.StartsWith("-", balanceDelta, StringComparison.Ordinal);
+        Assert.Equal(-10m, decimal.Parse(balanceDelta, System.Globalization.CultureInfo.InvariantCulture));
     }
 
     private async Task<HttpClient> ClientAsync(string userName)

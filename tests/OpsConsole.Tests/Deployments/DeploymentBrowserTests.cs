@@ -81,9 +81,13 @@ public sealed class DeploymentBrowserTests(BrowserFixture browser, ITestOutputHe
         await engineer.GetByTestId("sign-deployed").ClickAsync();
         await Assertions.Expect(engineer.GetByTestId("signature-deployed").GetByTestId("signed-by")).ToHaveTextAsync("engineer");
 
-        // The deployer cannot verify their own deployment.
-        await engineer.GetByTestId("sign-verified").ClickAsync();
-        await Assertions.Expect(engineer.GetByTestId("refusal")).ToContainTextAsync("someone else must verify");
+        // The deployer cannot verify their own deployment: the button says so where it is, before anyone presses it.
+        await Assertions.Expect(engineer.GetByTestId("sign-verified")).ToBeDisabledAsync();
+        var blocked = engineer.GetByTestId("sign-verified-blocked");
+        await Assertions.Expect(blocked).ToContainTextAsync("someone else must verify");
+        var button = await engineer.GetByTestId("sign-verified").BoundingBoxAsync();
+        var reason = await blocked.BoundingBoxAsync();
+        Assert.True(Math.Abs(reason!.Y - button!.Y) < 60, $"the reason ({reason.Y:0} px) is beside the button ({button.Y:0} px)");
 
         var engineer2 = await SignedInAsync("engineer2", $"/deployments/{runId}");
         await engineer2.GetByTestId("sign-verified").ClickAsync();

@@ -177,7 +177,7 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
     }
 
     [Fact]
-    public async Task Approving_your_own_deployment_is_refused_with_the_reason_and_nothing_is_signed()
+    public async Task Approving_your_own_deployment_is_disabled_with_the_reason_beside_it_and_the_service_still_refuses_it()
     {
         var runId = await DeploymentScenario.StartAsync(Service, DeploymentScenario.Manager);
         Assert.True((await Service.SignAsync(DeploymentScenario.Manager, runId, SignOffKind.Deployed, CancellationToken.None)).Succeeded);
@@ -186,9 +186,12 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
 
         await ElementOf(cut, "[data-testid=sign-approved]");
-        await cut.FindAndClickAsync("[data-testid=sign-approved]");
+        Assert.True(cut.Find("[data-testid=sign-approved]").HasAttribute("disabled"));
+        Assert.Contains("manager deployed this run and cannot approve it", cut.Find("[data-testid=sign-approved-blocked]").TextContent, StringComparison.Ordinal);
+        await cut.InvokeAsync(() => cut.Instance.SignAsync(new SignRequest(SignOffKind.Approved, null)));
 
-        await Eventually(cut, () => Assert.Contains("manager deployed this run and cannot approve it", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
+        // The refusal shows in the sign-off panel, beside the button, not at the top of the page.
+        await Eventually(cut, () => Assert.Contains("manager deployed this run and cannot approve it", cut.Find("[data-testid=sign-off] [data-testid=refusal]").TextContent, StringComparison.Ordinal));
         Assert.Equal("INCOMPLETE", cut.Find("[data-testid=run-status]").TextContent.Trim());
         Assert.Null((await DeploymentScenario.LoadAsync(Service, runId)).Approved);
     }
@@ -243,7 +246,7 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
         await Eventually(cut, () => Assert.Contains("not allowed to sign off deployments", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
         await cut.FindAndClickAsync("[data-testid=refusal] button");
         Assert.Empty(cut.FindAll("[data-testid=refusal]"));
-        await cut.InvokeAsync(() => cut.Instance.SignAsync(SignOffKind.Deployed));
+        await cut.InvokeAsync(() => cut.Instance.SignAsync(new SignRequest(SignOffKind.Deployed, null)));
         await Eventually(cut, () =>
         {
             var refusal = cut.Find("[data-testid=refusal]");

@@ -20,6 +20,10 @@ public partial class DeploymentRunPage
     private IDisposable? _subscription;
     private IJSObjectReference? _module;
     private Refusal? _refusal;
+    // Refusals of a signature or an item change, shown beside the button or item that asked (not at the page's top).
+    private SignRefusal? _signRefusal;
+    private (string ItemKey, Refusal Refusal)? _itemRefusal;
+    private OpsActor? _actor;
     private string? _lastChange;
     private string? _note;
     private bool _busy;
@@ -65,17 +69,28 @@ public partial class DeploymentRunPage
         await ReloadAsync();
     }
 
-    internal async Task SetItemAsync(ChecklistItem item, ItemState state, string? reason)
+    internal async Task<bool> SetItemAsync(ChecklistItem item, ItemState state, string? reason)
     {
         var result = await Deployments.SetItemAsync(await ActorAsync(), Id, item.Key, state, reason, _run?.VersionOf(item.Key), _stopping.Token);
-        await AfterAsync(result);
+        _itemRefusal = result.Refusal is { } refusal ? (item.Key, refusal) : null;
+        await AfterAsync(OpsResult.Ok);
+        return result.Succeeded;
     }
+
+    /// <summary>The refusal of the last change tried on <paramref name="itemKey"/>, shown on its row.</summary>
+    internal Refusal? ItemRefusal(string itemKey) => _itemRefusal is { } r && r.ItemKey == itemKey ? r.Refusal : null;
+
+    internal void DismissItemRefusal() => _itemRefusal = null;
 
     internal async Task SaveContactAsync(ContactField field, string value) =>
         await AfterAsync(await Deployments.SetContactAsync(await ActorAsync(), Id, field.Key, value, _stopping.Token));
 
-    internal async Task SignAsync(SignOffKind kind) =>
-        await AfterAsync(await Deployments.SignAsync(await ActorAsync(), Id, kind, _stopping.Token));
+    internal async Task SignAsync(SignRequest request)
+    {
+        var result = await Deployments.SignAsync(await ActorAsync(), Id, request.Kind, request.Reason, _stopping.Token);
+        _signRefusal = result.Refusal is { } refusal ? new SignRefusal(request.Kind, refusal) : null;
+        await AfterAsync(OpsResult.Ok);
+    }
 
     internal async Task RunChecksAsync()
     {
@@ -159,7 +174,8 @@ public partial class DeploymentRunPage
 
     private async Task ReloadAsync()
     {
-        var loaded = await Deployments.GetRunAsync(await ActorAsync(), Id, _stopping.Token);
+        _actor = await ActorAsync();
+        var loaded = await Deployments.GetRunAsync(_actor, Id, _stopping.Token);
         if (loaded.Refusal is { } refusal)
         {
             _refusal = refusal;

@@ -17,6 +17,7 @@ public partial class ApexChart : IAsyncDisposable
     private object? _seenSeries;
     private object? _seenAxes;
     private object? _seenThresholds;
+    private bool _seenDarkMode;
     private int _version;
     private int _shownVersion = -1;
     private bool _disposed;
@@ -33,6 +34,10 @@ public partial class ApexChart : IAsyncDisposable
     [Parameter]
     public IReadOnlyList<ChartThreshold> Thresholds { get; set; } = [];
 
+    /// <summary>Whether the console shows its dark theme: axes, legend, grid and tooltip follow it.</summary>
+    [CascadingParameter(Name = ChartTheme.DarkModeCascade)]
+    public bool DarkMode { get; set; }
+
     /// <summary>CSS height of the chart.</summary>
     [Parameter]
     public string Height { get; set; } = "320px";
@@ -43,11 +48,13 @@ public partial class ApexChart : IAsyncDisposable
 
     protected override void OnParametersSet()
     {
-        if (!ReferenceEquals(_seenSeries, Series) || !ReferenceEquals(_seenAxes, Axes) || !ReferenceEquals(_seenThresholds, Thresholds))
+        if (!ReferenceEquals(_seenSeries, Series) || !ReferenceEquals(_seenAxes, Axes) || !ReferenceEquals(_seenThresholds, Thresholds)
+            || _seenDarkMode != DarkMode)
         {
             _seenSeries = Series;
             _seenAxes = Axes;
             _seenThresholds = Thresholds;
+            _seenDarkMode = DarkMode;
             _version++;
         }
     }
@@ -122,6 +129,7 @@ public partial class ApexChart : IAsyncDisposable
             data = s.Points.Select(p => new object?[] { p.X.ToUnixTimeMilliseconds(), p.Y }).ToArray(),
         }).ToArray(),
         axes = Axes.Select(a => new { title = a.Title, decimals = a.Decimals, opposite = a.Opposite, min = a.Min, max = a.Max }).ToArray(),
+        theme = ChartTheme.For(DarkMode),
         thresholds = Thresholds.Select(t => new { y = t.Y, label = t.Label, color = t.Color, axis = t.Axis, dashed = t.Dashed }).ToArray(),
     };
 

@@ -3,9 +3,9 @@
 import ApexCharts from '../../../assets/apexcharts/apexcharts.esm.js';
 
 // spec: { series: [{ name, kind, axis, color, data: [[ms, y|null]] }], axes: [{ title, decimals, opposite, min, max }],
-//         thresholds: [{ y, label, color, axis, dashed }] }
+//         thresholds: [{ y, label, color, axis, dashed }], theme: { mode, foreColor, gridColor } }
 export async function create(host, spec) {
-    const chart = new ApexCharts(host, {
+    const fixed = {
         chart: {
             type: 'line',
             // The host's height in pixels, legend and time labels included. With '100%' ApexCharts sized the plot
@@ -33,7 +33,14 @@ export async function create(host, spec) {
             },
         },
         noData: { text: 'No data' },
-        ...options(spec),
+    };
+    const next = options(spec);
+    // The theme's chart and tooltip settings join the fixed ones rather than replace them.
+    const chart = new ApexCharts(host, {
+        ...fixed,
+        ...next,
+        chart: { ...fixed.chart, ...next.chart },
+        tooltip: { ...fixed.tooltip, ...next.tooltip },
     });
     await chart.render();
     host.dataset.chartCreated = String(Number(host.dataset.chartCreated ?? 0) + 1);
@@ -54,7 +61,13 @@ export async function create(host, spec) {
 
 function options(spec) {
     const firstSeriesOf = axis => spec.series.findIndex(s => s.axis === axis);
+    const theme = spec.theme ?? { mode: 'light', foreColor: '#373d3f', gridColor: '#e0e0e0' };
     return {
+        // The page's surface shows through (ApexCharts' dark mode would paint its own grey background).
+        chart: { foreColor: theme.foreColor, background: 'transparent' },
+        theme: { mode: theme.mode },
+        grid: { borderColor: theme.gridColor },
+        tooltip: { theme: theme.mode },
         series: spec.series.map(s => ({ name: s.name, type: s.kind, data: s.data })),
         colors: spec.series.some(s => s.color) ? spec.series.map((s, i) => s.color ?? palette[i % palette.length]) : undefined,
         stroke: { width: spec.series.map(s => (s.kind === 'column' ? 0 : 2)), curve: 'straight' },
