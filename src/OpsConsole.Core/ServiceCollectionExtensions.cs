@@ -10,6 +10,7 @@ using OpsConsole.Core.Locks;
 using OpsConsole.Core.Metrics;
 using OpsConsole.Core.Overview;
 using OpsConsole.Core.Purchases;
+using OpsConsole.Core.Purchases.Drill;
 using OpsConsole.Core.Search;
 using OpsConsole.Core.Stripe;
 
@@ -39,6 +40,7 @@ public static class ServiceCollectionExtensions
         services.AddOpsConsolePurchases(configuration);
         services.AddOpsConsoleMetrics(configuration);
         services.AddOpsConsoleDeployments(configuration);
+        services.AddOpsConsoleDrill(configuration);
         services.AddOpsConsoleCredits(configuration);
         services.AddOpsConsoleDemo(configuration);
         services.AddOpsConsoleLocks(configuration);

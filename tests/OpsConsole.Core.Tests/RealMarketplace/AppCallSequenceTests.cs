@@ -1,3 +1,4 @@
+using OpsConsole.Core.Purchases.Drill;
 using OpsConsole.Testing.RealMarketplace;
 using Xunit.Abstractions;
 
@@ -25,7 +26,7 @@ public sealed class AppCallSequenceTests(ITestOutputHelper output)
                 start.SignalAndWait(Ct);
                 // Each buyer asks for its own shape of the same ten leads: all of them, or a window of five.
                 var leads = n % 2 == 0 ? scene.LeadIds : scene.LeadIds.Skip(n % 6).Take(5).ToList();
-                return await AppCallReplay.BuyWithCreditsAsync(db.AppDataSource, buyer, leads, Ct, completionCalls);
+                return await AppCallReplay.BuyWithCreditsAsync(db.AppDataSource, buyer, leads, completionCalls, Ct);
             }, Ct)));
             var tally = await MarketplaceTally.MeasureAsync(db.DataSource, Ct);
             output.WriteLine($"{fix} round {round}: {string.Join(", ", outcomes.GroupBy(o => o.Stage).Select(g => $"{g.Key} {g.Count()}"))}; {tally}");
@@ -67,7 +68,7 @@ public sealed class AppCallSequenceTests(ITestOutputHelper output)
     {
         await using var db = await RealMarketplaceDatabase.CreateAsync(fix, Ct);
         var scene = await MarketplaceScene.CreateAsync(db.DataSource, buyers: 1, leads: 1, price: 1.00m, balance: 10, Ct);
-        var outcome = await AppCallReplay.BuyWithCreditsAsync(db.AppDataSource, scene.Buyers[0], scene.LeadIds, Ct, completionCalls: 3);
+        var outcome = await AppCallReplay.BuyWithCreditsAsync(db.AppDataSource, scene.Buyers[0], scene.LeadIds, completionCalls: 3, Ct);
         var (balance, soldCount) = await ScalarsAsync(db, scene);
         output.WriteLine($"{fix}: {string.Join(",", outcome.CompletionSuccesses)} balance {balance} sold_count {soldCount} ({outcome.Error})");
         Assert.Equal(expectedSoldCount, soldCount);
@@ -82,13 +83,13 @@ public sealed class AppCallSequenceTests(ITestOutputHelper output)
         await using var db = await RealMarketplaceDatabase.CreateAsync(fix, Ct);
         var scene = await MarketplaceScene.CreateAsync(db.DataSource, buyers: 1, leads: 20, price: 0.5m, balance: 20, Ct);
         var cheap = await MarketplaceScene.CreateAsync(db.DataSource, buyers: 1, leads: 1, price: 0.05m, balance: 20, Ct);
-        var outcomes = new List<PurchaseOutcome>();
+        var outcomes = new List<ReplayOutcome>();
         foreach (var lead in scene.LeadIds)
         {
-            outcomes.Add(await AppCallReplay.BuyWithCreditsAsync(db.AppDataSource, scene.Buyers[0], [lead], Ct));
+            outcomes.Add(await AppCallReplay.BuyWithCreditsAsync(db.AppDataSource, scene.Buyers[0], [lead], completionCalls: 1, Ct));
         }
 
-        outcomes.Add(await AppCallReplay.BuyWithCreditsAsync(db.AppDataSource, cheap.Buyers[0], cheap.LeadIds, Ct));
+        outcomes.Add(await AppCallReplay.BuyWithCreditsAsync(db.AppDataSource, cheap.Buyers[0], cheap.LeadIds, completionCalls: 1, Ct));
         var tally = await MarketplaceTally.MeasureAsync(db.DataSource, Ct);
         output.WriteLine($"{fix}: {string.Join(", ", outcomes.GroupBy(o => o.Stage + ":" + o.Error).Select(g => $"{g.Key} x{g.Count()}"))}; {tally}");
         if (fix == MarketplaceFix.Shipped)
@@ -112,7 +113,7 @@ public sealed class AppCallSequenceTests(ITestOutputHelper output)
         await using var db = await RealMarketplaceDatabase.CreateAsync(fix, Ct);
         var scene = await MarketplaceScene.CreateAsync(db.DataSource, buyers: 2, leads: 1, price: 1.00m, balance: 10, Ct);
         var card = await AppCallReplay.StartCardCheckoutAsync(db.AppDataSource, scene.Buyers[0], scene.LeadIds, Ct);
-        Assert.Equal(PurchaseStage.CheckoutStarted, card.Stage);
+        Assert.Equal(ReplayStage.CheckoutStarted, card.Stage);
         if (fix == MarketplaceFix.DropIn)
         {
             // The card buyer's reservation has run out before the credit buyer comes.
@@ -121,8 +122,8 @@ public sealed class AppCallSequenceTests(ITestOutputHelper output)
             await expire.ExecuteNonQueryAsync(Ct);
         }
 
-        var credit = await AppCallReplay.BuyWithCreditsAsync(db.AppDataSource, scene.Buyers[1], scene.LeadIds, Ct);
-        Assert.Equal(PurchaseStage.Completed, credit.Stage);
+        var credit = await AppCallReplay.BuyWithCreditsAsync(db.AppDataSource, scene.Buyers[1], scene.LeadIds, completionCalls: 1, Ct);
+        Assert.Equal(ReplayStage.Completed, credit.Stage);
         var webhook = await AppCallReplay.DeliverCheckoutCompletedAsync(db.AppDataSource, card.PurchaseId!.Value, Ct);
         var tally = await MarketplaceTally.MeasureAsync(db.DataSource, Ct);
         output.WriteLine($"{fix}: webhook {webhook}; {tally}");

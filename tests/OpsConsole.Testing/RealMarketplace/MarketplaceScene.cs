@@ -1,17 +1,15 @@
 using Dapper;
 using Npgsql;
+using OpsConsole.Core.Purchases.Drill;
 
 namespace OpsConsole.Testing.RealMarketplace;
-
-/// <summary>A buyer as the app knows it: the workspace and the <c>users</c> row of the signed-in user.</summary>
-public sealed record Buyer(Guid WorkspaceId, Guid UserId);
 
 /// <summary>
 /// Rows for a purchase scene on a <see cref="RealMarketplaceDatabase"/>: a seller workspace, a partner with the
 /// marketplace's default commission, listed leads at one price, and buyers with a credit balance
 /// (bought credits, so <c>balance = total_purchased</c> to start with).
 /// </summary>
-public sealed record MarketplaceScene(IReadOnlyList<Buyer> Buyers, IReadOnlyList<Guid> LeadIds, Guid PartnerId)
+public sealed record MarketplaceScene(IReadOnlyList<AppBuyer> Buyers, IReadOnlyList<Guid> LeadIds, Guid PartnerId)
 {
     /// <summary>Creates the rows.</summary>
     public static async Task<MarketplaceScene> CreateAsync(
@@ -43,10 +41,10 @@ public sealed record MarketplaceScene(IReadOnlyList<Buyer> Buyers, IReadOnlyList
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var (partnerId, leadIds) = await connection.QuerySingleAsync<(Guid, Guid[])>(
             new CommandDefinition(sql, new { Price = price, Leads = leads }, cancellationToken: cancellationToken));
-        var list = new List<Buyer>();
+        var list = new List<AppBuyer>();
         for (var n = 1; n <= buyers; n++)
         {
-            list.Add(await connection.QuerySingleAsync<Buyer>(
+            list.Add(await connection.QuerySingleAsync<AppBuyer>(
                 new CommandDefinition(buyerSql, new { N = n, Balance = balance }, cancellationToken: cancellationToken)));
         }
 

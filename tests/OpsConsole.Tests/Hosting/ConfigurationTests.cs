@@ -34,6 +34,7 @@ public sealed class ConfigurationTests
             database.AsEnumerable(makePathsRelative: true).Where(kv => !kv.Key.StartsWith("Local", StringComparison.Ordinal) && !kv.Key.StartsWith("Probe", StringComparison.Ordinal))).Build(), null);
         Bind<OpsConsole.Core.Stripe.StripeOptions>(example, OpsConsole.Core.Stripe.StripeOptions.Section);
         Bind<OpsConsole.Core.Overview.OverviewOptions>(example, OpsConsole.Core.Overview.OverviewOptions.Section);
+        Bind<OpsConsole.Core.Purchases.Drill.DrillOptions>(example, OpsConsole.Core.Purchases.Drill.DrillOptions.Section);
         Assert.Equal("", example.GetConnectionString("Marketplace"));
     }
 

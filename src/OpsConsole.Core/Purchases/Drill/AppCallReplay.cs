@@ -3,35 +3,7 @@ using System.Text.Json;
 using Dapper;
 using Npgsql;
 
-namespace OpsConsole.Testing.RealMarketplace;
-
-/// <summary>How a replayed purchase request ended, as route.ts would answer it.</summary>
-public enum PurchaseStage
-{
-    /// <summary>409: validate raised 55P03 or "no longer available".</summary>
-    Conflict,
-
-    /// <summary>400: validate returned fewer leads than asked, or the app's own balance check refused.</summary>
-    Refused,
-
-    /// <summary>500: an insert or an RPC failed otherwise.</summary>
-    Failed,
-
-    /// <summary>400: the completion function answered <c>success = false</c>.</summary>
-    CompletionRefused,
-
-    /// <summary>200: the completion function answered <c>success = true</c>.</summary>
-    Completed,
-
-    /// <summary>The card path: the pending purchase and its items exist, the checkout session would be created.</summary>
-    CheckoutStarted,
-}
-
-/// <summary>One replayed request: its stage, the purchase it made, and what each completion call answered.</summary>
-public sealed record PurchaseOutcome(PurchaseStage Stage, Guid? PurchaseId, IReadOnlyList<bool> CompletionSuccesses, string? Error);
-
-/// <summary>What <c>complete_stripe_lead_purchase</c> answered the webhook.</summary>
-public sealed record StripeCompletion(bool Success, bool AlreadyCompleted, Guid[] LeadIdsMarked);
+namespace OpsConsole.Core.Purchases.Drill;
 
 /// <summary>
 /// The marketplace app's purchase path replayed call by call as <c>src/app/api/marketplace/purchase/route.ts</c>
@@ -45,13 +17,14 @@ public static class AppCallReplay
     private const double DefaultPrice = 0.05;
 
     /// <summary>POST /api/marketplace/purchase with <c>paymentMethod: 'credits'</c>; <paramref name="completionCalls"/> &gt; 1 replays client retries of the completion RPC.</summary>
-    public static async Task<PurchaseOutcome> BuyWithCreditsAsync(
-        NpgsqlDataSource app, Buyer buyer, IReadOnlyList<Guid> leadIds, CancellationToken cancellationToken, int completionCalls = 1)
+    public static async Task<ReplayOutcome> BuyWithCreditsAsync(
+        NpgsqlDataSource app, AppBuyer buyer, IReadOnlyList<Guid> leadIds, int completionCalls, CancellationToken cancellationToken)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(completionCalls, 1);
         var (stage, leads, error) = await ValidateAsync(app, buyer, leadIds, cancellationToken);
         if (stage is not null)
         {
-            return new PurchaseOutcome(stage.Value, null, [], error);
+            return new ReplayOutcome(stage.Value, null, [], error);
         }
 
         var partners = await PartnersAsync(app, leads!, cancellationToken);
@@ -63,7 +36,7 @@ public static class AppCallReplay
                 "SELECT balance FROM workspace_credits WHERE workspace_id = @Id", new { Id = buyer.WorkspaceId }, cancellationToken: cancellationToken)) ?? 0m;
             if ((double)balance < totalPrice)
             {
-                return new PurchaseOutcome(PurchaseStage.Refused, null, [], "Insufficient credits");
+                return new ReplayOutcome(ReplayStage.Refused, null, [], "Insufficient credits");
             }
         }
 
@@ -75,43 +48,53 @@ public static class AppCallReplay
         }
         catch (PostgresException e)
         {
-            return new PurchaseOutcome(PurchaseStage.Failed, null, [], e.MessageText);
+            return new ReplayOutcome(ReplayStage.Failed, null, [], e.MessageText);
         }
 
-        const string complete = """
-            SELECT success, new_credit_balance, error_message
-            FROM complete_credit_lead_purchase(p_purchase_id := @PurchaseId, p_workspace_id := @WorkspaceId, p_credit_amount := @Amount::numeric)
-            """;
         var successes = new List<bool>();
         string? lastError = null;
         for (var call = 0; call < completionCalls; call++)
         {
-            try
-            {
-                await using var connection = await app.OpenConnectionAsync(cancellationToken);
-                var row = await connection.QuerySingleAsync<(bool Success, int? Balance, string? Error)>(new CommandDefinition(
-                    complete, new { PurchaseId = purchaseId, buyer.WorkspaceId, Amount = Json(totalPrice) }, cancellationToken: cancellationToken));
-                successes.Add(row.Success);
-                lastError = row.Error;
-            }
-            catch (PostgresException e)
-            {
-                successes.Add(false);
-                lastError = e.MessageText;
-            }
+            var completion = await CompleteCreditPurchaseAsync(app, buyer, purchaseId, totalPrice, cancellationToken);
+            successes.Add(completion.Success);
+            lastError = completion.Error;
         }
 
-        return new PurchaseOutcome(successes[0] ? PurchaseStage.Completed : PurchaseStage.CompletionRefused, purchaseId, successes, lastError);
+        return new ReplayOutcome(successes[0] ? ReplayStage.Completed : ReplayStage.CompletionRefused, purchaseId, successes, lastError, totalPrice);
+    }
+
+    /// <summary>
+    /// The route's <c>complete_credit_lead_purchase</c> call for a purchase it made; called again, it is a client's retry
+    /// (the route has no guard against one: a second POST with a new idempotency key reaches the same RPC).
+    /// </summary>
+    public static async Task<CreditCompletion> CompleteCreditPurchaseAsync(
+        NpgsqlDataSource app, AppBuyer buyer, Guid purchaseId, double totalPrice, CancellationToken cancellationToken)
+    {
+        const string sql = """
+            SELECT success, new_credit_balance, error_message
+            FROM complete_credit_lead_purchase(p_purchase_id := @PurchaseId, p_workspace_id := @WorkspaceId, p_credit_amount := @Amount::numeric)
+            """;
+        try
+        {
+            await using var connection = await app.OpenConnectionAsync(cancellationToken);
+            var row = await connection.QuerySingleAsync<(bool Success, int? Balance, string? Error)>(new CommandDefinition(
+                sql, new { PurchaseId = purchaseId, buyer.WorkspaceId, Amount = Json(totalPrice) }, cancellationToken: cancellationToken));
+            return new CreditCompletion(row.Success, row.Balance, row.Error);
+        }
+        catch (PostgresException e)
+        {
+            return new CreditCompletion(false, null, e.MessageText);
+        }
     }
 
     /// <summary>POST /api/marketplace/purchase with <c>paymentMethod: 'stripe'</c>, up to the checkout session.</summary>
-    public static async Task<PurchaseOutcome> StartCardCheckoutAsync(
-        NpgsqlDataSource app, Buyer buyer, IReadOnlyList<Guid> leadIds, CancellationToken cancellationToken)
+    public static async Task<ReplayOutcome> StartCardCheckoutAsync(
+        NpgsqlDataSource app, AppBuyer buyer, IReadOnlyList<Guid> leadIds, CancellationToken cancellationToken)
     {
         var (stage, leads, error) = await ValidateAsync(app, buyer, leadIds, cancellationToken);
         if (stage is not null)
         {
-            return new PurchaseOutcome(stage.Value, null, [], error);
+            return new ReplayOutcome(stage.Value, null, [], error);
         }
 
         var partners = await PartnersAsync(app, leads!, cancellationToken);
@@ -120,11 +103,11 @@ public static class AppCallReplay
         {
             var purchaseId = await CreatePurchaseAsync(app, buyer, leadIds.Count, totalPrice, "stripe", 0, cancellationToken);
             await AddPurchaseItemsAsync(app, purchaseId, leads!, partners, cancellationToken);
-            return new PurchaseOutcome(PurchaseStage.CheckoutStarted, purchaseId, [], null);
+            return new ReplayOutcome(ReplayStage.CheckoutStarted, purchaseId, [], null, totalPrice);
         }
         catch (PostgresException e)
         {
-            return new PurchaseOutcome(PurchaseStage.Failed, null, [], e.MessageText);
+            return new ReplayOutcome(ReplayStage.Failed, null, [], e.MessageText);
         }
     }
 
@@ -145,8 +128,8 @@ public static class AppCallReplay
 
     private sealed record PartnerRow(Guid Id, decimal? VerificationPassRate, decimal? BonusCommissionRate, decimal? BaseCommissionRate);
 
-    private static async Task<(PurchaseStage? Stage, List<LockedLead>? Leads, string? Error)> ValidateAsync(
-        NpgsqlDataSource app, Buyer buyer, IReadOnlyList<Guid> leadIds, CancellationToken cancellationToken)
+    private static async Task<(ReplayStage? Stage, List<LockedLead>? Leads, string? Error)> ValidateAsync(
+        NpgsqlDataSource app, AppBuyer buyer, IReadOnlyList<Guid> leadIds, CancellationToken cancellationToken)
     {
         const string sql = """
             SELECT id, marketplace_price, partner_id, created_at, intent_score_calculated, freshness_score
@@ -159,7 +142,7 @@ public static class AppCallReplay
                 new CommandDefinition(sql, new { LeadIds = leadIds.ToArray(), buyer.WorkspaceId }, cancellationToken: cancellationToken))).AsList();
             if (rows.Count != leadIds.Count)
             {
-                return (PurchaseStage.Refused, null, "Some leads are no longer available for purchase");
+                return (ReplayStage.Refused, null, "Some leads are no longer available for purchase");
             }
 
             // lead.marketplace_price || 0.05, as a JavaScript number.
@@ -169,11 +152,11 @@ public static class AppCallReplay
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable || e.MessageText.Contains("no longer available", StringComparison.Ordinal))
         {
-            return (PurchaseStage.Conflict, null, e.MessageText);
+            return (ReplayStage.Conflict, null, e.MessageText);
         }
         catch (PostgresException e)
         {
-            return (PurchaseStage.Failed, null, e.MessageText);
+            return (ReplayStage.Failed, null, e.MessageText);
         }
     }
 
@@ -196,7 +179,7 @@ public static class AppCallReplay
     }
 
     private static async Task<Guid> CreatePurchaseAsync(
-        NpgsqlDataSource app, Buyer buyer, int totalLeads, double totalPrice, string paymentMethod, double creditsUsed, CancellationToken cancellationToken)
+        NpgsqlDataSource app, AppBuyer buyer, int totalLeads, double totalPrice, string paymentMethod, double creditsUsed, CancellationToken cancellationToken)
     {
         // repo.createPurchase: the keys JSON.stringify keeps (undefined ones drop out).
         var body = JsonSerializer.Serialize(new Dictionary<string, object>
