@@ -62,7 +62,10 @@ CREATE INDEX IF NOT EXISTS idx_leads_marketplace_status ON public.leads(marketpl
 -- A validated lead stays reserved for its buyer until it is sold or the reservation ends.
 ALTER TABLE public.leads ADD COLUMN IF NOT EXISTS reserved_for_workspace_id UUID;
 ALTER TABLE public.leads ADD COLUMN IF NOT EXISTS reserved_until TIMESTAMPTZ;
-CREATE INDEX IF NOT EXISTS idx_leads_reserved_until ON public.leads(reserved_until) WHERE reserved_until IS NOT NULL;
+-- No index on the reservation columns: an index on a column an UPDATE changes makes it a non-HOT update, which
+-- writes a new entry in every index of leads (the marketplace has dozens), on every validate call. An ended
+-- reservation is inert (validation and completion treat it as free), so nothing needs to find them all.
+DROP INDEX IF EXISTS public.idx_leads_reserved_until;
 
 -- Prices are DECIMAL(10,4) (default 0.05); INTEGER balances cannot hold what a purchase costs.
 -- numeric(14,4) holds every price exactly, and every integer balance converts without loss.
@@ -404,20 +407,26 @@ BEGIN
 END;
 $$;
 
--- Ends reservations past their time and expires the pending credit purchases that held them.
--- Card purchases stay pending: their payment may still arrive, and is then re-checked.
+-- Expires the pending credit purchases whose reservations have ended, and clears the ended reservations of
+-- their leads; returns how many leads it cleared. Card purchases stay pending: their payment may still arrive,
+-- and is then re-checked. Other ended reservations (a validate call with no purchase after it) are inert and
+-- are overwritten by the lead's next reservation or sale.
 CREATE FUNCTION public.release_expired_lead_reservations() RETURNS INTEGER
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
 AS $$
 DECLARE v_leads INTEGER; v_purchases INTEGER;
 BEGIN
-  UPDATE leads SET reserved_for_workspace_id = NULL, reserved_until = NULL
-  WHERE reserved_until IS NOT NULL AND reserved_until <= now();
-  GET DIAGNOSTICS v_leads = ROW_COUNT;
-
-  UPDATE marketplace_purchases SET status = 'expired'
-  WHERE status = 'pending' AND payment_method = 'credits' AND created_at <= now() - lead_reservation_interval();
-  GET DIAGNOSTICS v_purchases = ROW_COUNT;
+  WITH expired AS (
+    UPDATE marketplace_purchases SET status = 'expired'
+    WHERE status = 'pending' AND payment_method = 'credits' AND created_at <= now() - lead_reservation_interval()
+    RETURNING marketplace_purchases.id, marketplace_purchases.buyer_workspace_id
+  ), released AS (
+    UPDATE leads l SET reserved_for_workspace_id = NULL, reserved_until = NULL
+    FROM marketplace_purchase_items i JOIN expired e ON e.id = i.purchase_id
+    WHERE i.lead_id = l.id AND l.reserved_for_workspace_id = e.buyer_workspace_id AND l.reserved_until <= now()
+    RETURNING l.id
+  )
+  SELECT (SELECT count(*) FROM released), (SELECT count(*) FROM expired) INTO v_leads, v_purchases;
 
   IF v_leads > 0 OR v_purchases > 0 THEN
     INSERT INTO audit_logs (action, resource_type, new_values)
