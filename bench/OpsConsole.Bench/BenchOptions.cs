@@ -3,7 +3,7 @@ using System.Globalization;
 namespace OpsConsole.Bench;
 
 /// <summary>Command-line settings of a benchmark run.</summary>
-internal sealed record BenchOptions(int Rounds, int Seconds, string? Only, string? Database = null, string? PageKind = null)
+internal sealed record BenchOptions(int Rounds, int Seconds, string? Only, string? Database = null, string? PageKind = null, string SynchronousCommit = "on")
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -12,6 +12,7 @@ internal sealed record BenchOptions(int Rounds, int Seconds, string? Only, strin
         string? only = null;
         string? database = null;
         string? pageKind = null;
+        var synchronousCommit = "on";
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -33,8 +34,12 @@ internal sealed record BenchOptions(int Rounds, int Seconds, string? Only, strin
                     // The page-memory benchmark measures only this kind of page ("deployment run", "locks", ...).
                     pageKind = args[++i];
                     break;
+                case "--synchronous-commit":
+                    // The real-marketplace benchmark's databases commit without waiting for the WAL flush ("off").
+                    synchronousCommit = args[++i] is "on" or "off" ? args[i] : throw new ArgumentException("--synchronous-commit takes on or off.");
+                    break;
                 default:
-                    throw new ArgumentException($"Unknown argument {args[i]}. Use --rounds N, --seconds S, --database CONNECTION-STRING, --page-kind KIND, --only throughput|contention|scaling|metrics|live-updates|locks|stripe|page-memory.");
+                    throw new ArgumentException($"Unknown argument {args[i]}. Use --rounds N, --seconds S, --database CONNECTION-STRING, --page-kind KIND, --synchronous-commit on|off, --only throughput|contention|scaling|metrics|live-updates|locks|stripe|page-memory|real-marketplace.");
             }
         }
 
@@ -43,7 +48,7 @@ internal sealed record BenchOptions(int Rounds, int Seconds, string? Only, strin
             throw new ArgumentException("--rounds and --seconds must be at least 1.");
         }
 
-        return new BenchOptions(rounds, seconds, only, database, pageKind);
+        return new BenchOptions(rounds, seconds, only, database, pageKind, synchronousCommit);
     }
 
     public bool Runs(string name) => Only is null || string.Equals(Only, name, StringComparison.OrdinalIgnoreCase);

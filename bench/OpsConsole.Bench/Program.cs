@@ -1,7 +1,7 @@
 using OpsConsole.Bench;
 
 // Benchmarks of the purchase path against a throwaway PostgreSQL cluster with durable commits.
-// dotnet run -c Release --project bench/OpsConsole.Bench -- [--rounds N] [--seconds S] [--only throughput|contention|scaling|metrics|live-updates|locks|stripe|page-memory]
+// dotnet run -c Release --project bench/OpsConsole.Bench -- [--rounds N] [--seconds S] [--only throughput|contention|scaling|metrics|live-updates|locks|stripe|page-memory|real-marketplace] [--synchronous-commit on|off]
 var options = BenchOptions.Parse(args);
 await using var server = await BenchServer.StartAsync(CancellationToken.None);
 var report = new Report(server.Description);
@@ -44,6 +44,11 @@ if (options.Runs("page-memory"))
 if (options.Runs("stripe"))
 {
     await StripeWebhookBenchmark.RunAsync(server, options, report, CancellationToken.None);
+}
+
+if (options.Runs("real-marketplace"))
+{
+    await RealMarketplaceBenchmark.RunAsync(server, options, report, CancellationToken.None);
 }
 
 Console.WriteLine();
