@@ -91,9 +91,11 @@ BEGIN
   END LOOP;
 END $$;
 
--- How long a validated lead stays reserved for its buyer.
+-- How long a validated lead stays reserved for its buyer: 15 minutes, or the setting
+-- marketplace.reservation_ttl (ALTER DATABASE ... SET marketplace.reservation_ttl = '30 seconds').
 CREATE FUNCTION public.lead_reservation_interval() RETURNS interval
-LANGUAGE sql IMMUTABLE AS $$ SELECT interval '15 minutes' $$;
+LANGUAGE sql STABLE
+AS $$ SELECT coalesce(nullif(current_setting('marketplace.reservation_ttl', true), '')::interval, interval '15 minutes') $$;
 
 CREATE FUNCTION public.validate_and_lock_leads_for_purchase(
   p_lead_ids UUID[],

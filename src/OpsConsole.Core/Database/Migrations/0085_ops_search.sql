@@ -19,5 +19,4 @@ CREATE INDEX IF NOT EXISTS stripe_deliveries_payment_intent_idx
 CREATE INDEX IF NOT EXISTS lock_actions_pid_idx
     ON ops.lock_actions (pid, id DESC);
 
-CREATE INDEX IF NOT EXISTS audit_logs_purchase_id_idx
-    ON public.audit_logs ((details ->> 'purchase_id'));
+-- The audit rows naming a purchase (audit_logs.resource_id) are indexed in 0004.
