@@ -78,7 +78,7 @@ internal sealed class MarketplaceData(NpgsqlDataSource dataSource)
                 RETURNING id),
             i AS (INSERT INTO marketplace_purchase_items (purchase_id, lead_id, price_at_purchase) SELECT p.id, unnest(@Leads), @Price FROM p)
             SELECT id FROM p
-            """, new { buyer.WorkspaceId, User = buyer.UserId, Leads = leadIds.ToArray(), Total = totalPrice, Method = method, Price = itemPrice }, cancellationToken);
+            """, new { Workspace = buyer.WorkspaceId, User = buyer.UserId, Leads = leadIds.ToArray(), Total = totalPrice, Method = method, Price = itemPrice }, cancellationToken);
 
     public Task<CreditAnswer> CompleteCreditAsync(Guid purchaseId, Guid workspaceId, decimal amount, CancellationToken cancellationToken) =>
         QuerySingleAsync<CreditAnswer>("""
