@@ -1,4 +1,5 @@
 using Dapper;
+using OpsConsole.Core.Purchases.Drill;
 using OpsConsole.Testing.RealMarketplace;
 
 namespace OpsConsole.Core.Tests.RealMarketplace;
@@ -51,11 +52,11 @@ public sealed class ReservationExpiryTests
         Assert.Contains("\"purchases_expired\": 1", audit, StringComparison.Ordinal);
 
         // The ended card reservation is inert: the other buyer may take that lead; the live one stays held.
-        Assert.Equal(PurchaseStage.Completed, (await AppCallReplay.BuyWithCreditsAsync(db.AppDataSource, scene.Buyers[1], [card], Ct)).Stage);
-        Assert.Equal(PurchaseStage.Conflict, (await AppCallReplay.BuyWithCreditsAsync(db.AppDataSource, scene.Buyers[1], [live], Ct)).Stage);
+        Assert.Equal(ReplayStage.Completed, (await AppCallReplay.BuyWithCreditsAsync(db.AppDataSource, scene.Buyers[1], [card], completionCalls: 1, Ct)).Stage);
+        Assert.Equal(ReplayStage.Conflict, (await AppCallReplay.BuyWithCreditsAsync(db.AppDataSource, scene.Buyers[1], [live], completionCalls: 1, Ct)).Stage);
     }
 
-    private static async Task<Guid> PendingPurchaseAsync(RealMarketplaceDatabase db, Buyer buyer, Guid lead, string paymentMethod)
+    private static async Task<Guid> PendingPurchaseAsync(RealMarketplaceDatabase db, AppBuyer buyer, Guid lead, string paymentMethod)
     {
         await using var connection = await db.AppDataSource.OpenConnectionAsync(Ct);
         await connection.ExecuteAsync("SELECT * FROM validate_and_lock_leads_for_purchase(@Leads, @Workspace)",
