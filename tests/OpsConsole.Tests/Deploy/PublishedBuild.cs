@@ -64,23 +64,15 @@ public static class PublishedBuild
 /// environment only (nothing inherited that names an ASP.NET Core or console setting), a working directory that is
 /// not its folder, a free loopback port. Started when <c>/api/health</c> answers 200.
 /// </summary>
-public sealed class PublishedConsole : IAsyncDisposable
+public sealed class PublishedConsole(Process process, StringBuilder output, string workingDirectory, int port) : IAsyncDisposable
 {
     private static readonly TimeSpan StartDeadline = TimeSpan.FromMinutes(2);
 
-    private readonly Process _process;
-    private readonly StringBuilder _output;
-    private readonly string _workingDirectory;
+    private readonly Process _process = process;
+    private readonly StringBuilder _output = output;
+    private readonly string _workingDirectory = workingDirectory;
 
-    private PublishedConsole(Process process, StringBuilder output, string workingDirectory, int port)
-    {
-        _process = process;
-        _output = output;
-        _workingDirectory = workingDirectory;
-        Port = port;
-    }
-
-    public int Port { get; }
+    public int Port { get; } = port;
 
     /// <summary>Where a browser reaches it: localhost, which Chromium treats as secure, so Production's Secure cookies hold.</summary>
     public string BaseUrl => $"http://localhost:{Port}";
@@ -162,34 +154,7 @@ public sealed class PublishedConsole : IAsyncDisposable
     private async Task WaitUntilHealthyAsync()
     {
         using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        var deadline = Stopwatch.StartNew();
-        while (true)
-        {
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"The published console exited ({_process.ExitCode}) before it was healthy:\n{Output}");
-            }
-
-            try
-            {
-                using var response = await client.GetAsync($"http://127.0.0.1:{Port}{HealthEndpoints.Path}");
-                if (response.StatusCode == HttpStatusCode.OK)
-                {
-                    return;
-                }
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-            {
-                // Not listening yet.
-            }
-
-            if (deadline.Elapsed > StartDeadline)
-            {
-                throw new TimeoutException($"The published console did not answer {HealthEndpoints.Path} with 200 in {StartDeadline}:\n{Output}");
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(250));
-        }
+        await ChildProcess.WaitUntilOkAsync(_process, client, $"http://127.0.0.1:{Port}{HealthEndpoints.Path}", StartDeadline, "The published console", () => Output);
     }
 
     /// <summary>A loopback port nothing listens on now.</summary>
@@ -274,6 +239,39 @@ public static class ChildProcess
         // The asynchronous readers may still hold the last lines: WaitForExit() without a timeout drains them.
         process.WaitForExit();
         return (process.ExitCode, Text(output));
+    }
+
+    /// <summary>Until <paramref name="url"/> answers 200; fails at once when <paramref name="process"/> (what serves it) exits.</summary>
+    public static async Task WaitUntilOkAsync(Process process, HttpClient client, string url, TimeSpan deadline, string what, Func<string> log)
+    {
+        var elapsed = Stopwatch.StartNew();
+        while (true)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"{what} exited ({process.ExitCode}) before {url} answered:\n{log()}");
+            }
+
+            try
+            {
+                using var response = await client.GetAsync(url);
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return;
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                // Not listening yet.
+            }
+
+            if (elapsed.Elapsed > deadline)
+            {
+                throw new TimeoutException($"{what} did not answer {url} with 200 within {deadline}:\n{log()}");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(250));
+        }
     }
 
     private static void Append(StringBuilder output, string? line)
