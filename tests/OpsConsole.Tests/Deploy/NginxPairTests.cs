@@ -15,6 +15,9 @@ public sealed class NginxPairTests(NginxPairTests.Pair pair, ITestOutputHelper o
 {
     private static readonly TimeSpan FailOverDeadline = TimeSpan.FromSeconds(90);
 
+    /// <summary>A change on one console reaches the other's page through the database (LISTEN/NOTIFY), then its circuit.</summary>
+    private static readonly LocatorAssertionsToHaveAttributeOptions AcrossConsoles = new() { Timeout = 30_000 };
+
     [Fact]
     public async Task A_session_through_nginx_sees_both_consoles_and_outlives_the_one_serving_it()
     {
@@ -37,7 +40,7 @@ public sealed class NginxPairTests(NginxPairTests.Pair pair, ITestOutputHelper o
 
         await Row(page, pair.FirstItem).GetByTestId("item-check").ClickAsync();
         await Assertions.Expect(Row(page, pair.FirstItem)).ToHaveAttributeAsync("data-state", "checked");
-        await Assertions.Expect(Row(otherPage, pair.FirstItem)).ToHaveAttributeAsync("data-state", "checked");
+        await Assertions.Expect(Row(otherPage, pair.FirstItem)).ToHaveAttributeAsync("data-state", "checked", AcrossConsoles);
 
         // The serving console goes away. The circuit's connection drops, Blazor reconnects through nginx, which sends
         // it to the other console; that one knows no such circuit, so the page reloads there, still signed in.
@@ -52,7 +55,7 @@ public sealed class NginxPairTests(NginxPairTests.Pair pair, ITestOutputHelper o
         // Still the same signed-in user, acting on the other console: a second tick, seen by the direct browser too.
         await Row(page, pair.SecondItem).GetByTestId("item-check").ClickAsync();
         await Assertions.Expect(Row(page, pair.SecondItem)).ToHaveAttributeAsync("data-state", "checked");
-        await Assertions.Expect(Row(otherPage, pair.SecondItem)).ToHaveAttributeAsync("data-state", "checked");
+        await Assertions.Expect(Row(otherPage, pair.SecondItem)).ToHaveAttributeAsync("data-state", "checked", AcrossConsoles);
         await Assertions.Expect(Row(page, pair.SecondItem).GetByTestId("item-by")).ToContainTextAsync($"by {UserName}");
     }
 

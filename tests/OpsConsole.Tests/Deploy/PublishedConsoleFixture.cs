@@ -70,8 +70,14 @@ public abstract class PublishedConsoleFixture : IAsyncLifetime
         await page.GetByLabel("Password").FillAsync(Password);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
         await Assertions.Expect(page).ToHaveURLAsync(baseUrl + path);
-        await Assertions.Expect(page.Locator("[data-interactive=true]")).ToBeAttachedAsync();
+        await Assertions.Expect(page.Locator("[data-interactive=true]")).ToBeAttachedAsync(new() { Timeout = InteractiveTimeout });
     }
+
+    /// <summary>
+    /// How long a page may take to become interactive: a freshly started console JITs every component of its first
+    /// circuit, and on two cores shared with the rest of the suite that took longer than the default 10 s.
+    /// </summary>
+    public const float InteractiveTimeout = 60_000;
 
     /// <summary>The run page's row of <paramref name="item"/>.</summary>
     public static ILocator Row(IPage page, ChecklistItem item) => page.Locator($"[data-testid=item][data-key='{item.Key}']");

@@ -33,13 +33,14 @@ public sealed class PublishedConsoleTests(PublishedConsoleTests.OneConsole fixtu
             signedIn = await signIn.StorageStateAsync();
         }
 
-        var pages = new (string Path, string? Rendered)[]
+        // With the module a page imports once it renders (the run page its keyboard keys, the metrics page ApexCharts).
+        var pages = new (string Path, string? Module)[]
         {
-            ("/", null), ("/deployments", null), ($"/deployments/{fixture.RunId}", "[data-testid=item]"),
-            ("/purchases", ".ops-chart svg"), ("/locks", null), ("/credits", null), ("/stripe", null),
+            ("/", null), ("/deployments", null), ($"/deployments/{fixture.RunId}", "/js/run-keys."),
+            ("/purchases", "/assets/apexcharts/apexcharts.esm.js"), ("/locks", null), ("/credits", null), ("/stripe", null),
         };
         var everyFile = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var (path, rendered) in pages)
+        foreach (var (path, module) in pages)
         {
             // A context per page: nothing comes from the browser's cache, every file is fetched from the console.
             await using var context = await fixture.Browser.NewContextAsync(new BrowserNewContextOptions { StorageState = signedIn });
@@ -49,14 +50,14 @@ public sealed class PublishedConsoleTests(PublishedConsoleTests.OneConsole fixtu
             var failed = new ConcurrentQueue<string>();
             page.RequestFailed += (_, request) => failed.Enqueue($"{request.Url}: {request.Failure}");
 
+            var imported = module is null
+                ? Task.CompletedTask
+                : page.WaitForResponseAsync(
+                    r => new Uri(r.Url).AbsolutePath.StartsWith(module, StringComparison.Ordinal), new() { Timeout = PublishedConsoleFixture.InteractiveTimeout });
             await page.GotoAsync(baseUrl + path);
             Assert.Equal(baseUrl + path, page.Url);
-            await Assertions.Expect(page.Locator("[data-interactive=true]")).ToBeAttachedAsync();
-            if (rendered is not null)
-            {
-                // The run page imports its keyboard module, the metrics page ApexCharts, once they render.
-                await Assertions.Expect(page.Locator(rendered).First).ToBeAttachedAsync(new() { Timeout = 30_000 });
-            }
+            await Assertions.Expect(page.Locator("[data-interactive=true]")).ToBeAttachedAsync(new() { Timeout = PublishedConsoleFixture.InteractiveTimeout });
+            await imported;
 
             Assert.Empty(failed);
             foreach (var response in responses.Where(r => ContentTypes.ContainsKey(r.Request.ResourceType)))
