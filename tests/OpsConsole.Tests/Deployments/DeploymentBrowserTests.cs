@@ -137,6 +137,30 @@ public sealed class DeploymentBrowserTests(BrowserFixture browser, ITestOutputHe
     }
 
     [Fact]
+    public async Task The_run_page_at_1440_by_900_shows_twenty_timeline_events_and_a_pager_before_and_after_a_check_run()
+    {
+        var runId = await DeploymentScenario.StartAsync(Service);
+        foreach (var item in (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.Items.Take(25))
+        {
+            Assert.True((await Service.SetItemAsync(DeploymentScenario.Engineer, runId, item.Key, ItemState.Checked, null, null, CancellationToken.None)).Succeeded);
+        }
+
+        var context = await browser.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new() { Width = 1440, Height = 900 } });
+        _contexts.Add(context);
+        var page = await browser.SignedInPageAsync(context, $"/deployments/{runId}", "engineer");
+        await Assertions.Expect(page.GetByTestId("timeline-pager")).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByTestId("timeline-event")).ToHaveCountAsync(20);
+        var atStart = await page.EvaluateAsync<int>("() => document.documentElement.scrollHeight");
+
+        await page.GetByTestId("run-checks").ClickAsync();
+        await Assertions.Expect(page.Locator("[data-testid=probe]")).ToHaveCountAsync(10, new() { Timeout = 15_000 });
+        await Assertions.Expect(page.GetByTestId("timeline-event")).ToHaveCountAsync(20);
+        var afterChecks = await page.EvaluateAsync<int>("() => document.documentElement.scrollHeight");
+        output.WriteLine($"run page height: {atStart} px at start, {afterChecks} px after a check run");
+        await page.ScreenshotAsync(new() { Path = BrowserFixture.ArtifactPath("deployment-run-1440.png"), FullPage = true });
+    }
+
+    [Fact]
     public async Task An_engineer_ticks_an_item_and_moves_to_the_next_with_the_keyboard_only()
     {
         var runId = await DeploymentScenario.StartAsync(Service);
