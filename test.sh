@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of OpsConsole. Installs first what a fresh machine lacks:
 # PostgreSQL server binaries (the tests start their own throwaway cluster) and Debian's Chromium
-# (the browser tests drive it through Playwright), systemd-analyze (deploy/opsconsole.service's tests). The container
+# (the browser tests drive it through Playwright), systemd-analyze (deploy/opsconsole.service's tests), Debian's nginx
+# (the two-instance test runs deploy/nginx.conf). The container
 # image test installs what it needs itself (deploy/container/build-image.sh). Extra arguments go to `dotnet test`.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -27,6 +28,11 @@ fi
 if [ ! -x /usr/bin/chromium ]; then
   echo "test.sh: installing Chromium for the browser tests"
   apt_install chromium
+fi
+
+if [ ! -x /usr/sbin/nginx ]; then
+  echo "test.sh: installing nginx for the two-instance test (it runs its own nginx, not the system service)"
+  apt_install nginx
 fi
 
 if ! command -v systemd-analyze >/dev/null 2>&1; then

@@ -8,7 +8,7 @@ if (ConsoleCommands.IsCommand(args))
     return await ConsoleCommands.RunAsync(args, Console.In, Console.Out, Console.Error);
 }
 
-var builder = WebApplication.CreateBuilder(args);
+var builder = WebApplication.CreateBuilder(ContentRoot.WebOptions(args)).UseBuildStaticAssets();
 
 // ConnectionStrings:Marketplace, or a local PostgreSQL cluster started (and later stopped) here.
 await using var database = await ConsoleDatabase.StartOrExplainAsync(builder.Configuration, Console.Error, CancellationToken.None);

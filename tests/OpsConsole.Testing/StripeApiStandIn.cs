@@ -65,12 +65,24 @@ public sealed class StripeApiStandIn : IAsyncDisposable
         return standIn;
     }
 
+    /// <summary>While set, every page of events waits for it: a test holds a replay in the middle of its paging.</summary>
+    public TaskCompletionSource? EventPageGate { get; set; }
+
+    /// <summary>Completes when a page of events waits at <see cref="EventPageGate"/>.</summary>
+    public TaskCompletionSource EventPageWaiting { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     /// <summary>Makes <paramref name="stripeEvent"/> part of the account's event history.</summary>
     public void AddEvent(Event stripeEvent) => _events[stripeEvent.Id] = stripeEvent;
 
-    private IResult ListEvents(HttpRequest request)
+    private async Task<IResult> ListEvents(HttpRequest request)
     {
         Interlocked.Increment(ref _eventListCalls);
+        if (EventPageGate is { } gate)
+        {
+            EventPageWaiting.TrySetResult();
+            await gate.Task;
+        }
+
         if (!IsAuthorized(request))
         {
             return Error(401, "invalid_request_error", null, "Invalid API Key provided.");

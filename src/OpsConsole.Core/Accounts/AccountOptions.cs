@@ -21,8 +21,8 @@ public sealed class AccountOptions
     /// </summary>
     public TimeSpan MaxSessionLifetime { get; set; } = TimeSpan.FromHours(12);
 
-    /// <summary>The shortest password <see cref="AccountService.UpsertAsync"/> accepts.</summary>
-    public int MinimumPasswordLength { get; set; } = 8;
+    /// <summary>The shortest password <see cref="AccountService.UpsertAsync"/> accepts (see <see cref="PasswordPolicy"/>).</summary>
+    public int MinimumPasswordLength { get; set; } = 12;
 
     /// <summary>Sign-in posts allowed per client address and minute, on top of the per-account lockout.</summary>
     public int SignInAttemptsPerMinute { get; set; } = 10;

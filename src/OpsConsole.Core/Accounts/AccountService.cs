@@ -131,7 +131,7 @@ public sealed class AccountService(
     /// Creates the account, or updates its role and password (and lifts any lock) when it exists.
     /// Returns true when it was created.
     /// </summary>
-    /// <exception cref="ArgumentException">The name is blank, the role unknown or the password too short.</exception>
+    /// <exception cref="ArgumentException">The name is blank, the role unknown or the password too weak (<see cref="PasswordPolicy"/>).</exception>
     public async Task<bool> UpsertAsync(string userName, string role, string password, CancellationToken cancellationToken)
     {
         var (name, knownRole, hash) = Prepare(userName, role, password);
@@ -144,7 +144,7 @@ public sealed class AccountService(
     /// For the demo: creates the account, or updates its role and password when the demo created it; an account the
     /// demo did not create is left as it is. Returns what happened.
     /// </summary>
-    /// <exception cref="ArgumentException">The name is blank, the role unknown or the password too short.</exception>
+    /// <exception cref="ArgumentException">The name is blank, the role unknown or the password too weak (<see cref="PasswordPolicy"/>).</exception>
     public async Task<DemoAccountChange> UpsertDemoAsync(string userName, string role, string password, CancellationToken cancellationToken)
     {
         var (name, knownRole, hash) = Prepare(userName, role, password);
@@ -169,9 +169,11 @@ public sealed class AccountService(
 
         var knownRole = OpsRoles.Normalize(role)
             ?? throw new ArgumentException($"Unknown role '{role}'. Roles: {string.Join(", ", OpsRoles.All)}.", nameof(role));
-        if (password is null || password.Length < options.Value.MinimumPasswordLength)
+        // Callers outside nullable code (the CLI's reader) may still pass null.
+        password ??= "";
+        if (PasswordPolicy.Problem(name, password, options.Value.MinimumPasswordLength) is { } weak)
         {
-            throw new ArgumentException($"The password needs at least {options.Value.MinimumPasswordLength} characters.", nameof(password));
+            throw new ArgumentException(weak, nameof(password));
         }
 
         return (name, knownRole, passwordHasher.HashPassword(new OpsAccount(0, name, knownRole, "", 0, null), password));

@@ -16,6 +16,15 @@ public sealed class DeploymentOptions
     public int MaxStoredRows { get; set; } = 100;
 
     /// <summary>
+    /// The most evidence one probe execution keeps, in characters over all kept values: rows past it are counted, not
+    /// kept (a check returning megabytes must not make its run page unreadable).
+    /// </summary>
+    public int MaxStoredChars { get; set; } = 256 * 1024;
+
+    /// <summary>The longest value kept as evidence, in characters; a longer one is cut and says so.</summary>
+    public int MaxStoredValueChars { get; set; } = 4096;
+
+    /// <summary>
     /// Whether this instance listens for other instances' changes (PostgreSQL LISTEN). On by default;
     /// tests of the store alone turn it off.
     /// </summary>

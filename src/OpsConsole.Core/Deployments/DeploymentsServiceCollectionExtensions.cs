@@ -18,6 +18,9 @@ public static class DeploymentsServiceCollectionExtensions
         services.AddOptions<DeploymentOptions>().Bind(configuration.GetSection(DeploymentOptions.Section))
             .Validate(o => o.ProbeTimeout >= TimeSpan.FromMilliseconds(1), "Deployments:ProbeTimeout must be at least 1 ms.")
             .Validate(o => o.MaxStoredRows is >= 0 and <= 10_000, "Deployments:MaxStoredRows must be between 0 and 10000.")
+            .Validate(o => o.MaxStoredChars is >= 1024 and <= 16 * 1024 * 1024, "Deployments:MaxStoredChars must be between 1024 and 16777216.")
+            .Validate(o => o.MaxStoredValueChars >= 64 && o.MaxStoredValueChars <= o.MaxStoredChars,
+                "Deployments:MaxStoredValueChars must be at least 64 and at most Deployments:MaxStoredChars.")
             .Validate(o => o.ListenerMaxReconnectDelay > TimeSpan.Zero, "Deployments:ListenerMaxReconnectDelay must be positive.")
             .ValidateOnStart();
 

@@ -95,24 +95,55 @@ public sealed class ProbeRunner(ProbeDataSource probeDataSource, IOptions<Deploy
             var columns = Enumerable.Range(0, reader.FieldCount).Select(reader.GetName).ToArray();
             var rows = new List<object?[]>();
             var count = 0;
+            var storedChars = 0L;
+            var valuesCut = 0;
+            var full = false;
             while (await reader.ReadAsync(cancellationToken))
             {
                 count++;
-                if (rows.Count < settings.MaxStoredRows)
+                if (rows.Count < settings.MaxStoredRows && !full)
                 {
                     var values = new object?[reader.FieldCount];
+                    var rowChars = 0L;
+                    var rowCut = 0;
                     for (var i = 0; i < values.Length; i++)
                     {
-                        values[i] = await reader.IsDBNullAsync(i, cancellationToken) ? null : ReadValue(reader, i);
+                        var value = await reader.IsDBNullAsync(i, cancellationToken) ? null : ReadValue(reader, i);
+                        if (value is string { Length: var length } text && length > settings.MaxStoredValueChars)
+                        {
+                            value = string.Concat(text.AsSpan(0, settings.MaxStoredValueChars), $"… [cut: {length:N0} characters]");
+                            rowCut++;
+                        }
+
+                        rowChars += value is string kept ? kept.Length : 16;
+                        values[i] = value;
                     }
 
-                    rows.Add(values);
+                    // The first row is always kept (cut values and all), so a check's evidence is never empty.
+                    if (rows.Count > 0 && storedChars + rowChars > settings.MaxStoredChars)
+                    {
+                        full = true;
+                    }
+                    else
+                    {
+                        storedChars += rowChars;
+                        valuesCut += rowCut;
+                        rows.Add(values);
+                    }
                 }
             }
 
             stopwatch.Stop();
             var output = new ProbeOutput(columns, rows, count);
-            return new ProbeExecution(probe.Key, probe.Sql, probe.Expectation.Evaluate(output), output, stopwatch.Elapsed);
+            var verdict = probe.Expectation.Evaluate(output);
+            if (rows.Count < count || valuesCut > 0)
+            {
+                var kept = $"{rows.Count:N0} of {count:N0} rows kept";
+                var cut = valuesCut > 0 ? $", {valuesCut:N0} values cut to {settings.MaxStoredValueChars:N0} characters" : "";
+                verdict = verdict with { Message = $"{verdict.Message} Evidence cut: {kept}{cut} (limits: {settings.MaxStoredRows:N0} rows, {settings.MaxStoredChars:N0} characters)." };
+            }
+
+            return new ProbeExecution(probe.Key, probe.Sql, verdict, output, stopwatch.Elapsed);
         }
         catch (PostgresException error) when (!cancellationToken.IsCancellationRequested)
         {

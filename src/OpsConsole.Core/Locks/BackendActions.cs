@@ -80,6 +80,10 @@ public sealed class BackendActions(NpgsqlDataSource dataSource, OpsTransactions 
 
     private readonly string _ownApplication = new NpgsqlConnectionStringBuilder(dataSource.ConnectionString).ApplicationName ?? "";
 
+    /// <summary>True when <paramref name="session"/> carries the console's own application name: cancel and terminate are refused for it.</summary>
+    public bool IsConsoleSession(LockSession session) =>
+        _ownApplication.Length > 0 && string.Equals(session.Application, _ownApplication, StringComparison.Ordinal);
+
     /// <summary>Cancels the session's current query.</summary>
     public Task<OpsResult<BackendActionRecord>> CancelAsync(OpsActor actor, BackendRef target, string? reason, CancellationToken cancellationToken) =>
         SignalAsync(actor, BackendAction.Cancel, target, reason, cancellationToken);

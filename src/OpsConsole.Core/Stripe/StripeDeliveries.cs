@@ -21,10 +21,10 @@ public enum DeliveryOutcome
     /// <summary>A payment naming no purchase, an unknown one or one not paid by card: acknowledged, kept for a person to look at.</summary>
     Problem,
 
-    /// <summary>The signature was missing, wrong or stale: refused, nothing from the body believed.</summary>
+    /// <summary>The signature was missing, wrong or stale: refused, nothing from the body believed (counted in <c>ops.stripe_rejections</c>, no delivery row).</summary>
     Rejected,
 
-    /// <summary>Signed, but not an event the console can read (not JSON, or a field it needs is missing).</summary>
+    /// <summary>Signed, but not an event the console can read (not JSON, or a field it needs is missing); counted like a rejection.</summary>
     Malformed,
 
     /// <summary>The database could not complete it now (lock conflicts after retries): refused so that Stripe retries.</summary>
@@ -96,6 +96,13 @@ public static class DeliveryWords
 
     /// <summary>The source as stored: <c>replay</c>.</summary>
     public static string ToSql(this DeliverySource source) => source.ToString().ToLowerInvariant();
+
+    /// <summary>The reason as stored: <c>malformed</c>.</summary>
+    public static string ToSql(this RejectionReason reason) => reason.ToString().ToLowerInvariant();
+
+    /// <summary>The reason of a stored word.</summary>
+    public static RejectionReason ParseReason(string word) =>
+        Enum.GetValues<RejectionReason>().Single(r => r.ToSql() == word);
 
     /// <summary>The outcome of a stored word.</summary>
     public static DeliveryOutcome ParseOutcome(string word) =>

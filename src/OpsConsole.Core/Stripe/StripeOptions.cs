@@ -33,6 +33,18 @@ public sealed class StripeOptions
     /// <summary>How long delivery log rows are kept (longer than Stripe's three days of retries).</summary>
     public TimeSpan DeliveryRetention { get; set; } = TimeSpan.FromDays(30);
 
+    /// <summary>Refused webhook requests a client may make per minute before the next refusals are answered 429 unread.</summary>
+    public int RejectionsPerMinute { get; set; } = 60;
+
+    /// <summary>Distinct clients whose refusals are counted apart per minute; the rest count as one, <c>other</c>.</summary>
+    public int RejectionClientsPerMinute { get; set; } = 100;
+
+    /// <summary>How often the refusal counts are written to <c>ops.stripe_rejections</c>.</summary>
+    public TimeSpan RejectionFlushInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long the refusal counts are kept.</summary>
+    public TimeSpan RejectionRetention { get; set; } = TimeSpan.FromDays(1);
+
     /// <summary>The secrets of <see cref="WebhookSecret"/>, in order.</summary>
     public IReadOnlyList<string> WebhookSecrets() =>
         (WebhookSecret ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

@@ -31,6 +31,7 @@ public sealed record DeliveryCounts(IReadOnlyDictionary<DeliveryOutcome, long> B
 /// <param name="LastReplay">The latest replay.</param>
 /// <param name="LastSweep">The latest expiry sweep.</param>
 /// <param name="ExpiredLastHour">Purchases expired by sweeps in the last hour.</param>
+/// <param name="Rejections">Webhook requests refused in the last hour (counted, never logged as deliveries).</param>
 public sealed record StripeSnapshot(
     DateTimeOffset TakenAt,
     bool ReceiverEnabled,
@@ -43,7 +44,8 @@ public sealed record StripeSnapshot(
     IReadOnlyList<string> EventTypes,
     ReplayRun? LastReplay,
     ExpirySweep? LastSweep,
-    int ExpiredLastHour);
+    int ExpiredLastHour,
+    RejectionSummary Rejections);
 
 /// <summary>
 /// The /stripe page's shared read: one snapshot per <see cref="MaxAge"/> however many pages ask (concurrent askers
@@ -53,6 +55,7 @@ public sealed class StripeOverview(
     NpgsqlDataSource dataSource,
     StripeRefunds refunds,
     StripeDeliveryLog deliveries,
+    StripeRejections rejections,
     StripeReplayer replayer,
     ReservationExpirySweeper sweeper,
     StripeWebhookReceiver receiver,
@@ -129,8 +132,9 @@ public sealed class StripeOverview(
         var types = await deliveries.EventTypesAsync(cancellationToken);
         var replay = await replayer.LatestAsync(cancellationToken);
         var (sweep, expiredLastHour) = await sweeper.LatestAsync(cancellationToken);
+        var refused = await rejections.LastHourAsync(cancellationToken);
         return new StripeSnapshot(time.GetUtcNow(), receiver.Enabled, api.Enabled, pending, expired, queue,
-            new DeliveryCounts(counts, counts.Values.Sum()), recent, types, replay, sweep, expiredLastHour);
+            new DeliveryCounts(counts, counts.Values.Sum()), recent, types, replay, sweep, expiredLastHour, refused);
     }
 
     private sealed class CardRow

@@ -20,8 +20,10 @@ public sealed record ReplayRun(DateTimeOffset StartedAt, DateTimeOffset Finished
 
 /// <summary>
 /// Lists recent payment events from the Stripe API (Stripe.net's <see cref="EventService"/>) and applies, through the
-/// receiver's own path, those the console never received. One replay at a time across instances (advisory lock);
-/// each is recorded in <c>ops.stripe_replays</c>. Runs every <see cref="StripeOptions.ReplayInterval"/> and on demand.
+/// receiver's own path, those the console never received. One replay at a time across instances: the work is leased
+/// (<c>ops.stripe_replay_lease</c>, claimed and renewed by single short statements), so no transaction stays open
+/// while Stripe is paged over HTTP; each run is recorded in <c>ops.stripe_replays</c>. Runs every
+/// <see cref="StripeOptions.ReplayInterval"/> and on demand.
 /// </summary>
 public sealed class StripeReplayer(
     StripeApi api,
@@ -32,7 +34,21 @@ public sealed class StripeReplayer(
     TimeProvider time,
     ILogger<StripeReplayer> logger) : BackgroundService
 {
-    private const long ReplayLockKey = 0x4f7053_7472_0001; // "OpsStr" 1: the replay
+    // Long enough for any page of Stripe's API; renewed at each page, so only a dead instance's lease runs out.
+    private static readonly TimeSpan Lease = TimeSpan.FromMinutes(2);
+
+    private const string ClaimSql = """
+        UPDATE ops.stripe_replay_lease SET holder = @Holder, leased_until = now() + @Lease
+        WHERE id = 1 AND (holder IS NULL OR leased_until < now())
+        """;
+
+    private const string RenewSql = """
+        UPDATE ops.stripe_replay_lease SET leased_until = now() + @Lease WHERE id = 1 AND holder = @Holder
+        """;
+
+    private const string ReleaseSql = """
+        UPDATE ops.stripe_replay_lease SET holder = NULL, leased_until = NULL WHERE id = 1 AND holder = @Holder
+        """;
 
     /// <summary>
     /// Replays now, for <paramref name="actor"/> (support or admin). Refused without an API key or while another
@@ -72,57 +88,81 @@ public sealed class StripeReplayer(
     {
         var events = api.Events() ?? throw new InvalidOperationException("Stripe:ApiKey is not set.");
         var settings = options.CurrentValue;
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        if (!await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
-                "SELECT pg_try_advisory_xact_lock(@Key)", new { Key = ReplayLockKey }, transaction, cancellationToken: cancellationToken)))
+        var holder = Guid.NewGuid();
+        if (await LeaseAsync(ClaimSql, holder, cancellationToken) == 0)
         {
             return null;
         }
 
-        var startedAt = time.GetUtcNow();
-        var listed = new List<Event>();
-        string? error = null;
         try
         {
-            var query = new EventListOptions
+            var startedAt = time.GetUtcNow();
+            var listed = new List<Event>();
+            string? error = null;
+            try
             {
-                Types = [.. StripeEventApplier.PaymentTypes],
-                Created = new DateRangeOptions { GreaterThanOrEqual = (startedAt - settings.ReplayLookback).UtcDateTime },
-                Limit = 100,
-            };
-            await foreach (var stripeEvent in events.ListAutoPagingAsync(query, cancellationToken: cancellationToken))
-            {
-                listed.Add(stripeEvent);
+                var query = new EventListOptions
+                {
+                    Types = [.. StripeEventApplier.PaymentTypes],
+                    Created = new DateRangeOptions { GreaterThanOrEqual = (startedAt - settings.ReplayLookback).UtcDateTime },
+                    Limit = PageSize,
+                };
+                // Outside any transaction: Stripe's pages arrive over HTTP at Stripe's pace.
+                await foreach (var stripeEvent in events.ListAutoPagingAsync(query, cancellationToken: cancellationToken))
+                {
+                    listed.Add(stripeEvent);
+                    if (listed.Count % PageSize == 0 && await LeaseAsync(RenewSql, holder, cancellationToken) == 0)
+                    {
+                        throw new InvalidOperationException("The replay lost its lease (it outran the lease while paging).");
+                    }
+                }
             }
-        }
-        catch (Exception failure) when (failure is StripeException or HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
-        {
-            error = failure is StripeException { StripeError.Message: { Length: > 0 } message } ? message : failure.Message;
-            logger.LogWarning("Replay of missed Stripe events could not list events: {Error}", error);
-        }
+            catch (Exception failure) when (failure is StripeException or HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                error = failure is StripeException { StripeError.Message: { Length: > 0 } message } ? message : failure.Message;
+                logger.LogWarning("Replay of missed Stripe events could not list events: {Error}", error);
+            }
 
-        var applied = 0;
-        var unseen = await log.UnseenAsync(listed.Select(e => e.Id).ToList(), cancellationToken);
-        // Oldest first, as Stripe would have delivered them.
-        foreach (var stripeEvent in listed.Where(e => unseen.Contains(e.Id)).OrderBy(e => e.Created).ThenBy(e => e.Id, StringComparer.Ordinal))
-        {
-            await applier.ApplyAsync(stripeEvent, DeliverySource.Replay, SignatureVerdict.Api, time.GetTimestamp(), cancellationToken);
-            applied++;
-        }
+            await LeaseAsync(RenewSql, holder, cancellationToken);
+            var applied = 0;
+            var unseen = await log.UnseenAsync(listed.Select(e => e.Id).ToList(), cancellationToken);
+            // Oldest first, as Stripe would have delivered them; each in the applier's own short transaction.
+            foreach (var stripeEvent in listed.Where(e => unseen.Contains(e.Id)).OrderBy(e => e.Created).ThenBy(e => e.Id, StringComparer.Ordinal))
+            {
+                await applier.ApplyAsync(stripeEvent, DeliverySource.Replay, SignatureVerdict.Api, time.GetTimestamp(), cancellationToken);
+                applied++;
+            }
 
-        var run = new ReplayRun(startedAt, time.GetUtcNow(), trigger, actor, listed.Count, applied, error);
-        await connection.ExecuteAsync(new CommandDefinition("""
-            INSERT INTO ops.stripe_replays (started_at, finished_at, trigger, actor, listed, applied, error)
-            VALUES (@StartedAt, @FinishedAt, @Trigger, @Actor, @Listed, @Applied, @Error)
-            """, run, transaction, cancellationToken: cancellationToken));
-        await transaction.CommitAsync(cancellationToken);
-        if (applied > 0)
-        {
-            logger.LogInformation("Replay applied {Applied} missed Stripe events of {Listed} listed", applied, listed.Count);
-        }
+            var run = new ReplayRun(startedAt, time.GetUtcNow(), trigger, actor, listed.Count, applied, error);
+            await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
+            {
+                await connection.ExecuteAsync(new CommandDefinition("""
+                    INSERT INTO ops.stripe_replays (started_at, finished_at, trigger, actor, listed, applied, error)
+                    VALUES (@StartedAt, @FinishedAt, @Trigger, @Actor, @Listed, @Applied, @Error)
+                    """, run, cancellationToken: cancellationToken));
+            }
 
-        return run;
+            if (applied > 0)
+            {
+                logger.LogInformation("Replay applied {Applied} missed Stripe events of {Listed} listed", applied, listed.Count);
+            }
+
+            return run;
+        }
+        finally
+        {
+            // Not the caller's token: a cancelled replay still gives its lease back (or it runs out by itself).
+            await LeaseAsync(ReleaseSql, holder, CancellationToken.None);
+        }
+    }
+
+    private const int PageSize = 100;
+
+    // One autocommitted statement on the lease row: rows changed (0 when not ours or held by another).
+    private async Task<int> LeaseAsync(string sql, Guid holder, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await connection.ExecuteAsync(new CommandDefinition(sql, new { Holder = holder, Lease }, cancellationToken: cancellationToken));
     }
 
     /// <inheritdoc />

@@ -22,10 +22,17 @@ public static class StripeServiceCollectionExtensions
                 "Stripe:ReplayLookback must be positive and at most 30 days (what the Stripe API keeps).")
             .Validate(o => o.ExpirySweepInterval >= TimeSpan.FromSeconds(1), "Stripe:ExpirySweepInterval must be at least 1 s.")
             .Validate(o => o.DeliveryRetention >= TimeSpan.FromDays(4), "Stripe:DeliveryRetention must be at least 4 days (Stripe retries for 3).")
+            .Validate(o => o.RejectionsPerMinute >= 1, "Stripe:RejectionsPerMinute must be at least 1.")
+            .Validate(o => o.RejectionClientsPerMinute >= 1, "Stripe:RejectionClientsPerMinute must be at least 1.")
+            .Validate(o => o.RejectionFlushInterval >= TimeSpan.FromMilliseconds(100) && o.RejectionFlushInterval <= TimeSpan.FromMinutes(1),
+                "Stripe:RejectionFlushInterval must be from 100 ms to 1 min.")
+            .Validate(o => o.RejectionRetention >= TimeSpan.FromHours(1), "Stripe:RejectionRetention must be at least 1 h (the page shows the last hour).")
             .ValidateOnStart();
 
         services.AddSingleton<StripeApi>();
         services.AddSingleton<StripeDeliveryLog>();
+        services.AddSingleton<StripeRejections>();
+        services.AddHostedService(sp => sp.GetRequiredService<StripeRejections>());
         services.AddSingleton<StripeEventApplier>();
         services.AddSingleton<StripeWebhookReceiver>();
         services.AddSingleton<StripeRefunds>();

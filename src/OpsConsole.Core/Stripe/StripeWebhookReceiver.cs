@@ -5,7 +5,7 @@ using Stripe;
 namespace OpsConsole.Core.Stripe;
 
 /// <summary>The receiver's answer to one delivery.</summary>
-/// <param name="StatusCode">HTTP status: 200 for everything Stripe should stop retrying, 400 refused, 503 retry later, 404 receiver off.</param>
+/// <param name="StatusCode">HTTP status: 200 for everything Stripe should stop retrying, 400 refused, 429 refused unread (too many refusals), 503 retry later, 404 receiver off.</param>
 /// <param name="Outcome">What became of it; null when the receiver is off or the database unreachable (nothing recorded).</param>
 /// <param name="Message">A sentence for the sender (Stripe shows it in the dashboard's delivery attempts).</param>
 public sealed record WebhookAnswer(int StatusCode, DeliveryOutcome? Outcome, string Message);
@@ -13,10 +13,11 @@ public sealed record WebhookAnswer(int StatusCode, DeliveryOutcome? Outcome, str
 /// <summary>
 /// <c>POST /api/stripe/webhook</c>'s logic: verifies <c>Stripe-Signature</c> with Stripe.net's
 /// <see cref="EventUtility"/> against each configured secret, reads the event whatever its API version, and hands it
-/// to <see cref="StripeEventApplier"/>. Every delivery is logged; a refused one without anything from its body.
+/// to <see cref="StripeEventApplier"/>. Every accepted delivery is logged; a refused request only counted
+/// (<see cref="StripeRejections"/>), so junk cannot grow the delivery log.
 /// </summary>
 public sealed class StripeWebhookReceiver(
-    StripeEventApplier applier, StripeDeliveryLog log, IOptionsMonitor<StripeOptions> options, TimeProvider time, ILogger<StripeWebhookReceiver> logger)
+    StripeEventApplier applier, StripeRejections rejections, IOptionsMonitor<StripeOptions> options, ILogger<StripeWebhookReceiver> logger, TimeProvider time)
 {
     /// <summary>The largest body accepted, in bytes (Stripe's events are a few kilobytes).</summary>
     public const int MaxBodyBytes = 1024 * 1024;
@@ -27,11 +28,19 @@ public sealed class StripeWebhookReceiver(
     /// <summary>True when at least one webhook secret is configured.</summary>
     public bool Enabled => options.CurrentValue.ReceiverEnabled;
 
-    /// <summary>Verifies, applies and records one delivery.</summary>
+    /// <summary>Verifies, applies and records one delivery from inside the process (<see cref="WebhookClient.Local"/>).</summary>
+    public Task<WebhookAnswer> ReceiveAsync(string body, string? signatureHeader, CancellationToken cancellationToken) =>
+        ReceiveAsync(body, signatureHeader, WebhookClient.Local, cancellationToken);
+
+    /// <summary>
+    /// Verifies, applies and records one delivery. The signature is checked first, whoever sends: a valid delivery is
+    /// applied even from a <see cref="WebhookClient.Throttled"/> client, so junk from its address cannot hold it up.
+    /// </summary>
     /// <param name="body">The request body exactly as received.</param>
     /// <param name="signatureHeader">The <c>Stripe-Signature</c> header, if any.</param>
+    /// <param name="client">Who sent it, for the refusal counts.</param>
     /// <param name="cancellationToken">Cancels the work.</param>
-    public async Task<WebhookAnswer> ReceiveAsync(string body, string? signatureHeader, CancellationToken cancellationToken)
+    public async Task<WebhookAnswer> ReceiveAsync(string body, string? signatureHeader, WebhookClient client, CancellationToken cancellationToken)
     {
         var started = time.GetTimestamp();
         var settings = options.CurrentValue;
@@ -47,13 +56,19 @@ public sealed class StripeWebhookReceiver(
             var (verdict, secret) = Verify(body, signatureHeader, secrets, settings.SignatureToleranceSeconds, now);
             if (verdict != SignatureVerdict.Valid)
             {
-                var reason = verdict switch
+                if (client.Throttled)
                 {
-                    SignatureVerdict.Missing => "No Stripe-Signature header.",
-                    SignatureVerdict.Stale => $"The signature is older than {settings.SignatureToleranceSeconds} s.",
-                    _ => "The signature matches no configured webhook secret.",
+                    rejections.Count(client.Address, RejectionReason.Throttled);
+                    return new WebhookAnswer(429, DeliveryOutcome.Rejected, "Too many refused deliveries from this address; slow down.");
+                }
+
+                var (why, reason) = verdict switch
+                {
+                    SignatureVerdict.Missing => (RejectionReason.Missing, "No Stripe-Signature header."),
+                    SignatureVerdict.Stale => (RejectionReason.Stale, $"The signature is older than {settings.SignatureToleranceSeconds} s."),
+                    _ => (RejectionReason.Invalid, "The signature matches no configured webhook secret."),
                 };
-                await log.AppendAsync(Refused(verdict, DeliveryOutcome.Rejected, reason, started), cancellationToken);
+                rejections.Count(client.Address, why);
                 return new WebhookAnswer(400, DeliveryOutcome.Rejected, reason);
             }
 
@@ -65,16 +80,14 @@ public sealed class StripeWebhookReceiver(
             }
             catch (Exception error) when (error is not OperationCanceledException)
             {
-                var reason = $"The body is not a Stripe event: {error.Message}";
-                await log.AppendAsync(Refused(SignatureVerdict.Valid, DeliveryOutcome.Malformed, reason, started), cancellationToken);
-                return new WebhookAnswer(400, DeliveryOutcome.Malformed, reason);
+                rejections.Count(client.Address, RejectionReason.Malformed);
+                return new WebhookAnswer(400, DeliveryOutcome.Malformed, $"The body is not a Stripe event: {error.Message}");
             }
 
             if (string.IsNullOrEmpty(stripeEvent.Id) || string.IsNullOrEmpty(stripeEvent.Type))
             {
-                const string reason = "The event has no id or no type.";
-                await log.AppendAsync(Refused(SignatureVerdict.Valid, DeliveryOutcome.Malformed, reason, started), cancellationToken);
-                return new WebhookAnswer(400, DeliveryOutcome.Malformed, reason);
+                rejections.Count(client.Address, RejectionReason.Malformed);
+                return new WebhookAnswer(400, DeliveryOutcome.Malformed, "The event has no id or no type.");
             }
 
             var record = await applier.ApplyAsync(stripeEvent, DeliverySource.Webhook, SignatureVerdict.Valid, started, cancellationToken);
@@ -87,10 +100,6 @@ public sealed class StripeWebhookReceiver(
             return new WebhookAnswer(503, null, "The database is unreachable; retry later.");
         }
     }
-
-    private DeliveryRecord Refused(SignatureVerdict verdict, DeliveryOutcome outcome, string reason, long started) =>
-        new(DeliverySource.Webhook, null, null, null, verdict, outcome, outcome.StatusCode(), null, null,
-            time.GetElapsedTime(started).TotalMilliseconds, reason);
 
     private static (SignatureVerdict Verdict, string Secret) Verify(
         string body, string? header, IReadOnlyList<string> secrets, long tolerance, long now)

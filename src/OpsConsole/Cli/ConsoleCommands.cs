@@ -54,7 +54,7 @@ public static class ConsoleCommands
         string[] configurationArgs, TextWriter error, Func<IServiceProvider, CancellationToken, Task<int>> command, TextWriter? reportMigrations = null,
         bool alwaysMigrate = false, bool seedsDemo = false)
     {
-        var builder = Host.CreateApplicationBuilder(configurationArgs);
+        var builder = Host.CreateApplicationBuilder(ContentRoot.HostSettings(configurationArgs));
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         await using var database = await ConsoleDatabase.StartOrExplainAsync(builder.Configuration, error, CancellationToken.None);
         if (database is null)

@@ -1,5 +1,7 @@
 using System.Text;
+using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
 using OpsConsole.Core.Stripe;
 
 namespace OpsConsole.Endpoints;
@@ -8,10 +10,14 @@ namespace OpsConsole.Endpoints;
 /// <c>POST /api/stripe/webhook</c>: Stripe's deliveries. Anonymous (Stripe signs, it does not sign in), outside
 /// antiforgery (no form, no cookie), body at most 1 MB; 404 while no webhook secret is configured. The
 /// verification, the completion and the answers are Core's (<see cref="StripeWebhookReceiver"/>).
+/// Refusals are rate limited per client address (<see cref="WebhookRefusalLimiter"/>); valid deliveries never are.
 /// </summary>
 public static class StripeEndpoints
 {
     public const string WebhookPath = "/api/stripe/webhook";
+
+    public static IServiceCollection AddStripeWebhookLimiter(this IServiceCollection services) =>
+        services.AddSingleton<WebhookRefusalLimiter>();
 
     public static IEndpointRouteBuilder MapStripeEndpoints(this IEndpointRouteBuilder endpoints)
     {
@@ -22,7 +28,8 @@ public static class StripeEndpoints
         return endpoints;
     }
 
-    private static async Task<IResult> ReceiveAsync(HttpContext context, StripeWebhookReceiver receiver, CancellationToken cancellationToken)
+    private static async Task<IResult> ReceiveAsync(
+        HttpContext context, StripeWebhookReceiver receiver, WebhookRefusalLimiter limiter, CancellationToken cancellationToken)
     {
         if (!receiver.Enabled)
         {
@@ -43,7 +50,15 @@ public static class StripeEndpoints
                 statusCode: StatusCodes.Status413PayloadTooLarge);
         }
 
-        var answer = await receiver.ReceiveAsync(body, context.Request.Headers["Stripe-Signature"].FirstOrDefault(), cancellationToken);
+        // The address after a known proxy's forwarded headers (ForwardedHeadersSetup), an IPv6 client by its /64.
+        var address = SignInEndpoints.ClientPartition(context.Connection.RemoteIpAddress);
+        var client = new WebhookClient(address, limiter.IsExhausted(address));
+        var answer = await receiver.ReceiveAsync(body, context.Request.Headers["Stripe-Signature"].FirstOrDefault(), client, cancellationToken);
+        if (answer.StatusCode == StatusCodes.Status400BadRequest)
+        {
+            limiter.Spend(address);
+        }
+
         return answer.StatusCode == StatusCodes.Status404NotFound
             ? TypedResults.NotFound()
             : TypedResults.Json(new { outcome = answer.Outcome?.ToSql(), message = answer.Message }, statusCode: answer.StatusCode);
@@ -79,4 +94,32 @@ public static class StripeEndpoints
 
         return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
+}
+
+/// <summary>
+/// Refused webhook requests per client address and minute (<see cref="StripeOptions.RejectionsPerMinute"/>): only a
+/// refusal spends a permit, so the limiter sees junk only, and a client past its allowance gets 429 for requests that
+/// fail their signature while its valid deliveries still go through.
+/// </summary>
+public sealed class WebhookRefusalLimiter(IOptions<StripeOptions> options) : IDisposable
+{
+    private readonly PartitionedRateLimiter<string> _limiter = PartitionedRateLimiter.Create<string, string>(address =>
+        RateLimitPartition.GetFixedWindowLimiter(address, _ => new FixedWindowRateLimiterOptions
+        {
+            PermitLimit = options.Value.RejectionsPerMinute,
+            Window = TimeSpan.FromMinutes(1),
+            QueueLimit = 0,
+        }));
+
+    /// <summary>True when <paramref name="address"/> has no refusal left in this window (asking spends nothing).</summary>
+    public bool IsExhausted(string address)
+    {
+        using var probe = _limiter.AttemptAcquire(address, 0);
+        return !probe.IsAcquired;
+    }
+
+    /// <summary>Spends one of <paramref name="address"/>'s refusals.</summary>
+    public void Spend(string address) => _limiter.AttemptAcquire(address).Dispose();
+
+    public void Dispose() => _limiter.Dispose();
 }

@@ -18,6 +18,7 @@ public static class OpsConsoleUi
         services.AddSingleton<RequestOrigins>();
         services.AddOpsAuthentication(configuration, environment);
         services.AddSignInRateLimiting();
+        services.AddStripeWebhookLimiter();
         services.AddOpsHealthChecks();
 
         services.AddOptions<DatabaseProbeOptions>().Bind(configuration.GetSection(DatabaseProbeOptions.Section))

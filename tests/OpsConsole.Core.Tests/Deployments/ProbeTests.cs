@@ -220,4 +220,39 @@ public sealed class ProbeTests(MarketplaceDatabase database) : IClassFixture<Mar
         Assert.Equal(10, execution.Output.RowCount);
         Assert.Equal(3, execution.Output.Rows.Count);
     }
+
+    [Fact]
+    public async Task A_probe_returning_huge_values_keeps_at_most_the_cap_and_its_message_says_what_was_cut()
+    {
+        await using var services = Services(database.ConnectionString, settings: new Dictionary<string, string?>
+        {
+            ["Deployments:MaxStoredChars"] = "10000",
+            ["Deployments:MaxStoredValueChars"] = "1000",
+        });
+        var probe = new Probe("t/huge", "Huge", "SELECT g AS n, repeat('x', 1000000) AS blob FROM generate_series(1, 50) AS g\n-- Should return 50 rows",
+            ProbeExpectation.TryParse("Should return 50 rows")!, SectionRole.None, "t");
+
+        var execution = await services.GetRequiredService<ProbeRunner>().RunAsync(probe, Ct);
+
+        Assert.True(execution.Verdict.Passed, execution.Verdict.Message);
+        Assert.Equal(50, execution.Output.RowCount);
+        Assert.InRange(execution.Output.Rows.Count, 1, 9);
+        Assert.All(execution.Output.Rows, row => Assert.StartsWith(new string('x', 1000) + "… [cut: 1,000,000 characters]", (string)row[1]!));
+        // What the store writes as the evidence's rows stays near the cap (JSON quoting and separators aside).
+        Assert.InRange(System.Text.Json.JsonSerializer.Serialize(execution.Output.Rows).Length, 1, 10000 + 1000);
+        Assert.Contains($"Evidence cut: {execution.Output.Rows.Count} of 50 rows kept, {execution.Output.Rows.Count} values cut to 1,000 characters", execution.Verdict.Message);
+    }
+
+    [Fact]
+    public async Task A_probe_returning_many_rows_keeps_the_first_ones_and_says_how_many_of_how_many()
+    {
+        await using var services = Services(database.ConnectionString);
+        var probe = new Probe("t/rows", "Rows", "SELECT g AS n FROM generate_series(1, 100000) AS g", ProbeExpectation.None, SectionRole.None, "t");
+
+        var execution = await services.GetRequiredService<ProbeRunner>().RunAsync(probe, Ct);
+
+        Assert.Equal(100_000, execution.Output.RowCount);
+        Assert.Equal(100, execution.Output.Rows.Count);
+        Assert.Contains("Evidence cut: 100 of 100,000 rows kept", execution.Verdict.Message);
+    }
 }

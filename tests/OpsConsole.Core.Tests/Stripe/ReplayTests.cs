@@ -89,4 +89,33 @@ public sealed class ReplayTests(MarketplaceDatabase database) : IClassFixture<Ma
         Assert.Equal(RefusalKind.Forbidden, run.Refusal?.Kind);
         Assert.Equal(calls, _stripe.EventListCalls);
     }
+
+    [Fact]
+    public async Task While_a_replay_pages_through_stripe_it_holds_no_transaction_and_a_second_instance_does_not_start_it()
+    {
+        await using var first = Kit();
+        await using var second = Kit();
+        var missed = await first.CheckoutAsync();
+        _stripe.AddEvent(missed.Paid());
+        _stripe.EventPageGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var paging = first.Services.GetRequiredService<StripeReplayer>().ReplayNowAsync(StripeKit.Support, CancellationToken.None);
+        await _stripe.EventPageWaiting.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var idleInTransaction = await first.ScalarAsync<int>("""
+            SELECT count(*)::int FROM pg_stat_activity
+            WHERE datname = current_database() AND usename = @Runtime AND state LIKE 'idle in transaction%'
+            """, new { Runtime = OpsConsole.Core.Database.ConsoleRoles.RuntimeLogin });
+        var calls = _stripe.EventListCalls;
+        var other = await second.Services.GetRequiredService<StripeReplayer>().ReplayNowAsync(StripeKit.Support, CancellationToken.None);
+        _stripe.EventPageGate.SetResult();
+        var run = await paging.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(0, idleInTransaction);
+        Assert.Equal(RefusalKind.Conflict, other.Refusal?.Kind);
+        Assert.Equal(calls, _stripe.EventListCalls);
+        Assert.Equal((1, 1), (run.Value.Listed, run.Value.Applied));
+        Assert.Equal("completed", await first.StatusOfAsync(missed.PurchaseId));
+        // The lease is given back: the next replay runs.
+        Assert.Null((await second.Services.GetRequiredService<StripeReplayer>().ReplayNowAsync(StripeKit.Support, CancellationToken.None)).Refusal);
+    }
 }

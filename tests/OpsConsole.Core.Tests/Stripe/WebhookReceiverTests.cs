@@ -153,7 +153,7 @@ public sealed class WebhookReceiverTests(MarketplaceDatabase database) : IClassF
     [InlineData("wrong-secret", SignatureVerdict.Invalid)]
     [InlineData("stale", SignatureVerdict.Stale)]
     [InlineData("missing", SignatureVerdict.Missing)]
-    public async Task A_bad_stale_or_missing_signature_is_refused_with_400_and_only_logged_without_its_body(string how, SignatureVerdict verdict)
+    public async Task A_bad_stale_or_missing_signature_is_refused_with_400_and_only_counted_never_logged_as_a_delivery(string how, SignatureVerdict verdict)
     {
         await using var kit = Kit();
         var checkout = await kit.CheckoutAsync();
@@ -165,18 +165,59 @@ public sealed class WebhookReceiverTests(MarketplaceDatabase database) : IClassF
             "stale" => SimulatedStripeEvents.Sign(body, StripeKit.Secret, DateTimeOffset.UtcNow.AddSeconds(-301)),
             _ => null,
         };
+        var client = $"192.0.2.{(int)verdict}";
         var before = await kit.DeliveryRowsAsync();
 
-        var answer = await kit.Receiver.ReceiveAsync(body, header, CancellationToken.None);
+        var answer = await kit.Receiver.ReceiveAsync(body, header, new WebhookClient(client), CancellationToken.None);
+        await kit.Services.GetRequiredService<StripeRejections>().FlushAsync(CancellationToken.None);
 
         Assert.Equal((400, DeliveryOutcome.Rejected), (answer.StatusCode, answer.Outcome));
         Assert.Equal("pending", await kit.StatusOfAsync(checkout.PurchaseId));
         Assert.Null(await kit.EventDeliveriesAsync(paid.Id));
-        Assert.Equal(0, await kit.DeliveryRowsAsync(paid.Id));
+        Assert.Equal(before, await kit.DeliveryRowsAsync());
+        Assert.Equal((verdict.ToString().ToLowerInvariant(), 1L), (await kit.QueryAsync<(string Reason, long Count)>(
+            "SELECT reason, count FROM ops.stripe_rejections WHERE client = @Client", new { Client = client })).Single());
+    }
+
+    [Fact]
+    public async Task A_throttled_client_gets_429_for_junk_but_its_valid_delivery_still_completes()
+    {
+        await using var kit = Kit();
+        var checkout = await kit.CheckoutAsync();
+        var throttled = new WebhookClient("192.0.2.99", Throttled: true);
+        var before = await kit.DeliveryRowsAsync();
+
+        var junk = await kit.Receiver.ReceiveAsync("{}", "t=1,v1=00", throttled, CancellationToken.None);
+        var body = SimulatedStripeEvents.Body(checkout.Paid());
+        var valid = await kit.Receiver.ReceiveAsync(body, SimulatedStripeEvents.Sign(body, StripeKit.Secret), throttled, CancellationToken.None);
+        await kit.Services.GetRequiredService<StripeRejections>().FlushAsync(CancellationToken.None);
+
+        Assert.Equal((429, DeliveryOutcome.Rejected), (junk.StatusCode, junk.Outcome));
+        Assert.Equal((200, DeliveryOutcome.Completed), (valid.StatusCode, valid.Outcome));
         Assert.Equal(before + 1, await kit.DeliveryRowsAsync());
-        var logged = (await kit.QueryAsync<(string Signature, string Outcome, string? EventId, string? EventType, Guid? PurchaseId)>(
-            "SELECT signature, outcome, event_id, event_type, purchase_id FROM ops.stripe_deliveries ORDER BY id DESC LIMIT 1")).Single();
-        Assert.Equal((verdict.ToSql(), "rejected", null, null, null), logged);
+        Assert.Equal("throttled", await kit.ScalarAsync<string>("SELECT reason FROM ops.stripe_rejections WHERE client = '192.0.2.99'"));
+    }
+
+    [Fact]
+    public async Task Refusals_are_one_row_per_client_minute_and_reason_and_clients_past_the_cap_count_as_other()
+    {
+        await using var kit = StripeKit.Create(database.ConnectionString, database.DataSource, new Dictionary<string, string?> { ["Stripe:RejectionClientsPerMinute"] = "3" });
+        var rejections = kit.Services.GetRequiredService<StripeRejections>();
+        var before = await kit.ScalarAsync<long>("SELECT count(*) FROM ops.stripe_rejections");
+
+        for (var i = 0; i < 500; i++)
+        {
+            await kit.Receiver.ReceiveAsync("{}", "t=1,v1=00", new WebhookClient($"198.18.0.{i % 50}"), CancellationToken.None);
+        }
+
+        await rejections.FlushAsync(CancellationToken.None);
+        var rows = await kit.QueryAsync<(string Client, long Count)>(
+            "SELECT client, count FROM ops.stripe_rejections WHERE client LIKE '198.18.%' OR client = 'other'");
+
+        // 50 clients in a minute, a cap of 3: three rows of their own and the rest in "other" (a minute may turn over once).
+        Assert.InRange(rows.Count, 4, 8);
+        Assert.Equal(500, rows.Sum(r => r.Count));
+        Assert.InRange(await kit.ScalarAsync<long>("SELECT count(*) FROM ops.stripe_rejections") - before, 4, 8);
     }
 
     [Fact]
@@ -184,13 +225,16 @@ public sealed class WebhookReceiverTests(MarketplaceDatabase database) : IClassF
     {
         await using var kit = Kit();
         var before = await kit.ScalarAsync<long>("SELECT count(*) FROM stripe_webhook_events");
+        var deliveries = await kit.DeliveryRowsAsync();
         const string body = "{\"id\": \"evt_1\", \"object\": \"event\", \"type\": \"payment_intent.succeeded\", \"data\": ";
 
-        var answer = await kit.Receiver.ReceiveAsync(body, SimulatedStripeEvents.Sign(body, StripeKit.Secret), CancellationToken.None);
+        var answer = await kit.Receiver.ReceiveAsync(body, SimulatedStripeEvents.Sign(body, StripeKit.Secret), new WebhookClient("192.0.2.200"), CancellationToken.None);
+        await kit.Services.GetRequiredService<StripeRejections>().FlushAsync(CancellationToken.None);
 
         Assert.Equal((400, DeliveryOutcome.Malformed), (answer.StatusCode, answer.Outcome));
         Assert.Equal(before, await kit.ScalarAsync<long>("SELECT count(*) FROM stripe_webhook_events"));
-        Assert.Equal("malformed", await kit.ScalarAsync<string>("SELECT outcome FROM ops.stripe_deliveries ORDER BY id DESC LIMIT 1"));
+        Assert.Equal(deliveries, await kit.DeliveryRowsAsync());
+        Assert.Equal("malformed", await kit.ScalarAsync<string>("SELECT reason FROM ops.stripe_rejections WHERE client = '192.0.2.200'"));
     }
 
     [Fact]

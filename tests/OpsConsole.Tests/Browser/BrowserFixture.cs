@@ -35,7 +35,18 @@ public class BrowserFixture : ConsoleAppFixture
         // circuit going interactive took longer than 5 s on two cores shared with the rest of the suite.
         Assertions.SetDefaultExpectTimeout(10_000);
         _playwright = await Playwright.CreateAsync();
-        Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        Browser = await LaunchChromiumAsync(_playwright);
+    }
+
+    /// <summary>Debian's Chromium, headless, as every browser test drives it.</summary>
+    public static Task<IBrowser> LaunchChromiumAsync(IPlaywright playwright)
+    {
+        if (!File.Exists(ChromiumPath))
+        {
+            throw new InvalidOperationException($"{ChromiumPath} is missing: install it with `apt-get install -y chromium` (test.sh does).");
+        }
+
+        return playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
             ExecutablePath = ChromiumPath,
             Headless = true,
@@ -51,6 +62,24 @@ public class BrowserFixture : ConsoleAppFixture
     {
         factory.UseKestrel(0);
         factory.StartServer();
+    }
+
+    /// <summary>A new page in <paramref name="context"/> at <paramref name="path"/>, signed in as <paramref name="userName"/>, its circuit interactive.</summary>
+    public async Task<IPage> SignedInPageAsync(IBrowserContext context, string path, string userName, Action<string>? log = null)
+    {
+        var page = await context.NewPageAsync();
+        if (log is not null)
+        {
+            page.Console += (_, message) => log($"browser {message.Type}: {message.Text}");
+        }
+
+        await page.GotoAsync($"{BaseUrl}{path}");
+        await page.GetByLabel("User name").FillAsync(userName);
+        await page.GetByLabel("Password").FillAsync(ConsoleAppFixture.Password);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        // A loaded machine: the circuit may take longer than the default 5 s to start.
+        await Assertions.Expect(page.Locator("[data-interactive=true]")).ToBeAttachedAsync(new() { Timeout = 15_000 });
+        return page;
     }
 
     /// <summary>Where browser tests keep their screenshots: <c>TestResults/playwright</c> at the repository root.</summary>

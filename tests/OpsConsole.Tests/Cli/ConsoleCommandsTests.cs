@@ -36,7 +36,40 @@ public sealed class ConsoleCommandsTests(MarketplaceDatabase database) : IClassF
         Assert.Equal(2, unknownRole);
         Assert.Contains("Unknown role 'owner'", roleError);
         Assert.Equal(2, shortPassword);
-        Assert.Contains("at least 8 characters", passwordError);
+        Assert.Contains("at least 12 characters", passwordError);
+    }
+
+    [Theory]
+    [InlineData("password", "at least 12 characters")]
+    [InlineData("eleven-char", "at least 12 characters")]
+    [InlineData("dave-the-operator", "must not be or contain the user name")]
+    [InlineData("my DAVE-THE-OPERATOR pass", "must not be or contain the user name")]
+    [InlineData("1qaz2wsx3edc", "most common passwords")]
+    [InlineData("Q1W2E3R4T5Y6", "most common passwords")]
+    public async Task Users_add_refuses_a_weak_password_with_a_clear_message_and_stores_nothing(string password, string message)
+    {
+        var (exitCode, output, error) = await RunAsync(["users", "add", "dave-the-operator", "--role", "support"], password + "\n");
+
+        Assert.Equal(2, exitCode);
+        Assert.DoesNotContain("account", output, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains(message, error);
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        Assert.Equal(0, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM ops.accounts WHERE user_name = 'dave-the-operator'"));
+    }
+
+    [Fact]
+    public async Task A_weak_new_password_for_an_existing_account_is_refused_and_the_old_one_still_works()
+    {
+        Assert.Equal(0, (await RunAsync(["users", "add", "erin", "--role", "support"], "a first long passphrase\n")).ExitCode);
+
+        var (exitCode, _, error) = await RunAsync(["users", "add", "erin", "--role", "admin"], "qwerty123456\n");
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("most common passwords", error);
+        var accounts = new AccountService(database.DataSource, new Microsoft.AspNetCore.Identity.PasswordHasher<OpsAccount>(), Options.Create(new AccountOptions()));
+        var signIn = await accounts.SignInAsync("erin", "a first long passphrase", CancellationToken.None);
+        Assert.Equal(SignInOutcome.Succeeded, signIn.Outcome);
+        Assert.Equal(OpsRoles.Support, signIn.Account!.Role);
     }
 
     [Fact]

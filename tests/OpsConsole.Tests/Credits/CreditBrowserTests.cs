@@ -78,6 +78,54 @@ public sealed class CreditBrowserTests(BrowserFixture browser) : IClassFixture<B
         await support2.ScreenshotAsync(new() { Path = BrowserFixture.ArtifactPath("credits-approved.png"), FullPage = true });
     }
 
+    [Fact]
+    public async Task The_maker_sees_why_approve_is_off_and_a_raced_refusal_shows_beside_the_button_pressed()
+    {
+        var workspace = await CreditRows.WorkspaceAsync(browser.Database.DataSource, 2000m, 0m);
+        var name = $"Test {workspace.ToString()[..8]}";
+        var support = await SignedInAsync("support");
+        await DriftRow(support, workspace).GetByTestId("drift-open").ClickAsync();
+        var drawer = support.GetByTestId("workspace-drawer");
+        await Field(drawer, "reason").FillAsync("Balance booked twice by the import");
+        await Assertions.Expect(drawer.GetByTestId("submit-adjustment")).ToHaveTextAsync("Submit for approval");
+        await drawer.GetByTestId("submit-adjustment").ClickAsync();
+        await Assertions.Expect(support.GetByTestId("notice")).ToContainTextAsync("waits for approval");
+        await support.GetByTestId("drawer-close").ClickAsync();
+
+        // The maker's own: approve is off before anything is pressed, with the reason beside it.
+        var own = support.GetByTestId("approval").Filter(new() { HasText = name });
+        await Assertions.Expect(own.GetByTestId("approve")).ToBeDisabledAsync();
+        var reason = own.GetByTestId("approve-disabled-reason");
+        await Assertions.Expect(reason).ToContainTextAsync("another person");
+        Near(await BoxAsync(own.GetByTestId("approve")), await BoxAsync(reason));
+
+        // The checker's page still offers approval when the balance changes behind it: the refusal lands beside the button.
+        var support2 = await SignedInAsync("support2");
+        var theirs = support2.GetByTestId("approval").Filter(new() { HasText = name });
+        await Field(theirs, "decision-reason").FillAsync("Import log shows the double booking");
+        await using (var connection = await browser.Database.DataSource.OpenConnectionAsync())
+        {
+            await Dapper.SqlMapper.ExecuteAsync(connection, "UPDATE workspace_credits SET balance = balance + 1 WHERE workspace_id = @Id", new { Id = workspace });
+        }
+
+        var approve = theirs.GetByTestId("approve");
+        await approve.ClickAsync();
+        var refusal = theirs.GetByTestId("refusal");
+        await Assertions.Expect(refusal).ToContainTextAsync("This balance changed since you looked");
+        var box = await BoxAsync(refusal);
+        Assert.True(box.Y >= 0 && box.Y + box.Height <= 900, $"refusal at y {box.Y}..{box.Y + box.Height}, outside the 900 px window");
+        Near(await BoxAsync(approve), box);
+        Assert.Equal(1, await support2.GetByTestId("refusal").CountAsync());
+        await support2.ScreenshotAsync(new() { Path = BrowserFixture.ArtifactPath("credits-refusal-beside.png") });
+    }
+
+    private static async Task<LocatorBoundingBoxResult> BoxAsync(ILocator locator) =>
+        await locator.BoundingBoxAsync() ?? throw new InvalidOperationException("not rendered");
+
+    // Beside: within a few lines of the button, not thousands of pixels away.
+    private static void Near(LocatorBoundingBoxResult button, LocatorBoundingBoxResult shown) =>
+        Assert.True(Math.Abs(shown.Y - button.Y) < 150, $"shown at y {shown.Y}, the button at y {button.Y}");
+
     private static ILocator DriftRow(IPage page, Guid workspace) => page.Locator($"[data-testid=drift-row][data-workspace='{workspace}']");
 
     // MudBlazor puts the test id on the input or on its wrapper, depending on the component.

@@ -103,7 +103,23 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
     }
 
     [Fact]
-    public async Task The_maker_is_refused_approving_their_own_and_another_support_person_approves()
+    public async Task A_refused_approval_is_shown_in_its_own_row_not_at_the_top()
+    {
+        SignIn("support", OpsRoles.Support);
+        var theirs = await PendingAsync(OtherSupport);
+        var cut = Render<CreditsPage>();
+        await Eventually(cut, () => Assert.NotEmpty(cut.FindAll($"[data-testid=approval][data-id='{theirs}']")));
+
+        // No reason typed: the service refuses, and the answer is beside the button pressed.
+        await cut.FindAndClickAsync($"[data-testid=approval][data-id='{theirs}'] [data-testid=approve]");
+
+        await Eventually(cut, () => Assert.NotNull(cut.Find($"[data-testid=approval][data-id='{theirs}'] [data-testid=refusal]")));
+        Assert.Single(cut.FindAll("[data-testid=refusal]"));
+        Assert.Equal("pending_approval", cut.Find($"[data-testid=journal-row][data-id='{theirs}']").GetAttribute("data-status"));
+    }
+
+    [Fact]
+    public async Task The_maker_cannot_approve_their_own_and_sees_why_and_another_support_person_approves()
     {
         var me = SignIn("support", OpsRoles.Support);
         var mine = await PendingAsync(me);
@@ -111,9 +127,12 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
         var cut = Render<CreditsPage>();
         await Eventually(cut, () => Assert.NotEmpty(cut.FindAll($"[data-testid=approval][data-id='{theirs}']")));
 
-        await cut.InvokeAsync(() => cut.Instance.DecisionReasons[mine] = "Approving my own change");
-        await cut.FindAndClickAsync($"[data-testid=approval][data-id='{mine}'] [data-testid=approve]");
-        await Eventually(cut, () => Assert.Contains("You made adjustment", cut.Find("[data-testid=refusal]").TextContent, StringComparison.Ordinal));
+        var own = cut.Find($"[data-testid=approval][data-id='{mine}']");
+        Assert.True(own.QuerySelector("[data-testid=approve]")!.HasAttribute("disabled"));
+        Assert.True(own.QuerySelector("[data-testid=reject]")!.HasAttribute("disabled"));
+        Assert.Contains("another person", own.QuerySelector("[data-testid=approve-disabled-reason]")!.TextContent, StringComparison.Ordinal);
+        Assert.False(cut.Find($"[data-testid=approval][data-id='{theirs}'] [data-testid=approve]").HasAttribute("disabled"));
+        Assert.Empty(cut.FindAll($"[data-testid=approval][data-id='{theirs}'] [data-testid=approve-disabled-reason]"));
 
         await cut.InvokeAsync(() => cut.Instance.DecisionReasons[theirs] = "Checked the bank statement");
         await cut.FindAndClickAsync($"[data-testid=approval][data-id='{theirs}'] [data-testid=approve]");

@@ -58,7 +58,17 @@ public sealed class ContainerImageTests(ContainerImageTests.BuiltImage image) : 
         public async Task InitializeAsync()
         {
             var tarball = Path.Combine(_directory, "opsconsole.tar.gz");
-            await BuildAsync(tarball);
+            // One `dotnet publish` of the run at a time: the published-console tests publish the same projects.
+            await PublishedBuild.Gate.WaitAsync();
+            try
+            {
+                await BuildAsync(tarball);
+            }
+            finally
+            {
+                PublishedBuild.Gate.Release();
+            }
+
             var blobs = ReadTar(File.OpenRead(tarball), keepEntry: _ => true);
             var index = JsonNode.Parse(blobs["index.json"])!;
             var manifest = JsonNode.Parse(Blob(blobs, (string)index["manifests"]![0]!["digest"]!))!;

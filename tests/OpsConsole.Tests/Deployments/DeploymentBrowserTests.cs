@@ -110,6 +110,57 @@ public sealed class DeploymentBrowserTests(BrowserFixture browser, ITestOutputHe
     }
 
     [Fact]
+    public async Task A_refused_rollback_is_shown_beside_the_button_pressed_on_screen()
+    {
+        var runId = await DeploymentScenario.StartAsync(Service);
+        foreach (var item in SignOffRules.OpenRollbackItems(await DeploymentScenario.LoadAsync(Service, runId)))
+        {
+            Assert.True((await Service.SetItemAsync(DeploymentScenario.Engineer, runId, item.Key, ItemState.Checked, null, null, CancellationToken.None)).Succeeded);
+        }
+
+        var engineer = await SignedInAsync("engineer", $"/deployments/{runId}");
+        await engineer.GetByTestId("sign-rolledback").ClickAsync();
+        // Nobody signed it as deployed: a rollback needs a reason, and one word is refused by the service.
+        await engineer.Locator("input[data-testid=rollback-reason], [data-testid=rollback-reason] input").First.FillAsync("oops");
+        var confirm = engineer.GetByTestId("rollback-confirm");
+        await confirm.ClickAsync();
+
+        var refusal = engineer.GetByTestId("signature-rolledback").GetByTestId("refusal");
+        await Assertions.Expect(refusal).ToBeVisibleAsync();
+        var box = await refusal.BoundingBoxAsync();
+        var at = await confirm.BoundingBoxAsync();
+        Assert.True(box!.Y >= 0 && box.Y + box.Height <= 900, $"the refusal ({box.Y:0}..{box.Y + box.Height:0} px) is outside the 900 px window");
+        Assert.True(Math.Abs(box.Y - at!.Y) < 200, $"the refusal ({box.Y:0} px) is beside the button ({at.Y:0} px)");
+        Assert.Equal(1, await engineer.GetByTestId("refusal").CountAsync());
+        await Assertions.Expect(engineer.GetByTestId("deployment-run").GetByTestId("run-status")).ToHaveTextAsync("INCOMPLETE");
+        await engineer.ScreenshotAsync(new() { Path = BrowserFixture.ArtifactPath("deployment-refusal-beside.png") });
+    }
+
+    [Fact]
+    public async Task The_run_page_at_1440_by_900_shows_twenty_timeline_events_and_a_pager_before_and_after_a_check_run()
+    {
+        var runId = await DeploymentScenario.StartAsync(Service);
+        foreach (var item in (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.Items.Take(25))
+        {
+            Assert.True((await Service.SetItemAsync(DeploymentScenario.Engineer, runId, item.Key, ItemState.Checked, null, null, CancellationToken.None)).Succeeded);
+        }
+
+        var context = await browser.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new() { Width = 1440, Height = 900 } });
+        _contexts.Add(context);
+        var page = await browser.SignedInPageAsync(context, $"/deployments/{runId}", "engineer");
+        await Assertions.Expect(page.GetByTestId("timeline-pager")).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByTestId("timeline-event")).ToHaveCountAsync(20);
+        var atStart = await page.EvaluateAsync<int>("() => document.documentElement.scrollHeight");
+
+        await page.GetByTestId("run-checks").ClickAsync();
+        await Assertions.Expect(page.Locator("[data-testid=probe]")).ToHaveCountAsync(10, new() { Timeout = 15_000 });
+        await Assertions.Expect(page.GetByTestId("timeline-event")).ToHaveCountAsync(20);
+        var afterChecks = await page.EvaluateAsync<int>("() => document.documentElement.scrollHeight");
+        output.WriteLine($"run page height: {atStart} px at start, {afterChecks} px after a check run");
+        await page.ScreenshotAsync(new() { Path = BrowserFixture.ArtifactPath("deployment-run-1440.png"), FullPage = true });
+    }
+
+    [Fact]
     public async Task An_engineer_ticks_an_item_and_moves_to_the_next_with_the_keyboard_only()
     {
         var runId = await DeploymentScenario.StartAsync(Service);

@@ -301,6 +301,33 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
         cut.WaitForElementAsync(selector, Wait);
 
     [Fact]
+    public async Task The_timeline_shows_twenty_events_a_page_newest_first_with_a_pager()
+    {
+        var runId = await DeploymentScenario.StartAsync(Service);
+        var items = (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.Items.Take(25).ToList();
+        foreach (var item in items)
+        {
+            Assert.True((await Service.SetItemAsync(DeploymentScenario.Engineer, runId, item.Key, ItemState.Checked, null, null, CancellationToken.None)).Succeeded);
+        }
+
+        var total = (await DeploymentScenario.LoadAsync(Service, runId)).Timeline.Count;
+        Assert.True(total > 20, $"{total} events");
+        SignInAs("engineer", OpsRoles.Engineer);
+        var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
+        await ElementOf(cut, "[data-testid=timeline-pager]");
+
+        Assert.Equal(20, cut.FindAll("[data-testid=timeline-event]").Count);
+        Assert.Equal($"1–20 of {total}", cut.Find("[data-testid=timeline-range]").TextContent);
+        Assert.True(cut.Find("[data-testid=timeline-previous]").HasAttribute("disabled"));
+
+        await cut.FindAndClickAsync("[data-testid=timeline-next]");
+
+        await Eventually(cut, () => Assert.Equal(total - 20, cut.FindAll("[data-testid=timeline-event]").Count));
+        Assert.Equal($"21–{total} of {total}", cut.Find("[data-testid=timeline-range]").TextContent);
+        Assert.True(cut.Find("[data-testid=timeline-next]").HasAttribute("disabled"));
+    }
+
+    [Fact]
     public async Task An_engineer_demoted_while_the_page_is_open_is_refused_at_the_next_action()
     {
         var runId = await DeploymentScenario.StartAsync(Service);

@@ -29,7 +29,8 @@ public sealed class DeploymentsPageTests(MarketplaceDatabase database) : Deploym
 
         await Eventually(cut, () =>
         {
-            var row = cut.FindAll("[data-testid=runs] tbody tr").Single(r => r.TextContent.Contains($"#{runId} ", StringComparison.Ordinal));
+            var row = cut.FindAll("[data-testid=runs] tbody tr").Single(r => r.QuerySelector($"[data-testid=object-id][data-id='{runId}']") is not null);
+            Assert.Equal($"#{runId}", row.QuerySelector("[data-testid=object-id-text]")!.TextContent);
             Assert.Contains("INCOMPLETE", row.TextContent, StringComparison.Ordinal);
             Assert.Contains($"1 / {runbook.Items.Count} items, 0 / 10 checks passing", row.TextContent, StringComparison.Ordinal);
             Assert.Contains("engineer2", row.TextContent, StringComparison.Ordinal);

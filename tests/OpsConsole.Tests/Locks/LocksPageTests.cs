@@ -16,6 +16,7 @@ namespace OpsConsole.Tests.Locks;
 public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitContext, IClassFixture<MarketplaceDatabase>
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+    private const string ConsoleApplication = "opsconsole-page-tests";
 
     private LockSampler Sampler => Services.GetRequiredService<LockSampler>();
 
@@ -23,7 +24,9 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
     {
         // Thresholds far above any scene's waits: on a loaded machine (load average 60 seen) a scene's waits passed
         // the default 10 s WARN before the page's first snapshot, and the level is not what these tests are about.
-        Services.AddOpsConsoleCoreFor(database.SuperuserConnectionString, new Dictionary<string, string?>
+        // Under an application name of its own, as the console runs, so a scene session can pose as one of the console's.
+        var console = new Npgsql.NpgsqlConnectionStringBuilder(database.SuperuserConnectionString) { ApplicationName = ConsoleApplication }.ConnectionString;
+        Services.AddOpsConsoleCoreFor(console, new Dictionary<string, string?>
         {
             ["Locks:WaitWarn"] = "00:05:00",
             ["Locks:WaitAlert"] = "00:10:00",
@@ -109,6 +112,30 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
         await page.WaitForAssertionAsync(() => Assert.Equal(3, page.FindAll("[data-testid=lock-node]").Count), Deadline);
         Assert.Empty(page.FindAll("[data-testid=terminate-backend]"));
         Assert.Empty(page.FindAll("[data-testid=cancel-backend]"));
+    }
+
+    [Fact]
+    public async Task Cancel_and_terminate_are_off_on_the_consoles_own_session_with_the_reason_beside_them()
+    {
+        SignInAs("erin", "engineer");
+        var (lead, _) = await LeadAsync();
+        await using var scene = new LockScene(database.SuperuserConnectionString);
+        var holder = await scene.OpenAsync(ConsoleApplication);
+        var waiter = await scene.OpenAsync("buyer one");
+        await holder.RunAsync("BEGIN; SELECT 1 FROM leads WHERE id = @L FOR UPDATE", new { L = lead });
+        waiter.Start("UPDATE leads SET sold_count = sold_count WHERE id = @L", new { L = lead });
+        await scene.WaitUntilWaitingAsync(waiter);
+
+        var page = RenderPage();
+
+        await page.WaitForAssertionAsync(() => Assert.Equal(2, page.FindAll("[data-testid=lock-node]").Count), Deadline);
+        var own = page.Find($"[data-testid=lock-node][data-pid='{holder.Pid}']");
+        Assert.True(own.QuerySelector("[data-testid=cancel-backend]")!.HasAttribute("disabled"));
+        Assert.True(own.QuerySelector("[data-testid=terminate-backend]")!.HasAttribute("disabled"));
+        Assert.Contains("console's own session", own.QuerySelector("[data-testid=backend-action-disabled-reason]")!.TextContent, StringComparison.Ordinal);
+        var other = page.Find($"[data-testid=lock-node][data-pid='{waiter.Pid}']");
+        Assert.False(other.QuerySelector("[data-testid=terminate-backend]")!.HasAttribute("disabled"));
+        Assert.Null(other.QuerySelector("[data-testid=backend-action-disabled-reason]"));
     }
 
     [Fact]

@@ -66,7 +66,7 @@ public sealed class DemoSafetyTests(MarketplaceDatabase database) : IClassFixtur
     public async Task The_demo_sets_the_password_of_its_own_accounts_only_and_never_of_an_account_it_did_not_create()
     {
         var accounts = new AccountService(database.DataSource, new PasswordHasher<OpsAccount>(), Options.Create(new AccountOptions()));
-        await accounts.UpsertAsync("Admin", OpsRoles.Support, "the real admin's password", CancellationToken.None);
+        await accounts.UpsertAsync("Admin", OpsRoles.Support, "the real owner's passphrase", CancellationToken.None);
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["ConnectionStrings:Marketplace"] = database.ConnectionString,
@@ -79,7 +79,7 @@ public sealed class DemoSafetyTests(MarketplaceDatabase database) : IClassFixtur
         await ConsoleStartup.SeedDemoAsync(services, new DemoMode(true, "first demo password", false), NullLogger.Instance, CancellationToken.None);
         await ConsoleStartup.SeedDemoAsync(services, new DemoMode(true, "second demo password", false), NullLogger.Instance, CancellationToken.None);
 
-        var admin = await accounts.SignInAsync("admin", "the real admin's password", CancellationToken.None);
+        var admin = await accounts.SignInAsync("admin", "the real owner's passphrase", CancellationToken.None);
         Assert.Equal(SignInOutcome.Succeeded, admin.Outcome);
         Assert.Equal(OpsRoles.Support, admin.Account!.Role);
         Assert.Equal(SignInOutcome.Failed, (await accounts.SignInAsync("admin", "second demo password", CancellationToken.None)).Outcome);

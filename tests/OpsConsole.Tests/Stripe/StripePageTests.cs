@@ -3,6 +3,7 @@ using Dapper;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using OpsConsole.Components.Pages.Stripe;
+using OpsConsole.Components.Shared;
 using OpsConsole.Core;
 using OpsConsole.Core.Accounts;
 using OpsConsole.Core.Demo;
@@ -43,11 +44,13 @@ public sealed class StripePageTests(MarketplaceDatabase database) : ConsoleBunit
 
         var page = Render<StripePage>();
 
-        await page.WaitForAssertionAsync(() => Assert.Contains(refundId.ToString(), page.Find("[data-testid=refund-queue]").TextContent, StringComparison.Ordinal), Deadline);
+        await page.WaitForAssertionAsync(() => Assert.NotNull(page.Find("[data-testid=refund-queue]").QuerySelector($"[data-testid=object-id][data-id='{refundId}']")), Deadline);
         var row = page.Find($"[data-testid=refund-{refundId}]");
         Assert.NotNull(row.QuerySelector("[data-testid=refund-button]"));
         Assert.Contains(paymentIntent, page.Find("[data-testid=refund-queue]").TextContent, StringComparison.Ordinal);
-        Assert.Contains(pendingId.ToString()[..8], page.Find("[data-testid=pending-purchases]").TextContent, StringComparison.Ordinal);
+        var pending = page.Find($"[data-testid=pending-purchases] [data-testid=object-id][data-id='{pendingId}']");
+        Assert.Equal(pendingId.ToString(), pending.GetAttribute("title"));
+        Assert.Equal(IdDisplay.Distinguishing(pendingId.ToString()), pending.QuerySelector("[data-testid=object-id-text]")!.TextContent);
         Assert.Matches(@"\d+ min \d+ s left", page.Find("[data-testid=pending-purchases] [data-testid=time-left]").TextContent);
         Assert.Contains("refund_required", page.Find("[data-testid=deliveries]").TextContent, StringComparison.Ordinal);
         Assert.Contains("Last sweep", page.Find("[data-testid=last-sweep-text]").TextContent, StringComparison.Ordinal);

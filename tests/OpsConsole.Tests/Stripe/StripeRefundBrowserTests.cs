@@ -3,7 +3,6 @@ using Microsoft.Playwright;
 using OpsConsole.Core.Accounts;
 using OpsConsole.Testing;
 using OpsConsole.Tests.Browser;
-using OpsConsole.Tests.Infrastructure;
 using Xunit.Abstractions;
 
 namespace OpsConsole.Tests.Stripe;
@@ -40,14 +39,7 @@ public sealed class StripeRefundBrowserTests(StripeBrowserFixture browser, ITest
     {
         var (purchaseId, _) = await StripeScenario.RefundRequiredAsync(browser.Factory.Services, browser.Database.DataSource);
         await using var context = await browser.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new() { Width = 1400, Height = 1000 } });
-        var page = await context.NewPageAsync();
-        page.Console += (_, message) => output.WriteLine($"browser {message.Type}: {message.Text}");
-        await page.GotoAsync($"{browser.BaseUrl}/stripe");
-        await page.GetByLabel("User name").FillAsync(OpsRoles.Support);
-        await page.GetByLabel("Password").FillAsync(ConsoleAppFixture.Password);
-        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-        // A loaded machine: the circuit may take longer than the default 5 s to start.
-        await Assertions.Expect(page.Locator("[data-interactive=true]")).ToBeAttachedAsync(new() { Timeout = 15_000 });
+        var page = await browser.SignedInPageAsync(context, "/stripe", OpsRoles.Support, output.WriteLine);
 
         var row = page.GetByTestId($"refund-{purchaseId}");
         await Assertions.Expect(row.GetByTestId("refund-button")).ToBeEnabledAsync();

@@ -37,6 +37,7 @@ public sealed partial class CreditsPage : IDisposable
     internal Guid? Focused { get; private set; }
 
     private bool _scrollPending;
+    private bool _refusalScrollPending;
 
     internal IReadOnlyList<CreditRow> Drift { get; private set; } = [];
 
@@ -49,6 +50,12 @@ public sealed partial class CreditsPage : IDisposable
     internal string? ViewerRole { get; private set; }
 
     internal CoreRefusal? Refusal { get; private set; }
+
+    /// <summary>The refusal of an approve, reject or reverse, shown beside the button that asked for it.</summary>
+    internal (long Id, Decision Decision, CoreRefusal Refusal)? DecisionRefusal { get; set; }
+
+    /// <summary>Who is looking, to offer approval only on others' adjustments (the service checks again).</summary>
+    internal string? ViewerId { get; private set; }
 
     internal string? Notice { get; private set; }
 
@@ -80,6 +87,7 @@ public sealed partial class CreditsPage : IDisposable
         var actor = await Actors.CurrentAsync(_stopping.Token);
         CanEdit = actor.Can(OpsPermissions.EditCredits);
         ViewerRole = actor.Role;
+        ViewerId = actor.Id;
         // Subscribed before the first load, so no change falls in between.
         _subscription = Events.Subscribe(change => InvokeAsync(async () =>
         {
@@ -108,6 +116,14 @@ public sealed partial class CreditsPage : IDisposable
 
     protected override async Task OnAfterRenderAsync(bool firstRender)
     {
+        if (_refusalScrollPending && DecisionRefusal is { } refused)
+        {
+            // Beside the button, and on screen even when the button was at the window's edge.
+            _refusalScrollPending = false;
+            var row = refused.Decision == Decision.Decide ? "approval" : "journal-row";
+            await Scroll.ScrollIntoViewAsync($"[data-testid={row}][data-id='{refused.Id}'] [data-testid=refusal]", MudBlazor.ScrollBehavior.Auto);
+        }
+
         if (_scrollPending && Focused is { } focused)
         {
             _scrollPending = false;
@@ -207,24 +223,30 @@ public sealed partial class CreditsPage : IDisposable
         Notice = notice;
     }
 
-    internal Task ApproveAsync(long id) => DecideAsync(id, (actor, reason) => Credits.ApproveAsync(actor, id, reason, _stopping.Token), "approved");
+    internal bool IsOwn(CreditAdjustment adjustment) => ViewerId is { Length: > 0 } viewer && adjustment.MakerId == viewer;
 
-    internal Task RejectAsync(long id) => DecideAsync(id, (actor, reason) => Credits.RejectAsync(actor, id, reason, _stopping.Token), "rejected");
+    internal CoreRefusal? DecisionRefusalFor(long id, Decision decision) =>
+        DecisionRefusal is { } refused && refused.Id == id && refused.Decision == decision ? refused.Refusal : null;
 
-    internal Task ReverseAsync(long id) => DecideAsync(id, (actor, reason) => Credits.ReverseAsync(actor, id, reason, _stopping.Token), "reversed");
+    internal Task ApproveAsync(long id) => DecideAsync(id, Decision.Decide, (actor, reason) => Credits.ApproveAsync(actor, id, reason, _stopping.Token), "approved");
 
-    private async Task DecideAsync(long id, Func<OpsActor, string?, Task<OpsResult<AdjustmentOutcome>>> decide, string done)
+    internal Task RejectAsync(long id) => DecideAsync(id, Decision.Decide, (actor, reason) => Credits.RejectAsync(actor, id, reason, _stopping.Token), "rejected");
+
+    internal Task ReverseAsync(long id) => DecideAsync(id, Decision.Reverse, (actor, reason) => Credits.ReverseAsync(actor, id, reason, _stopping.Token), "reversed");
+
+    private async Task DecideAsync(long id, Decision decision, Func<OpsActor, string?, Task<OpsResult<AdjustmentOutcome>>> decide, string done)
     {
         var actor = await Actors.CurrentAsync(_stopping.Token);
         var result = await decide(actor, DecisionReasons.GetValueOrDefault(id));
         if (!result.Succeeded)
         {
-            Refusal = result.Refusal;
+            DecisionRefusal = (id, decision, result.Refusal!);
+            _refusalScrollPending = true;
             Notice = null;
             return;
         }
 
-        Refusal = null;
+        DecisionRefusal = null;
         DecisionReasons.Remove(id);
         Notice = result.Value.Id == id
             ? $"Adjustment #{id} {done}."
@@ -316,5 +338,12 @@ public sealed partial class CreditsPage : IDisposable
             Reason = null;
             Ticket = null;
         }
+    }
+
+    /// <summary>Where a decision's button is: in the approval list (approve, reject) or the journal (reverse).</summary>
+    internal enum Decision
+    {
+        Decide,
+        Reverse,
     }
 }

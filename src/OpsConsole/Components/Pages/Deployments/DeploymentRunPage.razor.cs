@@ -59,6 +59,11 @@ public partial class DeploymentRunPage
     [Inject]
     private ISnackbar Snackbar { get; set; } = default!;
 
+    [Inject]
+    private IScrollManager Scroll { get; set; } = default!;
+
+    private bool _signRefusalScrollPending;
+
     /// <summary>The run as shown (null while loading or when it cannot be shown).</summary>
     internal DeploymentRun? Run => _run;
 
@@ -89,6 +94,7 @@ public partial class DeploymentRunPage
     {
         var result = await Deployments.SignAsync(await ActorAsync(), Id, request.Kind, request.Reason, _stopping.Token);
         _signRefusal = result.Refusal is { } refusal ? new SignRefusal(request.Kind, refusal) : null;
+        _signRefusalScrollPending = _signRefusal is not null;
         await AfterAsync(OpsResult.Ok);
     }
 
@@ -311,6 +317,13 @@ public partial class DeploymentRunPage
         {
             _self = DotNetObjectReference.Create(this);
             _keys = await (await KeysModuleAsync()).InvokeAsync<IJSObjectReference>("listen", _stopping.Token, _self);
+        }
+
+        if (_signRefusalScrollPending && _signRefusal is { } refused)
+        {
+            // A refusal that still happens (the state moved since the page drew the button): on screen, beside the button.
+            _signRefusalScrollPending = false;
+            await Scroll.ScrollIntoViewAsync($"[data-testid=signature-{refused.Kind.ToString().ToLowerInvariant()}] [data-testid=refusal]", MudBlazor.ScrollBehavior.Auto);
         }
     }
 

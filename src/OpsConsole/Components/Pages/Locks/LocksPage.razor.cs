@@ -195,8 +195,6 @@ public sealed partial class LocksPage
             + " Recorded with your reason.";
     }
 
-    private async Task CopyAsync(string text) => await (await ModuleAsync()).InvokeVoidAsync("copyText", _stopping.Token, text);
-
     private async Task ExportAsync()
     {
         var rows = _gridQuery.Filtered(Shown is { } view ? GridRows(view) : []);

@@ -8,8 +8,6 @@ public static class StripeFormat
 {
     public static string Count(long count, string one, string? many = null) => $"{count} {(count == 1 ? one : many ?? one + "s")}";
 
-    public static string Short(Guid id) => id.ToString()[..8];
-
     public static string Ago(DateTimeOffset at, DateTimeOffset now) => $"{Span(now - at)} ago";
 
     public static string TimeLeft(DateTimeOffset? until, DateTimeOffset now) => until switch
