@@ -1,4 +1,5 @@
 using Dapper;
+using OpsConsole.Core.Purchases.Drill;
 using OpsConsole.Testing;
 using OpsConsole.Testing.RealMarketplace;
 
@@ -77,9 +78,9 @@ public sealed class DropInGuaranteeTests(MarketplaceDatabase database) : Contrac
         var leads = await Data.LeadsAsync(2, 1.5m, Ct);
         var buyer = await Data.BuyerAsync(10, Ct);
 
-        var outcome = await AppCallReplay.BuyWithCreditsAsync(Database.DataSource, buyer, leads, Ct, completionCalls: 3);
+        var outcome = await AppCallReplay.BuyWithCreditsAsync(Database.DataSource, buyer, leads, completionCalls: 3, Ct);
 
-        Assert.Equal(PurchaseStage.Completed, outcome.Stage);
+        Assert.Equal(ReplayStage.Completed, outcome.Stage);
         Assert.Equal([true, true, true], outcome.CompletionSuccesses);
         Assert.StartsWith("already_completed", outcome.Error, StringComparison.Ordinal);
         var credits = await Data.CreditsAsync(buyer.WorkspaceId, Ct);
@@ -123,7 +124,7 @@ public sealed class DropInGuaranteeTests(MarketplaceDatabase database) : Contrac
 
         foreach (var lead in leads)
         {
-            Assert.Equal(PurchaseStage.Completed, (await AppCallReplay.BuyWithCreditsAsync(Database.DataSource, buyer, [lead], Ct)).Stage);
+            Assert.Equal(ReplayStage.Completed, (await AppCallReplay.BuyWithCreditsAsync(Database.DataSource, buyer, [lead], completionCalls: 1, Ct)).Stage);
         }
 
         var credits = await Data.CreditsAsync(buyer.WorkspaceId, Ct);
@@ -142,7 +143,7 @@ public sealed class DropInGuaranteeTests(MarketplaceDatabase database) : Contrac
         var purchase = await Data.PendingPurchaseAsync(late, leads, "credits", 1m, 2m, Ct);
         // The late buyer's reservation ran out; another buyer takes one of its leads.
         await Data.BackdateAsync(leads, null, Ct);
-        Assert.Equal(PurchaseStage.Completed, (await AppCallReplay.BuyWithCreditsAsync(Database.DataSource, other, [leads[0]], Ct)).Stage);
+        Assert.Equal(ReplayStage.Completed, (await AppCallReplay.BuyWithCreditsAsync(Database.DataSource, other, [leads[0]], completionCalls: 1, Ct)).Stage);
 
         var answer = await Data.CompleteCreditAsync(purchase, late.WorkspaceId, 2m, Ct);
 
@@ -162,9 +163,9 @@ public sealed class DropInGuaranteeTests(MarketplaceDatabase database) : Contrac
         var cardBuyer = await Data.BuyerAsync(0, Ct);
         var creditBuyer = await Data.BuyerAsync(10, Ct);
         var checkout = await AppCallReplay.StartCardCheckoutAsync(Database.DataSource, cardBuyer, leads, Ct);
-        Assert.Equal(PurchaseStage.CheckoutStarted, checkout.Stage);
+        Assert.Equal(ReplayStage.CheckoutStarted, checkout.Stage);
         await Data.BackdateAsync(leads, null, Ct);
-        Assert.Equal(PurchaseStage.Completed, (await AppCallReplay.BuyWithCreditsAsync(Database.DataSource, creditBuyer, [leads[1]], Ct)).Stage);
+        Assert.Equal(ReplayStage.Completed, (await AppCallReplay.BuyWithCreditsAsync(Database.DataSource, creditBuyer, [leads[1]], completionCalls: 1, Ct)).Stage);
 
         var payment = await AppCallReplay.DeliverCheckoutCompletedAsync(Database.DataSource, checkout.PurchaseId!.Value, Ct);
         var redelivery = await AppCallReplay.DeliverCheckoutCompletedAsync(Database.DataSource, checkout.PurchaseId.Value, Ct);

@@ -1,4 +1,5 @@
 using OpsConsole.Core.Purchases;
+using OpsConsole.Core.Purchases.Drill;
 using OpsConsole.Testing;
 using OpsConsole.Testing.RealMarketplace;
 using Xunit.Sdk;
@@ -35,12 +36,12 @@ public sealed class InvariantsTests : IAsyncLifetime, IDisposable
     }
 
     /// <summary>A credit purchase of two leads at 2 each, completed through the drop-in as the app makes it.</summary>
-    private async Task<(Buyer Buyer, Guid Purchase, Guid[] Leads)> CompletedPurchaseAsync()
+    private async Task<(AppBuyer Buyer, Guid Purchase, Guid[] Leads)> CompletedPurchaseAsync()
     {
         var leads = await _data.LeadsAsync(2, 2m, Ct);
         var buyer = await _data.BuyerAsync(10, Ct);
-        var outcome = await AppCallReplay.BuyWithCreditsAsync(_database.DataSource, buyer, leads, Ct);
-        Assert.Equal(PurchaseStage.Completed, outcome.Stage);
+        var outcome = await AppCallReplay.BuyWithCreditsAsync(_database.DataSource, buyer, leads, completionCalls: 1, Ct);
+        Assert.Equal(ReplayStage.Completed, outcome.Stage);
         return (buyer, outcome.PurchaseId!.Value, leads);
     }
 

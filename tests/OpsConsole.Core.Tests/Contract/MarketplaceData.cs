@@ -1,5 +1,6 @@
 using Dapper;
 using Npgsql;
+using OpsConsole.Core.Purchases.Drill;
 using OpsConsole.Testing;
 using OpsConsole.Testing.RealMarketplace;
 
@@ -43,10 +44,10 @@ internal sealed class MarketplaceData(NpgsqlDataSource dataSource)
 {
     public NpgsqlDataSource DataSource { get; } = dataSource;
 
-    public async Task<Buyer> BuyerAsync(decimal credits, CancellationToken cancellationToken)
+    public async Task<AppBuyer> BuyerAsync(decimal credits, CancellationToken cancellationToken)
     {
         var workspace = (await MarketSeed.WorkspacesAsync(DataSource, 1, credits, cancellationToken))[0];
-        return new Buyer(workspace, await MarketSeed.OwnerUserAsync(DataSource, workspace, cancellationToken));
+        return new AppBuyer(workspace, await MarketSeed.OwnerUserAsync(DataSource, workspace, cancellationToken));
     }
 
     public async Task<Guid[]> LeadsAsync(int count, decimal price, CancellationToken cancellationToken)
@@ -70,7 +71,7 @@ internal sealed class MarketplaceData(NpgsqlDataSource dataSource)
     }
 
     /// <summary>A pending purchase with one item per lead at <paramref name="itemPrice"/> and a total_price of <paramref name="totalPrice"/>.</summary>
-    public Task<Guid> PendingPurchaseAsync(Buyer buyer, IReadOnlyList<Guid> leadIds, string method, decimal itemPrice, decimal totalPrice, CancellationToken cancellationToken) =>
+    public Task<Guid> PendingPurchaseAsync(AppBuyer buyer, IReadOnlyList<Guid> leadIds, string method, decimal itemPrice, decimal totalPrice, CancellationToken cancellationToken) =>
         QuerySingleAsync<Guid>("""
             WITH p AS (
                 INSERT INTO marketplace_purchases (buyer_workspace_id, buyer_user_id, total_leads, total_price, payment_method, credits_used, status)
