@@ -141,7 +141,8 @@ public sealed class RunbookParserTests
 
         Assert.Contains(commands, c => c.Language == "bash" && c.Text.Contains("supabase db push", StringComparison.Ordinal));
         Assert.Contains(commands, c => c.Language == "typescript" && c.Text.Contains("mcp__supabase__apply_migration", StringComparison.Ordinal));
-        Assert.Contains(commands, c => c.Language == "sql" && c.Text.Contains("DROP FUNCTION IF EXISTS mark_leads_sold_bulk", StringComparison.Ordinal));
+        Assert.Contains(commands, c => c.Language == "sql" && c.Text.Contains("p.oid::regprocedure AS signature", StringComparison.Ordinal));
+        Assert.Contains(commands, c => c.Language == "bash" && c.Text.Contains("rollback_20260206000001.sql", StringComparison.Ordinal));
         Assert.DoesNotContain(runbook.Probes, p => p.Sql.Contains("DROP", StringComparison.OrdinalIgnoreCase) || p.Sql.Contains("GRANT", StringComparison.Ordinal));
     }
 
