@@ -42,6 +42,7 @@ public sealed class ConsoleOnRealMarketplaceTests
             marketplace.Server.RuntimeConnectionString(marketplace.ConnectionString),
             new Dictionary<string, string?> { ["Deployments:ListenForChanges"] = "false", ["Locks:LockTimeout"] = "00:00:00.500" });
         var (buyer, other) = (scene.Buyers[0].WorkspaceId, scene.Buyers[1].WorkspaceId);
+        await using var db = await marketplace.DataSource.OpenConnectionAsync(Ct);
 
         // The console's own traffic through the drop-in, and purchases in the marketplace's refund statuses.
         var purchases = services.GetRequiredService<IPurchaseService>();
@@ -49,7 +50,7 @@ public sealed class ConsoleOnRealMarketplaceTests
         Assert.Equal(PurchaseOutcome.Completed, bought.Outcome);
         var card = await purchases.ReserveForStripeAsync(other, [scene.LeadIds[2]], "real-marketplace-test", Ct);
         Assert.Equal(PurchaseOutcome.Reserved, card.Outcome);
-        var partlyRefunded = await marketplace.DataSource.QuerySingleAsync<Guid>("""
+        var partlyRefunded = await db.QuerySingleAsync<Guid>("""
             WITH p AS (
                 INSERT INTO marketplace_purchases (buyer_workspace_id, buyer_user_id, total_leads, total_price, payment_method, status,
                                                    refund_amount, created_at, completed_at)
@@ -58,7 +59,7 @@ public sealed class ConsoleOnRealMarketplaceTests
             SELECT id FROM p WHERE status = 'partially_refunded'
             """, new { W = other, U = scene.Buyers[1].UserId });
         // A balance off the formula by 7 for the credit views and checks to find.
-        await marketplace.DataSource.ExecuteAsync("UPDATE workspace_credits SET balance = balance + 7 WHERE workspace_id = @W", new { W = buyer });
+        await db.ExecuteAsync("UPDATE workspace_credits SET balance = balance + 7 WHERE workspace_id = @W", new { W = buyer });
 
         // Metrics: completed and partially_refunded kept their sale; refunded ended without one; the card checkout is pending.
         var metrics = await services.GetRequiredService<PurchaseMetricsQuery>().ReadAsync(MetricsWindow.OneHour, DateTimeOffset.UtcNow, Ct);
@@ -85,7 +86,7 @@ public sealed class ConsoleOnRealMarketplaceTests
         Assert.Equal(scene.LeadIds[1], Assert.Single(detail.Value.Items).LeadId);
 
         // Locks: a row lock on a lead, named with its seller, read through RLS as the runtime login.
-        var seller = await marketplace.DataSource.QuerySingleAsync<Guid>("SELECT workspace_id FROM leads WHERE id = @Id", new { Id = scene.LeadIds[3] });
+        var seller = await db.QuerySingleAsync<Guid>("SELECT workspace_id FROM leads WHERE id = @Id", new { Id = scene.LeadIds[3] });
         await using (var lockScene = new LockScene(marketplace.ConnectionString))
         {
             var holder = await lockScene.OpenAsync("real holder");
@@ -96,7 +97,7 @@ public sealed class ConsoleOnRealMarketplaceTests
             var snapshot = await LockKit.SnapshotWhenAsync(services.GetRequiredService<LockSnapshotQuery>(), s => s.Rows.ContainsKey(waiter.Pid));
             Assert.Null(snapshot.TimedOut);
             var row = snapshot.Rows[waiter.Pid];
-            Assert.Equal(("lead", scene.LeadIds[3], seller, (string?)null), (row.Kind, row.RowId, row.OwnerId, row.Unresolved));
+            Assert.Equal<(string?, Guid?, Guid?, string?)>(("lead", scene.LeadIds[3], seller, null), (row.Kind, row.RowId, row.OwnerId, row.Unresolved));
         }
 
         // Overview: every card read without an error.
