@@ -17,105 +17,183 @@ using OpsConsole.Testing.RealMarketplace;
 namespace OpsConsole.Core.Tests.RealMarketplace;
 
 /// <summary>
-/// The console on a marketplace as a team that deployed the guide has it: the schema built from the facts with the
-/// shipped fix and the app's traffic on it, then the console's migrator (0001 journalled without running, 0002 the
-/// drop-in over the shipped fix), then every page's Core reads as the console's runtime login.
+/// A marketplace as a team that deployed the guide has it: the schema built from the facts with the shipped fix and
+/// the app's traffic on it, then the console's migrator (0001 journalled without running, 0002 the drop-in over the
+/// shipped fix), then the console's own traffic, purchases in the marketplace's refund statuses, a pending card
+/// checkout and one drifted balance. Services run as the console's runtime login.
 /// </summary>
-public sealed class ConsoleOnRealMarketplaceTests
+public sealed class MigratedRealMarketplace : IAsyncLifetime
 {
-    private static CancellationToken Ct => CancellationToken.None;
+    private RealMarketplaceDatabase? _marketplace;
 
-    [Fact]
-    public async Task Migrated_over_the_shipped_fix_every_pages_queries_answer_with_the_marketplaces_status_values()
+    public RealMarketplaceDatabase Marketplace => _marketplace!;
+
+    public ServiceProvider Services { get; private set; } = null!;
+
+    public MarketplaceScene Scene { get; private set; } = null!;
+
+    public MigrationResult Migrated { get; private set; } = null!;
+
+    public Guid Drifted => Scene.Buyers[0].WorkspaceId;
+
+    public Guid Bought { get; private set; }
+
+    public Guid CardCheckout { get; private set; }
+
+    public Guid PartlyRefunded { get; private set; }
+
+    public async Task InitializeAsync()
     {
-        await using var marketplace = await RealMarketplaceDatabase.CreateAsync(MarketplaceFix.Shipped, Ct);
-        var scene = await MarketplaceScene.CreateAsync(marketplace.DataSource, buyers: 2, leads: 6, price: 5m, balance: 100, Ct);
+        var ct = CancellationToken.None;
+        _marketplace = await RealMarketplaceDatabase.CreateAsync(MarketplaceFix.Shipped, ct);
+        Scene = await MarketplaceScene.CreateAsync(Marketplace.DataSource, buyers: 2, leads: 6, price: 5m, balance: 100, ct);
         // The app's traffic before the console: a credit purchase through the shipped fix.
-        var shipped = await AppCallReplay.BuyWithCreditsAsync(marketplace.AppDataSource, scene.Buyers[0], [scene.LeadIds[0]], 1, Ct);
+        var shipped = await AppCallReplay.BuyWithCreditsAsync(Marketplace.AppDataSource, Scene.Buyers[0], [Scene.LeadIds[0]], 1, ct);
         Assert.Equal(ReplayStage.Completed, shipped.Stage);
 
-        var migrated = await DatabaseMigrator.MigrateAsync(marketplace.ConnectionString, Ct);
+        Migrated = await DatabaseMigrator.MigrateAsync(Marketplace.ConnectionString, ct);
 
-        Assert.DoesNotContain(DatabaseMigrator.MarketplaceSchemaScript, migrated.AppliedScripts);
-        Assert.Contains("0002_fix_payment_race_conditions_20260206000001.sql", migrated.AppliedScripts);
-        await using var services = TestServices.Build(
-            marketplace.Server.RuntimeConnectionString(marketplace.ConnectionString),
+        Services = TestServices.Build(
+            Marketplace.Server.RuntimeConnectionString(Marketplace.ConnectionString),
             new Dictionary<string, string?> { ["Deployments:ListenForChanges"] = "false", ["Locks:LockTimeout"] = "00:00:00.500" });
-        var (buyer, other) = (scene.Buyers[0].WorkspaceId, scene.Buyers[1].WorkspaceId);
-        await using var db = await marketplace.DataSource.OpenConnectionAsync(Ct);
-
-        // The console's own traffic through the drop-in, and purchases in the marketplace's refund statuses.
-        var purchases = services.GetRequiredService<IPurchaseService>();
-        var bought = await purchases.PurchaseWithCreditsAsync(other, [scene.LeadIds[1]], "real-marketplace-test", Ct);
+        var other = Scene.Buyers[1].WorkspaceId;
+        var purchases = Services.GetRequiredService<IPurchaseService>();
+        var bought = await purchases.PurchaseWithCreditsAsync(other, [Scene.LeadIds[1]], "real-marketplace-test", ct);
         Assert.Equal(PurchaseOutcome.Completed, bought.Outcome);
-        var card = await purchases.ReserveForStripeAsync(other, [scene.LeadIds[2]], "real-marketplace-test", Ct);
+        Bought = bought.PurchaseId!.Value;
+        var card = await purchases.ReserveForStripeAsync(other, [Scene.LeadIds[2]], "real-marketplace-test", ct);
         Assert.Equal(PurchaseOutcome.Reserved, card.Outcome);
-        var partlyRefunded = await db.QuerySingleAsync<Guid>("""
+        CardCheckout = card.PurchaseId!.Value;
+        await using var db = await Marketplace.DataSource.OpenConnectionAsync(ct);
+        PartlyRefunded = await db.QuerySingleAsync<Guid>("""
             WITH p AS (
                 INSERT INTO marketplace_purchases (buyer_workspace_id, buyer_user_id, total_leads, total_price, payment_method, status,
                                                    refund_amount, created_at, completed_at)
                 VALUES (@W, @U, 1, 5, 'stripe', 'partially_refunded', 2.5, now(), now()), (@W, @U, 1, 5, 'stripe', 'refunded', 5, now(), now())
                 RETURNING id, status)
             SELECT id FROM p WHERE status = 'partially_refunded'
-            """, new { W = other, U = scene.Buyers[1].UserId });
+            """, new { W = other, U = Scene.Buyers[1].UserId });
         // A balance off the formula by 7 for the credit views and checks to find.
-        await db.ExecuteAsync("UPDATE workspace_credits SET balance = balance + 7 WHERE workspace_id = @W", new { W = buyer });
+        await db.ExecuteAsync("UPDATE workspace_credits SET balance = balance + 7 WHERE workspace_id = @W", new { W = Drifted });
+    }
 
-        // Metrics: completed and partially_refunded kept their sale; refunded ended without one; the card checkout is pending.
-        var metrics = await services.GetRequiredService<PurchaseMetricsQuery>().ReadAsync(MetricsWindow.OneHour, DateTimeOffset.UtcNow, Ct);
-        Assert.Equal((5L, 3L, 1L, 1L), (metrics.Current.Created, metrics.Current.Completed, metrics.Current.Failed, metrics.Current.Pending));
-
-        // Credits: the drifted workspace, by the full formula on numeric columns.
-        var drift = await services.GetRequiredService<CreditService>().ListDriftAsync(TestActors.Support, Ct);
-        Assert.True(drift.Succeeded, drift.Refusal?.Message);
-        var drifted = Assert.Single(drift.Value!);
-        Assert.Equal((buyer, 7m), (drifted.WorkspaceId, drifted.Discrepancy));
-
-        // Stripe: the card checkout is pending with its leads' reservation.
-        var stripe = await services.GetRequiredService<StripeOverview>().GetAsync(fresh: true, Ct);
-        var pending = Assert.Single(stripe.Pending);
-        Assert.Equal((card.PurchaseId!.Value, 1), (pending.PurchaseId, pending.LeadCount));
-
-        // Search and the purchase's page.
-        var search = await services.GetRequiredService<SearchResolver>().ResolveAsync(TestActors.Support, partlyRefunded.ToString(), Ct);
-        Assert.True(search.Succeeded, search.Refusal?.Message);
-        Assert.NotNull(search.Value!.Target);
-        var detail = await services.GetRequiredService<ObjectDetails>().GetPurchaseAsync(TestActors.Support, bought.PurchaseId!.Value, Ct);
-        Assert.True(detail.Succeeded, detail.Refusal?.Message);
-        Assert.Equal("completed", detail.Value!.Purchase.Status);
-        Assert.Equal(scene.LeadIds[1], Assert.Single(detail.Value.Items).LeadId);
-
-        // Locks: a row lock on a lead, named with its seller, read through RLS as the runtime login.
-        var seller = await db.QuerySingleAsync<Guid>("SELECT workspace_id FROM leads WHERE id = @Id", new { Id = scene.LeadIds[3] });
-        await using (var lockScene = new LockScene(marketplace.ConnectionString))
+    public async Task DisposeAsync()
+    {
+        if (Services is not null)
         {
-            var holder = await lockScene.OpenAsync("real holder");
-            var waiter = await lockScene.OpenAsync("real waiter");
-            await holder.RunAsync("BEGIN; SELECT 1 FROM leads WHERE id = @L FOR UPDATE", new { L = scene.LeadIds[3] });
-            waiter.Start("UPDATE leads SET sold_count = sold_count WHERE id = @L", new { L = scene.LeadIds[3] });
-            await lockScene.WaitUntilWaitingAsync(waiter);
-            var snapshot = await LockKit.SnapshotWhenAsync(services.GetRequiredService<LockSnapshotQuery>(), s => s.Rows.ContainsKey(waiter.Pid));
-            Assert.Null(snapshot.TimedOut);
-            var row = snapshot.Rows[waiter.Pid];
-            Assert.Equal<(string?, Guid?, Guid?, string?)>(("lead", scene.LeadIds[3], seller, null), (row.Kind, row.RowId, row.OwnerId, row.Unresolved));
+            await Services.DisposeAsync();
         }
 
-        // Overview: every card read without an error.
-        var overview = services.GetRequiredService<OverviewService>();
-        await overview.RefreshAsync(Ct);
-        Assert.Null(overview.Current.ReadError);
+        if (_marketplace is not null)
+        {
+            await _marketplace.DisposeAsync();
+        }
+    }
+}
 
-        // The run's checks: every one answers (none fails on the database), the drop-in's functions are counted and
-        // granted, and the credit checks find exactly the drifted workspace.
-        var deployments = services.GetRequiredService<IDeploymentService>();
+/// <summary>Every page's Core reads on <see cref="MigratedRealMarketplace"/>, one test per page.</summary>
+public sealed class ConsoleOnRealMarketplaceTests(MigratedRealMarketplace market) : IClassFixture<MigratedRealMarketplace>
+{
+    private static CancellationToken Ct => CancellationToken.None;
+
+    private T Get<T>() where T : notnull => market.Services.GetRequiredService<T>();
+
+    [Fact]
+    public void The_migrator_journals_the_marketplace_schema_without_running_it_and_applies_the_drop_in_over_the_shipped_fix()
+    {
+        Assert.DoesNotContain(DatabaseMigrator.MarketplaceSchemaScript, market.Migrated.AppliedScripts);
+        Assert.Contains("0002_fix_payment_race_conditions_20260206000001.sql", market.Migrated.AppliedScripts);
+    }
+
+    [Fact]
+    public async Task Metrics_count_completed_and_partially_refunded_as_kept_refunded_as_ended_and_the_card_checkout_as_pending()
+    {
+        var metrics = await Get<PurchaseMetricsQuery>().ReadAsync(MetricsWindow.OneHour, DateTimeOffset.UtcNow, Ct);
+
+        Assert.Equal((5L, 3L, 1L, 1L), (metrics.Current.Created, metrics.Current.Completed, metrics.Current.Failed, metrics.Current.Pending));
+    }
+
+    [Fact]
+    public async Task Credits_list_the_drifted_workspace_by_the_full_formula()
+    {
+        var drift = await Get<CreditService>().ListDriftAsync(TestActors.Support, Ct);
+
+        Assert.True(drift.Succeeded, drift.Refusal?.Message);
+        var drifted = Assert.Single(drift.Value!);
+        Assert.Equal((market.Drifted, 7m), (drifted.WorkspaceId, drifted.Discrepancy));
+    }
+
+    [Fact]
+    public async Task Stripe_shows_the_pending_card_checkout()
+    {
+        var stripe = await Get<StripeOverview>().GetAsync(fresh: true, Ct);
+
+        var pending = Assert.Single(stripe.Pending);
+        Assert.Equal((market.CardCheckout, 1), (pending.PurchaseId, pending.LeadCount));
+    }
+
+    [Fact]
+    public async Task Search_finds_a_purchase_and_its_page_shows_its_status_and_items()
+    {
+        var search = await Get<SearchResolver>().ResolveAsync(TestActors.Support, market.PartlyRefunded.ToString(), Ct);
+        Assert.True(search.Succeeded, search.Refusal?.Message);
+        Assert.NotNull(search.Value!.Target);
+
+        var detail = await Get<ObjectDetails>().GetPurchaseAsync(TestActors.Support, market.Bought, Ct);
+
+        Assert.True(detail.Succeeded, detail.Refusal?.Message);
+        Assert.Equal("completed", detail.Value!.Purchase.Status);
+        Assert.Equal(market.Scene.LeadIds[1], Assert.Single(detail.Value.Items).LeadId);
+    }
+
+    [Fact]
+    public async Task Locks_name_a_locked_lead_with_its_seller_read_through_the_marketplaces_row_level_security()
+    {
+        var lead = market.Scene.LeadIds[3];
+        await using var db = await market.Marketplace.DataSource.OpenConnectionAsync(Ct);
+        var seller = await db.QuerySingleAsync<Guid>("SELECT workspace_id FROM leads WHERE id = @Id", new { Id = lead });
+        await using var scene = new LockScene(market.Marketplace.ConnectionString);
+        var holder = await scene.OpenAsync("real holder");
+        var waiter = await scene.OpenAsync("real waiter");
+        await holder.RunAsync("BEGIN; SELECT 1 FROM leads WHERE id = @L FOR UPDATE", new { L = lead });
+        waiter.Start("UPDATE leads SET sold_count = sold_count WHERE id = @L", new { L = lead });
+        await scene.WaitUntilWaitingAsync(waiter);
+
+        var snapshot = await LockKit.SnapshotWhenAsync(Get<LockSnapshotQuery>(), s => s.Rows.ContainsKey(waiter.Pid));
+
+        Assert.Null(snapshot.TimedOut);
+        var row = snapshot.Rows[waiter.Pid];
+        Assert.Equal<(string?, Guid?, Guid?, string?)>(("lead", lead, seller, null), (row.Kind, row.RowId, row.OwnerId, row.Unresolved));
+    }
+
+    [Fact]
+    public async Task The_overview_reads_every_card_without_an_error()
+    {
+        var overview = Get<OverviewService>();
+
+        await overview.RefreshAsync(Ct);
+
+        Assert.Null(overview.Current.ReadError);
+        Assert.Contains(overview.Current.Credits!.Drift, d => d.WorkspaceId == market.Drifted);
+    }
+
+    [Fact]
+    public async Task The_runs_checks_all_answer_count_the_drop_ins_functions_and_find_the_drift_and_the_refunds()
+    {
+        var deployments = Get<IDeploymentService>();
         var run = await deployments.StartRunAsync(TestActors.Engineer, RunbookCatalog.RaceConditionFixes, null, Ct);
         Assert.True(run.Succeeded, run.Refusal?.Message);
+
         var checks = await deployments.RunProbesAsync(TestActors.Engineer, run.Value, null, Ct);
+
         Assert.True(checks.Succeeded, checks.Refusal?.Message);
         Assert.All(checks.Value!, c => Assert.DoesNotContain("Failed:", c.Verdict.Message, StringComparison.Ordinal));
-        var failing = checks.Value!.Where(c => !c.Verdict.Passed).ToList();
-        Assert.Equal(2, failing.Count);
-        Assert.All(failing, c => Assert.Equal((1, (object?)buyer), (c.Output.RowCount, c.Output.Rows[0][0])));
-        Assert.All(failing, c => Assert.Contains("FROM workspace_credits", c.Sql, StringComparison.Ordinal));
+        Assert.All(checks.Value!.Take(3), c => Assert.True(c.Verdict.Passed, c.Verdict.Message));
+        var credit = checks.Value!.Where(c => c.Sql.Contains("FROM workspace_credits", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, credit.Count);
+        Assert.All(credit, c => Assert.Equal((false, 1, (object?)market.Drifted), (c.Verdict.Passed, c.Output.RowCount, c.Output.Rows[0][0])));
+        // Ended in the last hour: two completed, one partially_refunded (kept), one refunded; the pending card checkout is not counted.
+        var success = Assert.Single(checks.Value!, c => c.Sql.Contains("success_rate_percent", StringComparison.Ordinal));
+        Assert.Equal((75m, 4L), (Convert.ToDecimal(success.Output.Rows[0][0], System.Globalization.CultureInfo.InvariantCulture), Convert.ToInt64(success.Output.Rows[0][1], System.Globalization.CultureInfo.InvariantCulture)));
     }
 }
