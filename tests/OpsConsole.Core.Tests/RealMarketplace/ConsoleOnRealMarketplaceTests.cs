@@ -152,18 +152,35 @@ public sealed class ConsoleOnRealMarketplaceTests(MigratedRealMarketplace market
         var lead = market.Scene.LeadIds[3];
         await using var db = await market.Marketplace.DataSource.OpenConnectionAsync(Ct);
         var seller = await db.QuerySingleAsync<Guid>("SELECT workspace_id FROM leads WHERE id = @Id", new { Id = lead });
-        await using var scene = new LockScene(market.Marketplace.ConnectionString);
-        var holder = await scene.OpenAsync("real holder");
-        var waiter = await scene.OpenAsync("real waiter");
-        await holder.RunAsync("BEGIN; SELECT 1 FROM leads WHERE id = @L FOR UPDATE", new { L = lead });
-        waiter.Start("UPDATE leads SET sold_count = sold_count WHERE id = @L", new { L = lead });
-        await scene.WaitUntilWaitingAsync(waiter);
+        var purchase = await LockKit.ReserveAsync(market.Marketplace.DataSource, market.Scene.Buyers[0].WorkspaceId, lead);
+        try
+        {
+            // The console's login sees its own sessions only (no pg_monitor here): the waiter is a completion it makes,
+            // waiting for a lead row a superuser session holds.
+            await using var holders = new LockScene(market.Marketplace.ConnectionString);
+            await using var console = new LockScene(market.Marketplace.Server.RuntimeConnectionString(market.Marketplace.ConnectionString));
+            var holder = await holders.OpenAsync("real holder");
+            var waiter = await console.OpenAsync("real checkout");
+            await holder.RunAsync("BEGIN; SELECT 1 FROM leads WHERE id = @L FOR UPDATE", new { L = lead });
+            waiter.Start(
+                "SELECT * FROM complete_credit_lead_purchase(p_purchase_id := @P, p_workspace_id := @W, p_credit_amount := 5)",
+                new { P = purchase, W = market.Scene.Buyers[0].WorkspaceId });
+            await holders.WaitUntilWaitingAsync(waiter);
 
-        var snapshot = await LockKit.SnapshotWhenAsync(Get<LockSnapshotQuery>(), s => s.Rows.ContainsKey(waiter.Pid));
+            var snapshot = await LockKit.SnapshotWhenAsync(Get<LockSnapshotQuery>(), s => s.Rows.ContainsKey(waiter.Pid));
 
-        Assert.Null(snapshot.TimedOut);
-        var row = snapshot.Rows[waiter.Pid];
-        Assert.Equal<(string?, Guid?, Guid?, string?)>(("lead", lead, seller, null), (row.Kind, row.RowId, row.OwnerId, row.Unresolved));
+            Assert.Null(snapshot.TimedOut);
+            var row = snapshot.Rows[waiter.Pid];
+            Assert.Equal<(string?, Guid?, Guid?, string?)>(("lead", lead, seller, null), (row.Kind, row.RowId, row.OwnerId, row.Unresolved));
+        }
+        finally
+        {
+            // The other tests count pending purchases and reservations: this one leaves none.
+            await db.ExecuteAsync("""
+                DELETE FROM marketplace_purchases WHERE id = @P;
+                UPDATE leads SET reserved_for_workspace_id = NULL, reserved_until = NULL WHERE id = @L;
+                """, new { P = purchase, L = lead });
+        }
     }
 
     [Fact]
