@@ -2,6 +2,7 @@ using Dapper;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using OpsConsole.Core.Purchases;
 
 namespace OpsConsole.Core.Demo;
 
@@ -19,14 +20,17 @@ public sealed record SlowCheckoutOutcome(string SlowCheckout, IReadOnlyList<Guid
 
 /// <summary>
 /// The lock views' part of the demo, run as the "slow checkout" incident scenario (<see cref="DemoScenarios"/>): a demo
-/// buyer's checkout reserves a lead and then stalls ("waiting for the card network") holding the lead's row lock,
-/// while two more demo buyers' checkouts queue for that row (<c>SELECT … FOR UPDATE</c>, which waits where the purchase functions' <c>NOWAIT</c> would give
-/// up), the second behind the first. <c>/locks</c> then shows a tree with the lead named, and an engineer can practise
-/// cancel and terminate: either frees the lead, and the first queued buyer buys it. Its sessions use application
-/// names of their own, so the console does not take them for its own sessions.
+/// buyer's checkout validates a lead (<c>validate_and_lock_leads_for_purchase</c>, which reserves it for the buyer) and
+/// then stalls in the same transaction ("waiting for the card network") holding the lead's row lock, while two more
+/// demo buyers' checkouts queue for that row (<c>SELECT … FOR UPDATE</c>, which waits where the function's <c>NOWAIT</c>
+/// would give up), the second behind the first. <c>/locks</c> then shows a tree with the lead named, and an engineer
+/// can practise cancel and terminate: either rolls the reservation back with the lock, and the first queued buyer,
+/// which validates the lead while it holds the row, buys it; the second then finds it reserved. Whoever got the
+/// lead then buys it through <see cref="IPurchaseService"/>, as the app would. Its sessions use application names of
+/// their own, so the console does not take them for its own sessions.
 /// </summary>
 public sealed partial class SlowCheckoutDemo(
-    IConfiguration configuration, DemoMarket market, TimeProvider time, ILogger<SlowCheckoutDemo> logger)
+    IConfiguration configuration, DemoMarket market, IPurchaseService purchases, TimeProvider time, ILogger<SlowCheckoutDemo> logger)
 {
     /// <summary>application_name of the slow checkout's session.</summary>
     public const string SlowCheckoutApplication = "demo slow checkout";
@@ -43,9 +47,8 @@ public sealed partial class SlowCheckoutDemo(
         await using var queuedSource = Source(QueuedBuyerApplication, ServiceCollectionExtensions.MigrationsConnectionStringName);
         await using var slow = await slowSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await slow.BeginTransactionAsync(cancellationToken);
-        var purchase = await slow.QuerySingleAsync<Guid>(new CommandDefinition(
-            "SELECT purchase_id FROM validate_and_lock_leads_for_purchase(@Buyer, ARRAY[@Lead]::uuid[], 'credits')",
-            new { Buyer = plan.SlowBuyer, plan.Lead }, transaction, cancellationToken: cancellationToken));
+        await slow.ExecuteAsync(new CommandDefinition(
+            ValidateSql, new { Buyer = plan.SlowBuyer, plan.Lead }, transaction, cancellationToken: cancellationToken));
 
         // Queued in order: each starts once the one before it waits, so the second queues behind the first.
         var queued = new List<Task<Guid?>>();
@@ -62,10 +65,9 @@ public sealed partial class SlowCheckoutDemo(
             await slow.ExecuteAsync(new CommandDefinition(
                 "SELECT pg_sleep(@Seconds) /* demo: the card network is slow */", new { Seconds = plan.Hold.TotalSeconds }, transaction,
                 commandTimeout: (int)plan.Hold.TotalSeconds + 30, cancellationToken: cancellationToken));
-            await slow.ExecuteAsync(new CommandDefinition(
-                "SELECT * FROM complete_credit_lead_purchase(@Purchase)", new { Purchase = purchase }, transaction, cancellationToken: cancellationToken));
             await transaction.CommitAsync(cancellationToken);
-            outcome = "completed";
+            var bought = await purchases.PurchaseWithCreditsAsync(plan.SlowBuyer, [plan.Lead], DemoTrafficService.Actor, cancellationToken);
+            outcome = bought.Outcome == PurchaseOutcome.Completed ? "completed" : bought.Outcome.ToString();
         }
         catch (PostgresException error) when (error.SqlState == PostgresErrorCodes.QueryCanceled)
         {
@@ -79,6 +81,10 @@ public sealed partial class SlowCheckoutDemo(
 
         return new SlowCheckoutOutcome(outcome, await Task.WhenAll(queued));
     }
+
+    // route.ts's validate call, with its argument names: locks the lead and reserves it for the buyer.
+    private const string ValidateSql =
+        "SELECT id FROM validate_and_lock_leads_for_purchase(p_lead_ids := ARRAY[@Lead]::uuid[], p_buyer_workspace_id := @Buyer)";
 
     /// <summary>
     /// A plan for one slow checkout: a lead of the pool and three buyers other than its seller (the first holds it),
@@ -102,35 +108,30 @@ public sealed partial class SlowCheckoutDemo(
         return others.Count < 3 ? null : new SlowCheckoutPlan(lead[0].Id, others[0], others[1..], hold);
     }
 
-    // A checkout that waits for the lead's row (until 30 s after the hold would end), then buys it if it is still available.
-    private static async Task<Guid?> QueueAsync(
+    // A checkout that waits for the lead's row (until 30 s after the hold would end), validates it while holding the row
+    // (so the buyer behind finds it reserved), then buys it. Null when the lead was sold or reserved by its turn.
+    private async Task<Guid?> QueueAsync(
         NpgsqlDataSource source, Guid buyer, Guid lead, TimeSpan hold, TaskCompletionSource waiting, CancellationToken cancellationToken)
     {
         try
         {
-            await using var connection = await source.OpenConnectionAsync(cancellationToken);
-            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            var patience = hold + TimeSpan.FromSeconds(30);
-            await connection.ExecuteAsync(new CommandDefinition(
-                "SELECT set_config('lock_timeout', @Timeout, true)", new { Timeout = $"{(long)patience.TotalMilliseconds}ms" }, transaction, cancellationToken: cancellationToken));
-            var locking = connection.ExecuteAsync(new CommandDefinition(
-                "SELECT 1 FROM leads WHERE id = @Lead FOR UPDATE", new { Lead = lead }, transaction, commandTimeout: (int)patience.TotalSeconds + 30, cancellationToken: cancellationToken));
-            _ = Task.Delay(TimeSpan.FromMilliseconds(300), cancellationToken).ContinueWith(_ => waiting.TrySetResult(), TaskScheduler.Default);
-            await locking;
-            var status = await connection.QuerySingleAsync<string>(new CommandDefinition(
-                "SELECT marketplace_status FROM leads WHERE id = @Lead", new { Lead = lead }, transaction, cancellationToken: cancellationToken));
-            if (status != "available")
+            await using (var connection = await source.OpenConnectionAsync(cancellationToken))
+            await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
             {
-                return null;
+                var patience = hold + TimeSpan.FromSeconds(30);
+                await connection.ExecuteAsync(new CommandDefinition(
+                    "SELECT set_config('lock_timeout', @Timeout, true)", new { Timeout = $"{(long)patience.TotalMilliseconds}ms" }, transaction, cancellationToken: cancellationToken));
+                var locking = connection.ExecuteAsync(new CommandDefinition(
+                    "SELECT 1 FROM leads WHERE id = @Lead FOR UPDATE", new { Lead = lead }, transaction, commandTimeout: (int)patience.TotalSeconds + 30, cancellationToken: cancellationToken));
+                _ = Task.Delay(TimeSpan.FromMilliseconds(300), cancellationToken).ContinueWith(_ => waiting.TrySetResult(), TaskScheduler.Default);
+                await locking;
+                // Sold or reserved for another buyer meanwhile: the function refuses (P0001), and this buyer gives up.
+                await connection.ExecuteAsync(new CommandDefinition(ValidateSql, new { Buyer = buyer, Lead = lead }, transaction, cancellationToken: cancellationToken));
+                await transaction.CommitAsync(cancellationToken);
             }
 
-            var purchase = await connection.QuerySingleAsync<Guid>(new CommandDefinition(
-                "SELECT purchase_id FROM validate_and_lock_leads_for_purchase(@Buyer, ARRAY[@Lead]::uuid[], 'credits')",
-                new { Buyer = buyer, Lead = lead }, transaction, cancellationToken: cancellationToken));
-            var completed = await connection.QuerySingleAsync<string>(new CommandDefinition(
-                "SELECT status FROM complete_credit_lead_purchase(@Purchase)", new { Purchase = purchase }, transaction, cancellationToken: cancellationToken));
-            await transaction.CommitAsync(cancellationToken);
-            return completed == "completed" ? purchase : null;
+            var bought = await purchases.PurchaseWithCreditsAsync(buyer, [lead], DemoTrafficService.Actor, cancellationToken);
+            return bought.Outcome == PurchaseOutcome.Completed ? bought.PurchaseId : null;
         }
         catch (NpgsqlException) when (!cancellationToken.IsCancellationRequested)
         {

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using OpsConsole.Core.Demo;
 using OpsConsole.Core.Locks;
+using OpsConsole.Core.Purchases;
 using OpsConsole.Testing;
 
 namespace OpsConsole.Core.Tests.Locks;
@@ -20,7 +21,8 @@ public sealed class SlowCheckoutDemoTests(MarketplaceDatabase database) : IClass
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Marketplace"] = database.SuperuserConnectionString }).Build();
         var demo = new SlowCheckoutDemo(
-            configuration, new DemoMarket(database.DataSource), TimeProvider.System, NullLogger<SlowCheckoutDemo>.Instance);
+            configuration, new DemoMarket(database.DataSource), services.GetRequiredService<IPurchaseService>(), TimeProvider.System,
+            NullLogger<SlowCheckoutDemo>.Instance);
 
         var running = demo.RunAsync(new SlowCheckoutPlan(leads[0], slowBuyer, [firstQueued, secondQueued], TimeSpan.FromSeconds(60)), CancellationToken.None);
         var snapshot = await LockKit.SnapshotWhenAsync(services.GetRequiredService<LockSnapshotQuery>(), s => s.Summary.WaitingSessions == 2);
