@@ -104,6 +104,8 @@ GRANT USAGE ON SCHEMA ops TO opsconsole_runtime;
 
 -- The marketplace's tables: grants and policies in 0004. The webhook event log: read and recorded.
 GRANT SELECT, INSERT, UPDATE ON ops.stripe_webhook_events TO opsconsole_runtime;
+-- The leads sold more than once (0004's trigger fills it): invariant 1 of the metrics and the integrity card.
+GRANT SELECT ON ops.double_sold_leads TO opsconsole_runtime;
 
 -- Audit and evidence: append and read only.
 REVOKE UPDATE, DELETE, TRUNCATE ON public.audit_logs, ops.deployment_events, ops.deployment_probe_results, ops.deployment_notes
