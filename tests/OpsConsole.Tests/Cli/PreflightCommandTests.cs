@@ -17,12 +17,13 @@ public sealed class PreflightCommandTests(MarketplaceDatabase database) : IClass
         var (exitCode, output, error) = await RunAsync(target.ConnectionString);
 
         Assert.True(exitCode == 0, error);
-        Assert.Contains("Installed fix: shipped (by signature)", output);
-        Assert.Contains("workspace_credits.balance integer", output);
-        Assert.Contains("leads.reserved_until (absent)", output);
-        Assert.Contains("drop-in converts workspace_credits.balance from integer to numeric(14,4)", output);
-        Assert.Contains("drop-in replaces complete_credit_lead_purchase(", output);
-        Assert.Contains("Rollback: payment_fix_rollback_state does not exist", output);
+        Assert.All(
+            [
+                "Installed fix: shipped (by signature)", "workspace_credits.balance integer", "leads.reserved_until (absent)",
+                "drop-in converts workspace_credits.balance from integer to numeric(14,4)", "drop-in replaces complete_credit_lead_purchase(",
+                "Rollback: payment_fix_rollback_state does not exist",
+            ],
+            line => Assert.Contains(line, output));
     }
 
     [Fact]
@@ -33,10 +34,12 @@ public sealed class PreflightCommandTests(MarketplaceDatabase database) : IClass
         var (exitCode, output, _) = await RunAsync(target.ConnectionString);
 
         Assert.Equal(0, exitCode);
-        Assert.Contains("Installed fix: our drop-in (body hashes match)", output);
-        Assert.Contains("restores complete_credit_lead_purchase(uuid,uuid,numeric)", output);
-        Assert.Contains("converts workspace_credits.balance back from numeric(14,4) to integer (fractions round)", output);
-        Assert.Contains("fractions round:", output);
+        Assert.All(
+            [
+                "Installed fix: our drop-in (body hashes match)", "restores complete_credit_lead_purchase(uuid,uuid,numeric)",
+                "converts workspace_credits.balance back from numeric(14,4) to integer (fractions round)", "fractions round:",
+            ],
+            line => Assert.Contains(line, output));
         Assert.DoesNotContain("  drop-in ", output);
     }
 
