@@ -193,6 +193,25 @@ public static class DatabaseMigrator
         return await command.ExecuteScalarAsync(cancellationToken) is true;
     }
 
+    /// <summary>The scripts in the journal (<c>ops.schema_versions</c>) in name order; null when the database has none. Reads only.</summary>
+    public static async Task<IReadOnlyList<string>?> ReadJournalAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        if (await ScalarAsync(connection, $"SELECT to_regclass('{JournalSchema}.{JournalTable}') IS NOT NULL", cancellationToken) is not true)
+        {
+            return null;
+        }
+
+        await using var command = new NpgsqlCommand($"SELECT scriptname FROM {JournalSchema}.{JournalTable} ORDER BY scriptname", connection);
+        List<string> scripts = [];
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            scripts.Add(Strip(reader.GetString(0)));
+        }
+
+        return scripts;
+    }
+
     /// <summary>The newest migration applied to the database, or null when none is (or the journal is missing).</summary>
     public static async Task<string?> GetCurrentVersionAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
