@@ -50,10 +50,8 @@ public sealed class RuntimeRoleTests(MarketplaceDatabase database) : IClassFixtu
             VALUES ('runtime_role_test', 'workspace', '{}', '{"actor": "test"}') RETURNING id
             """);
 
-        // The privileges come with service_role (UPDATE, DELETE); no policy lets the console's roles change a row, so
-        // row-level security leaves nothing for them to touch. TRUNCATE and DDL are refused outright.
-        Assert.Equal(0, await connection.ExecuteAsync("UPDATE audit_logs SET action = 'rewritten' WHERE id = @id", new { id }));
-        Assert.Equal(0, await connection.ExecuteAsync("DELETE FROM audit_logs WHERE id = @id", new { id }));
+        await RefusedAsync(connection, "UPDATE audit_logs SET action = 'rewritten'");
+        await RefusedAsync(connection, "DELETE FROM audit_logs");
         await RefusedAsync(connection, "TRUNCATE audit_logs");
         await RefusedAsync(connection, "ALTER TABLE audit_logs DISABLE TRIGGER ALL");
         await RefusedAsync(connection, "DROP TABLE audit_logs");
@@ -62,7 +60,7 @@ public sealed class RuntimeRoleTests(MarketplaceDatabase database) : IClassFixtu
     }
 
     [Fact]
-    public async Task The_drop_ins_functions_are_granted_to_service_role_and_the_probe_and_the_runtime_calls_them_as_a_member_of_service_role()
+    public async Task The_drop_ins_functions_are_granted_to_service_role_the_probe_and_the_runtime_which_is_no_member_of_service_role()
     {
         await using var connection = await OpenRuntimeAsync();
 
@@ -82,9 +80,9 @@ public sealed class RuntimeRoleTests(MarketplaceDatabase database) : IClassFixtu
                 "release_expired_lead_reservations()", "validate_and_lock_leads_for_purchase(uuid[],uuid)",
             ],
             grants.Select(g => g.Function));
-        Assert.All(grants, g => Assert.Equal("opsconsole_probe,service_role", g.Grantees));
+        Assert.All(grants, g => Assert.Equal("opsconsole_probe,opsconsole_runtime,service_role", g.Grantees));
         Assert.True(await connection.ExecuteScalarAsync<bool>("""
-            SELECT pg_has_role('service_role', 'MEMBER') AND NOT pg_has_role('opsconsole_owner', 'MEMBER')
+            SELECT NOT pg_has_role('service_role', 'MEMBER') AND NOT pg_has_role('opsconsole_owner', 'MEMBER')
                AND has_function_privilege('public.complete_credit_lead_purchase(uuid, uuid, numeric)', 'EXECUTE')
                AND has_function_privilege('public.validate_and_lock_leads_for_purchase(uuid[], uuid)', 'EXECUTE')
             """));
@@ -111,6 +109,10 @@ public sealed class RuntimeRoleTests(MarketplaceDatabase database) : IClassFixtu
     [InlineData("TRUNCATE public.leads")]
     [InlineData("DELETE FROM ops.accounts")]
     [InlineData("INSERT INTO public.workspaces (id, name, slug) VALUES (gen_random_uuid(), 'intruder', 'intruder')")]
+    [InlineData("DELETE FROM public.workspaces")]
+    [InlineData("UPDATE public.workspace_credits SET workspace_id = workspace_id")]
+    [InlineData("UPDATE public.leads SET sold_count = 0")]
+    [InlineData("UPDATE public.marketplace_purchases SET status = 'completed'")]
     [InlineData("UPDATE ops.deployment_templates SET markdown = 'rewritten'")]
     public async Task The_runtime_role_cannot_change_the_schema_or_write_beyond_what_the_console_does(string sql)
     {

@@ -87,6 +87,11 @@ GRANT SELECT ON public.workspaces, public.users, public.partners, public.leads, 
 GRANT REFERENCES ON public.workspaces, public.marketplace_purchases, public.leads TO opsconsole_owner;
 GRANT TRIGGER ON public.marketplace_purchases, public.audit_logs, public.leads TO opsconsole_owner;
 GRANT INSERT ON public.marketplace_purchases, public.marketplace_purchase_items, public.audit_logs TO opsconsole_runtime;
+-- The console buys as the app does, through the drop-in's functions, with EXECUTE of its own rather than
+-- membership of service_role (which would bring every table privilege of the marketplace; see 0030).
+GRANT EXECUTE ON FUNCTION public.validate_and_lock_leads_for_purchase(uuid[], uuid), public.complete_credit_lead_purchase(uuid, uuid, numeric),
+                          public.complete_stripe_lead_purchase(uuid, text), public.mark_leads_sold_bulk(uuid[]),
+                          public.release_expired_lead_reservations() TO opsconsole_runtime;
 GRANT UPDATE (duration_ms) ON public.marketplace_purchases TO opsconsole_runtime;
 GRANT UPDATE (balance, total_purchased, total_earned, total_used, updated_at) ON public.workspace_credits TO opsconsole_runtime;
 

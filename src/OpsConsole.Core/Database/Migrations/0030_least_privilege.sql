@@ -4,7 +4,7 @@
 --   opsconsole_owner    owns the console's objects: the schema ops and everything in it. The marketplace's
 --                       tables and the drop-in's functions keep their owner (on Supabase: postgres); the
 --                       owner role reads them through the grants and policies of 0004.
---   opsconsole_runtime  owns nothing; EXECUTE on the five functions through service_role, the reads and
+--   opsconsole_runtime  owns nothing; EXECUTE on the five functions (0004, never service_role), the reads and
 --                       writes the console's code makes, and on audit and evidence tables INSERT and
 --                       SELECT only: no UPDATE, DELETE, TRUNCATE, and no DDL anywhere.
 --   opsconsole_probe    SELECT on what the shipped runbook's checks read, and EXECUTE on the five functions
@@ -87,13 +87,13 @@ BEGIN
 END
 $database$;
 
--- 3. The runtime role. Membership of service_role gives EXECUTE on the five functions; granting it needs
---    ADMIN on service_role, so only when it is missing (the administrator may have granted it already).
+-- 3. The runtime role is NOT a member of service_role: that role carries every table privilege of the
+--    marketplace and its "Service role bypass" policies, which would let the console rewrite any credit row or
+--    delete workspaces. It calls the five functions through its own EXECUTE (0004) and reaches the tables only
+--    through the grants and policies of 0004. The probe is a member, for information_schema's sake (section 4);
+--    its checks run in read-only transactions.
 DO $service$
 BEGIN
-    IF NOT pg_has_role('opsconsole_runtime', 'service_role', 'MEMBER') THEN
-        GRANT service_role TO opsconsole_runtime;
-    END IF;
     IF NOT pg_has_role('opsconsole_probe', 'service_role', 'MEMBER') THEN
         GRANT service_role TO opsconsole_probe;
     END IF;
