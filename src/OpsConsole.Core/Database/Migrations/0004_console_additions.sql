@@ -88,6 +88,9 @@ GRANT REFERENCES ON public.workspaces, public.marketplace_purchases, public.lead
 GRANT TRIGGER ON public.marketplace_purchases, public.audit_logs, public.leads TO opsconsole_owner;
 GRANT INSERT ON public.marketplace_purchases, public.marketplace_purchase_items, public.audit_logs TO opsconsole_runtime;
 GRANT UPDATE (duration_ms) ON public.marketplace_purchases TO opsconsole_runtime;
+-- The refund queue (Core/Stripe/StripeRefunds): a refund Stripe issued moves refund_required to refunded or
+-- partially_refunded with the amount refunded. Through the same UPDATE policy as the durations.
+GRANT UPDATE (status, refund_amount) ON public.marketplace_purchases TO opsconsole_runtime;
 GRANT UPDATE (balance, total_purchased, total_earned, total_used, updated_at) ON public.workspace_credits TO opsconsole_runtime;
 
 -- RLS policies for the grants above (RLS applies to every role but the tables' owner and BYPASSRLS roles).
