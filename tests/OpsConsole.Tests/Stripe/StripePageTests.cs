@@ -109,7 +109,7 @@ public sealed class StripePageTests(MarketplaceDatabase database) : ConsoleBunit
         await using var connection = await database.DataSource.OpenConnectionAsync();
         Assert.Equal(("error", 0), await connection.QuerySingleAsync<(string, int)>(
             "SELECT min(outcome), count(*) FILTER (WHERE outcome = 'issued')::int FROM ops.stripe_refunds WHERE purchase_id = @Id", new { Id = refundId }));
-        Assert.Equal(0, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM audit_logs WHERE action = 'refund_issued' AND details->'details'->>'purchaseId' = @Id", new { Id = refundId.ToString() }));
+        Assert.Equal(0, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM audit_logs WHERE action = 'refund_issued' AND resource_id = @Id", new { Id = refundId }));
         await page.WaitForAssertionAsync(() => Assert.NotNull(page.Find($"[data-testid=refund-{refundId}] [data-testid=refund-error]")), Deadline);
     }
 
