@@ -25,6 +25,11 @@ public sealed record StripeCompletion(Guid PurchaseId, PurchaseOutcome Outcome);
 /// <summary>The row <c>complete_stripe_lead_purchase</c> returns.</summary>
 public sealed record StripeAnswer(bool Success, bool AlreadyCompleted, Guid[] LeadIdsMarked);
 
+/// <summary>A Stripe event as <c>ops.stripe_webhook_events</c> records it: its id and its type as Stripe named it.</summary>
+/// <param name="Id">The event id (<c>evt_...</c>).</param>
+/// <param name="Type">Its type (<c>payment_intent.succeeded</c>, <c>checkout.session.completed</c>, ...).</param>
+public sealed record StripeEventName(string Id, string Type);
+
 /// <summary>A pending purchase as route.ts inserts it: the purchase row, then one item per lead.</summary>
 /// <param name="BuyerWorkspaceId">buyer_workspace_id.</param>
 /// <param name="BuyerUserId">buyer_user_id (NOT NULL there).</param>
@@ -95,12 +100,17 @@ public sealed class MarketplaceFunctions(NpgsqlDataSource dataSource)
         SELECT id FROM users WHERE workspace_id = $1 ORDER BY (role = 'owner') DESC, created_at, id LIMIT 1
         """;
 
-    // First delivery of an event id inserts it; a repeat counts a delivery and moves last_received_at.
+    // First delivery of an event id inserts it; a repeat counts a delivery and moves last_received_at. The purchase's
+    // payment method comes back with it: complete_stripe_lead_purchase does not look at it, and a card payment must
+    // never complete a credit purchase.
     private const string RecordEventSql = """
-        INSERT INTO ops.stripe_webhook_events (event_id, type, purchase_id, payment_intent_id)
-        VALUES ($1, 'checkout.session.completed', $2, $3)
-        ON CONFLICT (event_id) DO UPDATE SET deliveries = ops.stripe_webhook_events.deliveries + 1, last_received_at = now()
-        RETURNING deliveries
+        WITH recorded AS (
+            INSERT INTO ops.stripe_webhook_events (event_id, type, purchase_id, payment_intent_id)
+            VALUES ($1, $4, $2, $3)
+            ON CONFLICT (event_id) DO UPDATE SET deliveries = ops.stripe_webhook_events.deliveries + 1, last_received_at = now()
+            RETURNING deliveries)
+        SELECT recorded.deliveries, (SELECT p.payment_method FROM marketplace_purchases AS p WHERE p.id = $2)
+        FROM recorded
         """;
 
     /// <summary><c>validate_and_lock_leads_for_purchase</c>: locks and reserves the leads for the buyer; one row per lead.</summary>
@@ -215,26 +225,31 @@ public sealed class MarketplaceFunctions(NpgsqlDataSource dataSource)
         return await TranslateAsync(() => CallStripeAsync(connection, null, purchaseId, downloadUrl, cancellationToken));
     }
 
+    /// <summary>The event type recorded when the caller does not name one: the webhook's usual completion event.</summary>
+    public const string DefaultStripeEventType = "checkout.session.completed";
+
     /// <summary>
-    /// A Stripe payment event for a purchase: recorded in <c>ops.stripe_webhook_events</c>, and on its first delivery
-    /// <c>complete_stripe_lead_purchase</c> as the webhook calls it, in one transaction.
+    /// A Stripe payment event for a purchase: recorded in <c>ops.stripe_webhook_events</c> (as a
+    /// <see cref="DefaultStripeEventType"/>), and on its first delivery <c>complete_stripe_lead_purchase</c> as the
+    /// webhook calls it, in one transaction.
     /// </summary>
     public Task<StripeCompletion> CompleteStripePurchaseAsync(
         Guid purchaseId, string stripeEventId, string paymentIntentId, CancellationToken cancellationToken) =>
-        ApplyStripeEventAsync(purchaseId, stripeEventId, paymentIntentId, null, null, cancellationToken);
+        ApplyStripeEventAsync(purchaseId, stripeEventId, DefaultStripeEventType, paymentIntentId, null, cancellationToken);
 
     /// <summary>
-    /// As <see cref="CompleteStripePurchaseAsync(Guid, string, string, CancellationToken)"/>, as <paramref name="actor"/>,
-    /// followed by <paramref name="record"/> in the same transaction: the record commits with the completion or not at all,
-    /// and may read the status word (<see cref="MarketplaceErrors.StripeStatusWord"/>) as
-    /// <c>current_setting('marketplace.stripe_status')</c>. A business error rolls both back.
+    /// As <see cref="CompleteStripePurchaseAsync(Guid, string, string, CancellationToken)"/> for <paramref name="stripeEvent"/>
+    /// (its type recorded as Stripe named it), followed by <paramref name="record"/> in the same
+    /// transaction: the record commits with the completion or not at all, and may read the status word
+    /// (<see cref="MarketplaceErrors.StripeStatusWord"/>) as <c>current_setting('marketplace.stripe_status')</c>.
+    /// A business error rolls both back.
     /// </summary>
     public Task<StripeCompletion> CompleteStripePurchaseAsync(
-        Guid purchaseId, string stripeEventId, string paymentIntentId, string actor, NpgsqlBatchCommand record, CancellationToken cancellationToken) =>
-        ApplyStripeEventAsync(purchaseId, stripeEventId, paymentIntentId, actor, record, cancellationToken);
+        Guid purchaseId, StripeEventName stripeEvent, string paymentIntentId, NpgsqlBatchCommand record, CancellationToken cancellationToken) =>
+        ApplyStripeEventAsync(purchaseId, stripeEvent.Id, stripeEvent.Type, paymentIntentId, record, cancellationToken);
 
     private async Task<StripeCompletion> ApplyStripeEventAsync(
-        Guid purchaseId, string stripeEventId, string paymentIntentId, string? actor, NpgsqlBatchCommand? record, CancellationToken cancellationToken)
+        Guid purchaseId, string stripeEventId, string eventType, string paymentIntentId, NpgsqlBatchCommand? record, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -242,11 +257,31 @@ public sealed class MarketplaceFunctions(NpgsqlDataSource dataSource)
         {
             await using var recordEvent = new NpgsqlCommand(RecordEventSql, connection, transaction)
             {
-                Parameters = { new() { Value = stripeEventId }, new() { Value = purchaseId }, new() { Value = paymentIntentId } },
+                Parameters =
+                {
+                    new() { Value = stripeEventId }, new() { Value = purchaseId }, new() { Value = paymentIntentId },
+                    new() { Value = eventType },
+                },
             };
-            if ((int)(await recordEvent.ExecuteScalarAsync(cancellationToken))! > 1)
+            int deliveries;
+            string? method;
+            await using (var recorded = await recordEvent.ExecuteReaderAsync(cancellationToken))
+            {
+                await recorded.ReadAsync(cancellationToken);
+                deliveries = recorded.GetInt32(0);
+                method = recorded.IsDBNull(1) ? null : recorded.GetString(1);
+            }
+
+            if (deliveries > 1)
             {
                 return PurchaseOutcome.Duplicate;
+            }
+
+            if (method is not null && method != PaymentMethod.Stripe.ToSql())
+            {
+                // Rolls back the event's record too: nothing about this payment is kept but the caller's log of it.
+                throw new MarketplaceException(PurchaseOutcome.Conflict, MarketplaceErrors.NotPayable,
+                    $"Purchase {purchaseId} is paid with {method}, not stripe");
             }
 
             var answer = await CallStripeAsync(connection, transaction, purchaseId, DownloadUrl(purchaseId), cancellationToken);
@@ -264,9 +299,9 @@ public sealed class MarketplaceFunctions(NpgsqlDataSource dataSource)
         });
 
         await using (var settings = new NpgsqlCommand(
-            "SELECT set_config('marketplace.stripe_status', $1, true), set_config('marketplace.actor', $2, true)", connection, transaction)
+            "SELECT set_config('marketplace.stripe_status', $1, true)", connection, transaction)
         {
-            Parameters = { new() { Value = MarketplaceErrors.StripeStatusWord(outcome) }, new() { Value = actor ?? "" } },
+            Parameters = { new() { Value = MarketplaceErrors.StripeStatusWord(outcome) } },
         })
         {
             await settings.ExecuteNonQueryAsync(cancellationToken);

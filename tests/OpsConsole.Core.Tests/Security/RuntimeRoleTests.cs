@@ -112,7 +112,6 @@ public sealed class RuntimeRoleTests(MarketplaceDatabase database) : IClassFixtu
     [InlineData("DELETE FROM public.workspaces")]
     [InlineData("UPDATE public.workspace_credits SET workspace_id = workspace_id")]
     [InlineData("UPDATE public.leads SET sold_count = 0")]
-    [InlineData("UPDATE public.marketplace_purchases SET status = 'completed'")]
     [InlineData("UPDATE ops.deployment_templates SET markdown = 'rewritten'")]
     public async Task The_runtime_role_cannot_change_the_schema_or_write_beyond_what_the_console_does(string sql)
     {

@@ -93,6 +93,9 @@ GRANT EXECUTE ON FUNCTION public.validate_and_lock_leads_for_purchase(uuid[], uu
                           public.complete_stripe_lead_purchase(uuid, text), public.mark_leads_sold_bulk(uuid[]),
                           public.release_expired_lead_reservations() TO opsconsole_runtime;
 GRANT UPDATE (duration_ms) ON public.marketplace_purchases TO opsconsole_runtime;
+-- The refund queue (Core/Stripe/StripeRefunds): a refund Stripe issued moves refund_required to refunded or
+-- partially_refunded with the amount refunded. Through the same UPDATE policy as the durations.
+GRANT UPDATE (status, refund_amount) ON public.marketplace_purchases TO opsconsole_runtime;
 GRANT UPDATE (balance, total_purchased, total_earned, total_used, updated_at) ON public.workspace_credits TO opsconsole_runtime;
 
 -- RLS policies for the grants above (RLS applies to every role but the tables' owner and BYPASSRLS roles).
