@@ -58,8 +58,13 @@ public sealed class DeploymentRunOutlineTests(MarketplaceDatabase fixture) : Dep
             blockers.Select(b => b.GetAttribute("href")![b.GetAttribute("href")!.IndexOf('#', StringComparison.Ordinal)..]));
         Assert.All(blockers, b => Assert.StartsWith($"deployments/{runId}#", b.GetAttribute("href"), StringComparison.Ordinal));
         Assert.Contains("(never run)", blockers[^1].TextContent, StringComparison.Ordinal);
-        // The sign-off panel lists the same blockers.
-        Assert.Equal(blockers.Count, cut.FindAll("[data-testid=approval-blockers] [data-testid=blocker]").Count);
+        // The sign-off panel lists the same blockers: the first ten, and the rest on "show all".
+        Assert.Equal(10, cut.FindAll("[data-testid=approval-blockers] [data-testid=blocker]").Count);
+        Assert.Equal($"Show all ({blockers.Count})", cut.Find("[data-testid=blockers-show-all]").TextContent.Trim());
+        await cut.FindAndClickAsync("[data-testid=blockers-show-all]");
+        await cut.WaitForAssertionAsync(() => Assert.Equal(
+            blockers.Select(b => b.GetAttribute("href")),
+            cut.FindAll("[data-testid=approval-blockers] [data-testid=blocker]").Select(b => b.GetAttribute("href"))), Wait);
         // Every link's target is on the page once followed: a link into a folded part opens it.
         foreach (var target in blockers.Select(b => b.GetAttribute("href")!.Split('#')[1]).Distinct().ToList())
         {
