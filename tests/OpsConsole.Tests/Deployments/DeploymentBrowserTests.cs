@@ -1,6 +1,8 @@
 using System.Text.RegularExpressions;
+using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
+using OpsConsole.Components.Pages.Deployments;
 using OpsConsole.Core.Accounts;
 using OpsConsole.Core.Deployments;
 using OpsConsole.Tests.Browser;
@@ -69,7 +71,11 @@ public sealed class DeploymentBrowserTests(BrowserFixture browser, ITestOutputHe
         // The address changes before the run page replaces the list, whose rows have status chips of their own.
         await Assertions.Expect(engineer.GetByTestId("deployment-run").GetByTestId("run-status")).ToHaveTextAsync("INCOMPLETE");
 
-        var final = (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.ItemsOf(SectionRole.FinalChecklist);
+        var loaded = await DeploymentScenario.LoadAsync(Service, runId);
+        var final = loaded.Runbook.ItemsOf(SectionRole.FinalChecklist);
+        // The final checklist is folded while earlier parts have open items: its heading opens it.
+        var finalPart = RunOutline.Of(loaded).Parts.Single(p => p.Head.Role == SectionRole.FinalChecklist);
+        await engineer.Locator($"[data-testid=part-toggle][data-key='{finalPart.Key}']").ClickAsync();
         foreach (var item in final)
         {
             await Tick(engineer, item.Key).ClickAsync();
@@ -77,7 +83,7 @@ public sealed class DeploymentBrowserTests(BrowserFixture browser, ITestOutputHe
         }
 
         await engineer.GetByTestId("run-checks").ClickAsync();
-        await Assertions.Expect(engineer.Locator("[data-testid=probe][data-result=pass]")).ToHaveCountAsync(10, new() { Timeout = 15_000 });
+        await Assertions.Expect(engineer.Locator("[data-testid=outline-check][data-state=Passing]")).ToHaveCountAsync(10, new() { Timeout = 15_000 });
         await engineer.GetByTestId("sign-deployed").ClickAsync();
         await Assertions.Expect(engineer.GetByTestId("signature-deployed").GetByTestId("signed-by")).ToHaveTextAsync("engineer");
 
@@ -103,6 +109,8 @@ public sealed class DeploymentBrowserTests(BrowserFixture browser, ITestOutputHe
         var record = await File.ReadAllTextAsync(await download.PathAsync());
         Assert.Contains("- Status: **COMPLETE**", record, StringComparison.Ordinal);
         Assert.Matches(@"\| Approved by \| manager \|", record);
+        await manager.GetByTestId("open-all").ClickAsync();
+        await Assertions.Expect(manager.Locator("[data-testid=probe][data-result=pass]")).ToHaveCountAsync(10);
         await manager.ScreenshotAsync(new() { Path = BrowserFixture.ArtifactPath("deployment-complete.png"), FullPage = true });
         await manager.GetByTestId("sign-off").ScreenshotAsync(new() { Path = BrowserFixture.ArtifactPath("deployment-complete-sign-off.png") });
         await manager.Locator("[data-testid=probe]").Nth(2).ScreenshotAsync(new() { Path = BrowserFixture.ArtifactPath("deployment-complete-probe.png") });
@@ -137,27 +145,117 @@ public sealed class DeploymentBrowserTests(BrowserFixture browser, ITestOutputHe
     }
 
     [Fact]
-    public async Task The_run_page_at_1440_by_900_shows_twenty_timeline_events_and_a_pager_before_and_after_a_check_run()
+    public async Task The_run_page_at_1440_by_900_fits_in_3000_px_at_start_and_4000_after_a_check_run_with_its_folds_opening()
+    {
+        const string drifted = "drifted for the run page height test";
+        try
+        {
+            var runId = await DeploymentScenario.StartAsync(Service);
+            var run = await DeploymentScenario.LoadAsync(Service, runId);
+            foreach (var item in run.Runbook.Items.Take(25))
+            {
+                Assert.True((await Service.SetItemAsync(DeploymentScenario.Engineer, runId, item.Key, ItemState.Checked, null, null, CancellationToken.None)).Succeeded);
+            }
+
+            var context = await browser.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new() { Width = 1440, Height = 900 } });
+            _contexts.Add(context);
+            var page = await browser.SignedInPageAsync(context, $"/deployments/{runId}", "engineer");
+            await Assertions.Expect(page.GetByTestId("outline")).ToBeVisibleAsync();
+            await Assertions.Expect(page.GetByTestId("part-toggle").First).ToBeAttachedAsync();
+            var atStart = await page.EvaluateAsync<int>("() => document.documentElement.scrollHeight");
+            await page.ScreenshotAsync(new() { Path = BrowserFixture.ArtifactPath("deployment-run-1440-start.png"), FullPage = true });
+
+            // The folds are buttons on the keyboard's path, saying whether they are open.
+            var parts = RunOutline.Of(run).Parts.Count;
+            await Assertions.Expect(page.Locator("button[data-testid=part-toggle][aria-expanded]")).ToHaveCountAsync(parts);
+
+            await page.GetByTestId("run-checks").ClickAsync();
+            await Assertions.Expect(page.Locator("[data-testid=outline-check][data-state=Passing]")).ToHaveCountAsync(10, new() { Timeout = 15_000 });
+            var afterChecks = await page.EvaluateAsync<int>("() => document.documentElement.scrollHeight");
+            output.WriteLine($"run page height at 1440x900: {atStart} px at start, {afterChecks} px after a check run");
+            await page.ScreenshotAsync(new() { Path = BrowserFixture.ArtifactPath("deployment-run-1440.png"), FullPage = true });
+            Assert.True(atStart < 3_000, $"the run page is {atStart} px tall at start");
+            Assert.True(afterChecks < 4_000, $"the run page is {afterChecks} px tall after a check run");
+
+            // Twelve workspaces whose balance disagrees with their totals: the credit checks fail with twelve rows each,
+            // more than a check shows before "show all". Removed at the end: the other tests here expect every check to pass.
+            await using (var connection = await browser.Database.DataSource.OpenConnectionAsync())
+            {
+                await connection.ExecuteAsync("""
+                    WITH w AS (INSERT INTO workspaces (id, name) SELECT gen_random_uuid(), @drifted FROM generate_series(1, 12) RETURNING id)
+                    INSERT INTO workspace_credits (workspace_id, balance, total_purchased) SELECT id, 10, 0 FROM w
+                    """, new { drifted });
+            }
+
+            // "All 10 checks passed" lies over the button (and stays while the pointer rests on it): the keyboard presses it.
+            await page.BringToFrontAsync();
+            await page.GetByTestId("run-checks").FocusAsync();
+            await page.Keyboard.PressAsync("Enter");
+            await Assertions.Expect(page.GetByTestId("failed-checks")).ToBeVisibleAsync(new() { Timeout = 15_000 });
+            var withFailures = await page.EvaluateAsync<int>("() => document.documentElement.scrollHeight");
+            output.WriteLine($"run page height with failing checks open: {withFailures} px");
+
+            // A failing check's part opens by itself; its twelve rows show ten and "show all", which shows every row.
+            var audit = run.Runbook.Probes.Single(p => p.Title.StartsWith("Credit balance audit", StringComparison.Ordinal));
+            var card = page.Locator($"[data-testid=probe][data-key='{audit.Key}']");
+            await Assertions.Expect(card).ToHaveAttributeAsync("data-result", "fail");
+            await Assertions.Expect(card.Locator("[data-testid=probe-rows] tbody tr")).ToHaveCountAsync(10);
+            var showAll = card.GetByTestId("probe-rows-toggle");
+            await Assertions.Expect(showAll).ToHaveTextAsync(new Regex(@"Show all \((1[2-9]|[2-9]\d|\d{3,}) rows\)"));
+            await Assertions.Expect(showAll).ToHaveAttributeAsync("aria-expanded", "false");
+            await showAll.ClickAsync();
+            await Assertions.Expect(showAll).ToHaveAttributeAsync("aria-expanded", "true");
+            Assert.True(await card.Locator("[data-testid=probe-rows] tbody tr").CountAsync() >= 12);
+
+            // A folded part opens on a click of its heading and shows its items, which can be ticked.
+            var before = RunOutline.Of(run).Parts.First(p => p.Head.Role == SectionRole.PreDeployment);
+            var toggle = page.Locator($"[data-testid=part-toggle][data-key='{before.Key}']");
+            await Assertions.Expect(toggle).ToHaveAttributeAsync("aria-expanded", "false");
+            await Assertions.Expect(Item(page, before.Items[0].Key)).ToHaveCountAsync(0);
+            await toggle.ClickAsync();
+            await Assertions.Expect(toggle).ToHaveAttributeAsync("aria-expanded", "true");
+            foreach (var item in before.Items)
+            {
+                await Assertions.Expect(Item(page, item.Key)).ToBeVisibleAsync();
+            }
+
+            // The timeline is folded; opened, it pages by twenty.
+            await page.GetByTestId("timeline-toggle").ClickAsync();
+            await Assertions.Expect(page.GetByTestId("timeline-pager")).ToBeVisibleAsync();
+            await Assertions.Expect(page.GetByTestId("timeline-event")).ToHaveCountAsync(20);
+        }
+        finally
+        {
+            await using var connection = await browser.Database.DataSource.OpenConnectionAsync();
+            await connection.ExecuteAsync("""
+                DELETE FROM workspace_credits WHERE workspace_id IN (SELECT id FROM workspaces WHERE name = @drifted);
+                DELETE FROM workspaces WHERE name = @drifted;
+                """, new { drifted });
+        }
+    }
+
+    [Fact]
+    public async Task The_keyboard_reaches_a_parts_fold_and_Enter_opens_it()
     {
         var runId = await DeploymentScenario.StartAsync(Service);
-        foreach (var item in (await DeploymentScenario.LoadAsync(Service, runId)).Runbook.Items.Take(25))
+        var run = await DeploymentScenario.LoadAsync(Service, runId);
+        var steps = RunOutline.Of(run).Parts.First(p => p.Head.Role == SectionRole.Steps);
+        var page = await SignedInAsync("engineer", $"/deployments/{runId}");
+        await page.BringToFrontAsync();
+        var toggle = page.Locator($"[data-testid=part-toggle][data-key='{steps.Key}']");
+        await Assertions.Expect(toggle).ToHaveAttributeAsync("aria-expanded", "false");
+
+        // Tab from the part before it: its heading button, its items (each focusable), then this part's button.
+        await page.Locator($"[data-testid=part-toggle]").First.FocusAsync();
+        for (var i = 0; i < 200 && !await toggle.EvaluateAsync<bool>("e => e === document.activeElement"); i++)
         {
-            Assert.True((await Service.SetItemAsync(DeploymentScenario.Engineer, runId, item.Key, ItemState.Checked, null, null, CancellationToken.None)).Succeeded);
+            await page.Keyboard.PressAsync("Tab");
         }
 
-        var context = await browser.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new() { Width = 1440, Height = 900 } });
-        _contexts.Add(context);
-        var page = await browser.SignedInPageAsync(context, $"/deployments/{runId}", "engineer");
-        await Assertions.Expect(page.GetByTestId("timeline-pager")).ToBeVisibleAsync();
-        await Assertions.Expect(page.GetByTestId("timeline-event")).ToHaveCountAsync(20);
-        var atStart = await page.EvaluateAsync<int>("() => document.documentElement.scrollHeight");
-
-        await page.GetByTestId("run-checks").ClickAsync();
-        await Assertions.Expect(page.Locator("[data-testid=probe]")).ToHaveCountAsync(10, new() { Timeout = 15_000 });
-        await Assertions.Expect(page.GetByTestId("timeline-event")).ToHaveCountAsync(20);
-        var afterChecks = await page.EvaluateAsync<int>("() => document.documentElement.scrollHeight");
-        output.WriteLine($"run page height: {atStart} px at start, {afterChecks} px after a check run");
-        await page.ScreenshotAsync(new() { Path = BrowserFixture.ArtifactPath("deployment-run-1440.png"), FullPage = true });
+        await Assertions.Expect(toggle).ToBeFocusedAsync();
+        await page.Keyboard.PressAsync("Enter");
+        await Assertions.Expect(toggle).ToHaveAttributeAsync("aria-expanded", "true");
+        await Assertions.Expect(Item(page, steps.Items[0].Key)).ToBeVisibleAsync();
     }
 
     [Fact]

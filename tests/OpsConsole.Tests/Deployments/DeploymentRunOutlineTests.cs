@@ -1,5 +1,6 @@
 using Bunit;
 using Dapper;
+using Microsoft.Extensions.DependencyInjection;
 using OpsConsole.Core.Accounts;
 using OpsConsole.Components.Pages.Deployments;
 using OpsConsole.Core.Deployments;
@@ -57,10 +58,20 @@ public sealed class DeploymentRunOutlineTests(MarketplaceDatabase fixture) : Dep
             blockers.Select(b => b.GetAttribute("href")![b.GetAttribute("href")!.IndexOf('#', StringComparison.Ordinal)..]));
         Assert.All(blockers, b => Assert.StartsWith($"deployments/{runId}#", b.GetAttribute("href"), StringComparison.Ordinal));
         Assert.Contains("(never run)", blockers[^1].TextContent, StringComparison.Ordinal);
-        // Every link has its target on the page.
-        Assert.All(blockers, b => Assert.NotNull(cut.Find($"[id='{b.GetAttribute("href")!.Split('#')[1]}']")));
-        // The sign-off panel lists the same blockers.
-        Assert.Equal(blockers.Count, cut.FindAll("[data-testid=approval-blockers] [data-testid=blocker]").Count);
+        // The sign-off panel lists the same blockers: the first ten, and the rest on "show all".
+        Assert.Equal(10, cut.FindAll("[data-testid=approval-blockers] [data-testid=blocker]").Count);
+        Assert.Equal($"Show all ({blockers.Count})", cut.Find("[data-testid=blockers-show-all]").TextContent.Trim());
+        await cut.FindAndClickAsync("[data-testid=blockers-show-all]");
+        await cut.WaitForAssertionAsync(() => Assert.Equal(
+            blockers.Select(b => b.GetAttribute("href")),
+            cut.FindAll("[data-testid=approval-blockers] [data-testid=blocker]").Select(b => b.GetAttribute("href"))), Wait);
+        // Every link's target is on the page once followed: a link into a folded part opens it.
+        foreach (var target in blockers.Select(b => b.GetAttribute("href")!.Split('#')[1]).Distinct().ToList())
+        {
+            var link = $"[data-testid=outline-blockers] [data-testid=blocker][href$='#{target}']";
+            await cut.FindAndClickAsync(link);
+            await cut.WaitForAssertionAsync(() => Assert.NotNull(cut.Find($"[id='{target}']")), Wait);
+        }
     }
 
     [Fact]
@@ -95,7 +106,7 @@ public sealed class DeploymentRunOutlineTests(MarketplaceDatabase fixture) : Dep
     }
 
     [Fact]
-    public async Task A_finished_part_collapses_and_shows_again_and_unfinished_parts_offer_no_collapse()
+    public async Task A_finished_part_starts_folded_opens_on_its_heading_button_and_folds_again()
     {
         var runId = await DeploymentScenario.StartAsync(Service);
         var run = await DeploymentScenario.LoadAsync(Service, runId);
@@ -104,19 +115,93 @@ public sealed class DeploymentRunOutlineTests(MarketplaceDatabase fixture) : Dep
         SignInAs("engineer", OpsRoles.Engineer);
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
         var head = $"section[id='{part.Key}']";
+        var toggle = $"{head} [data-testid=part-toggle]";
 
-        await cut.WaitForElementAsync($"{head} [data-testid=section-collapse]", Wait);
-        await cut.FindAndClickAsync($"{head} [data-testid=section-collapse]");
+        await cut.WaitForElementAsync(toggle, Wait);
+        Assert.Equal("true", cut.Find(head).GetAttribute("data-collapsed"));
+        Assert.Equal("false", cut.Find(toggle).GetAttribute("aria-expanded"));
+        Assert.Equal("BUTTON", cut.Find(toggle).TagName);
+        Assert.Contains("Finished", cut.Find($"{head} [data-testid=section-collapsed]").TextContent, StringComparison.Ordinal);
+        Assert.All(part.Items, i => Assert.Empty(cut.FindAll($"[data-testid=item][data-key='{i.Key}']")));
+        Assert.Equal("true", cut.Find($"[data-testid=outline-part][data-key='{part.Key}']").GetAttribute("data-finished"));
+
+        await cut.FindAndClickAsync(toggle);
+
+        await cut.WaitForAssertionAsync(() => Assert.Equal("false", cut.Find(head).GetAttribute("data-collapsed")), Wait);
+        Assert.Equal("true", cut.Find(toggle).GetAttribute("aria-expanded"));
+        Assert.Equal(part.Items.Count, part.Items.Count(i => cut.FindAll($"[data-testid=item][data-key='{i.Key}']").Count == 1));
+
+        await cut.FindAndClickAsync(toggle);
 
         await cut.WaitForAssertionAsync(() => Assert.Equal("true", cut.Find(head).GetAttribute("data-collapsed")), Wait);
         Assert.All(part.Items, i => Assert.Empty(cut.FindAll($"[data-testid=item][data-key='{i.Key}']")));
-        Assert.Equal("true", cut.Find($"[data-testid=outline-part][data-key='{part.Key}']").GetAttribute("data-finished"));
-        Assert.Single(cut.FindAll("[data-testid=section-collapse]"));
 
-        await cut.FindAndClickAsync($"{head} [data-testid=section-collapse]");
-
+        // Reopening an item in a part folded while finished shows the part again.
+        Assert.True((await Service.SetItemAsync(DeploymentScenario.Engineer, runId, part.Items[0].Key, ItemState.Unchecked, null, null, CancellationToken.None)).Succeeded);
+        Services.GetRequiredService<DeploymentEventHub>().Publish(new DeploymentChange(runId, (await DeploymentScenario.LoadAsync(Service, runId)).LastEventId));
         await cut.WaitForAssertionAsync(() => Assert.Equal("false", cut.Find(head).GetAttribute("data-collapsed")), Wait);
-        Assert.Equal(part.Items.Count, part.Items.Count(i => cut.FindAll($"[data-testid=item][data-key='{i.Key}']").Count == 1));
+    }
+
+    [Fact]
+    public async Task At_start_only_the_current_part_sign_off_and_notes_are_open_and_every_part_has_a_fold_button()
+    {
+        var runId = await DeploymentScenario.StartAsync(Service);
+        var run = await DeploymentScenario.LoadAsync(Service, runId);
+        var outline = RunOutline.Of(run);
+        SignInAs("engineer", OpsRoles.Engineer);
+        var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
+        await cut.WaitForElementAsync("[data-testid=part-toggle]", Wait);
+
+        var open = cut.FindAll("[data-testid=part-toggle][aria-expanded=true]").Select(t => t.GetAttribute("data-key") ?? "").ToArray();
+        Assert.Equal(
+            [outline.Parts[0].Key, .. outline.Parts.Where(p => p.Head.Role is SectionRole.SignOff or SectionRole.Notes).Select(p => p.Key)],
+            open);
+        Assert.Equal(outline.Parts.Select(p => p.Key), cut.FindAll("[data-testid=part-toggle]").Select(t => t.GetAttribute("data-key") ?? ""));
+        // The current part's items are there to tick; a folded part's are not drawn.
+        Assert.Equal(outline.Parts[0].Items.Count, cut.FindAll("[data-testid=item]").Count);
+        Assert.Empty(cut.FindAll("[data-testid=probe]"));
+        Assert.NotEmpty(cut.FindAll("[data-testid=sign-deployed]"));
+        var withChecks = outline.Parts.First(p => p.Probes.Count > 0);
+        Assert.Contains($"0 of {withChecks.Probes.Count} checks passing, {withChecks.Probes.Count} never run",
+            cut.Find($"section[id='{withChecks.Key}'] [data-testid=section-collapsed]").TextContent, StringComparison.Ordinal);
+
+        // Next open item, once the first part is done, moves the page on: the next part with open items is open.
+        await TickAsync(runId, [.. outline.Parts[0].Items]);
+        Services.GetRequiredService<DeploymentEventHub>().Publish(new DeploymentChange(runId, (await DeploymentScenario.LoadAsync(Service, runId)).LastEventId));
+        await cut.WaitForAssertionAsync(() =>
+        {
+            Assert.Equal("true", cut.Find($"section[id='{outline.Parts[0].Key}']").GetAttribute("data-collapsed"));
+            Assert.Equal("false", cut.Find($"section[id='{outline.Parts[1].Key}']").GetAttribute("data-collapsed"));
+        }, Wait);
+    }
+
+    [Fact]
+    public async Task A_check_with_more_than_ten_rows_shows_ten_and_a_show_all_button_that_shows_every_row()
+    {
+        string?[][] rows = [.. Enumerable.Range(1, 25).Select(i => new string?[] { $"w{i}", i.ToString(System.Globalization.CultureInfo.InvariantCulture) })];
+        var cut = Render<ProbeRows>(p => p.Add(x => x.Columns, ["workspace_id", "discrepancy"]).Add(x => x.Rows, rows));
+
+        Assert.Equal(ProbeRows.ShownAtFirst, cut.FindAll("[data-testid=probe-rows] tbody tr").Count);
+        var toggle = cut.Find("[data-testid=probe-rows-toggle]");
+        Assert.Equal("Show all (25 rows)", toggle.TextContent.Trim());
+        Assert.Equal("false", toggle.GetAttribute("aria-expanded"));
+
+        await cut.FindAndClickAsync("[data-testid=probe-rows-toggle]");
+
+        await cut.WaitForAssertionAsync(() => Assert.Equal(25, cut.FindAll("[data-testid=probe-rows] tbody tr").Count), Wait);
+        Assert.Equal("true", cut.Find("[data-testid=probe-rows-toggle]").GetAttribute("aria-expanded"));
+        Assert.Contains("w25", cut.Markup, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_check_with_ten_rows_or_fewer_shows_them_all_with_no_button()
+    {
+        string?[][] rows = [.. Enumerable.Range(1, 10).Select(i => new string?[] { $"w{i}" })];
+        var cut = Render<ProbeRows>(p => p.Add(x => x.Columns, ["workspace_id"]).Add(x => x.Rows, rows));
+        await Task.CompletedTask;
+
+        Assert.Equal(10, cut.FindAll("[data-testid=probe-rows] tbody tr").Count);
+        Assert.Empty(cut.FindAll("[data-testid=probe-rows-toggle]"));
     }
 
     [Fact]

@@ -23,7 +23,10 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
         SignInAs("engineer", OpsRoles.Engineer);
 
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
-        await ElementOf(cut, "[data-testid=deployment-run]");
+        await ElementOf(cut, "[data-testid=open-all]");
+        // Parts fold; opened, the whole runbook is there.
+        await cut.FindAndClickAsync("[data-testid=open-all]");
+        await Eventually(cut, () => Assert.Empty(cut.FindAll("[data-testid=section][data-collapsed=true]")));
 
         var roles = cut.FindAll("[data-testid=section]").Select(s => s.GetAttribute("data-role") ?? "").Distinct().ToArray();
         Assert.Equal(
@@ -88,6 +91,8 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
             Assert.Equal("checked", row.GetAttribute("data-state"));
             Assert.StartsWith("Checked by engineer2 at ", row.QuerySelector("[data-testid=item-by]")!.TextContent.Trim(), StringComparison.Ordinal);
         });
+        await cut.FindAndClickAsync("[data-testid=timeline-toggle]");
+        await ElementOf(cut, "[data-testid=timeline-event]");
         var tick = Assert.Single(cut.FindAll("[data-testid=timeline-event]"), e => e.GetAttribute("data-action") == "item.checked");
         Assert.Contains("engineer2", tick.TextContent, StringComparison.Ordinal);
         Assert.Contains("\"state\": \"unchecked\"", tick.TextContent, StringComparison.Ordinal);
@@ -314,7 +319,14 @@ public sealed class DeploymentRunPageTests(MarketplaceDatabase database) : Deplo
         Assert.True(total > 20, $"{total} events");
         SignInAs("engineer", OpsRoles.Engineer);
         var cut = Render<DeploymentRunPage>(p => p.Add(x => x.Id, runId));
+        // The timeline is folded until asked for, with its count on the button.
+        var toggle = await ElementOf(cut, "[data-testid=timeline-toggle]");
+        Assert.Equal("false", toggle.GetAttribute("aria-expanded"));
+        Assert.Contains($"Timeline ({total} events)", toggle.TextContent, StringComparison.Ordinal);
+        Assert.Empty(cut.FindAll("[data-testid=timeline-event]"));
+        await cut.FindAndClickAsync("[data-testid=timeline-toggle]");
         await ElementOf(cut, "[data-testid=timeline-pager]");
+        Assert.Equal("true", cut.Find("[data-testid=timeline-toggle]").GetAttribute("aria-expanded"));
 
         Assert.Equal(20, cut.FindAll("[data-testid=timeline-event]").Count);
         Assert.Equal($"1–20 of {total}", cut.Find("[data-testid=timeline-range]").TextContent);

@@ -28,8 +28,13 @@ public partial class DeploymentRunPage
     private string? _note;
     private bool _busy;
     private RunOutline? _outline;
-    private readonly HashSet<string> _collapsed = [];
+    // Folds the reader set; a part neither opened nor folded by them follows RunOutline.OpensByDefault. A part folded
+    // while finished (the value) opens again by itself once someone reopens an item in it.
+    private readonly HashSet<string> _opened = [];
+    private readonly Dictionary<string, bool> _folded = [];
     private readonly HashSet<string> _openReference = [];
+    private bool _timelineOpen;
+    private string? _revealed;
     private readonly Dictionary<string, ChecklistItemRow> _rows = [];
 
     // The copy button's label and icon as one markup frame (in every command block of every open tab).
@@ -62,6 +67,9 @@ public partial class DeploymentRunPage
     [Inject]
     private IScrollManager Scroll { get; set; } = default!;
 
+    [Inject]
+    private NavigationManager Navigation { get; set; } = default!;
+
     private bool _signRefusalScrollPending;
 
     /// <summary>The run as shown (null while loading or when it cannot be shown).</summary>
@@ -71,7 +79,43 @@ public partial class DeploymentRunPage
     {
         // Subscribed before the first load, so no change falls in between.
         _subscription = Events.Subscribe(Id, OnChangeAsync);
+        Navigation.LocationChanged += OnLocationChanged;
         await ReloadAsync();
+        // A link from elsewhere (the overview's check links) to something in a folded part opens that part.
+        Reveal(FragmentOf(Navigation.Uri));
+    }
+
+    private static string? FragmentOf(string uri) => uri.IndexOf('#', StringComparison.Ordinal) is var at and >= 0 ? Uri.UnescapeDataString(uri[(at + 1)..]) : null;
+
+    private void OnLocationChanged(object? sender, Microsoft.AspNetCore.Components.Routing.LocationChangedEventArgs e) =>
+        _ = InvokeAsync(() =>
+        {
+            if (Reveal(FragmentOf(e.Location)))
+            {
+                StateHasChanged();
+            }
+        });
+
+    /// <summary>
+    /// Opens the part holding the element with id <paramref name="elementId"/> (links of the outline, the approval
+    /// blockers and the failed checks point into parts that may be folded) and scrolls to it once it is drawn.
+    /// </summary>
+    internal bool Reveal(string? elementId)
+    {
+        if (elementId is null || _outline?.PartHolding(elementId) is not { } part)
+        {
+            return false;
+        }
+
+        Open(part);
+        _revealed = elementId;
+        return true;
+    }
+
+    internal Task RevealAsync(string elementId)
+    {
+        Reveal(elementId);
+        return Task.CompletedTask;
     }
 
     internal async Task<bool> SetItemAsync(ChecklistItem item, ItemState state, string? reason)
@@ -200,14 +244,54 @@ public partial class DeploymentRunPage
     /// <summary>The address of an element of this page (the base href is the site's root, so a bare <c>#id</c> would leave the page).</summary>
     internal string Href(string elementId) => $"deployments/{Id}#{elementId}";
 
-    // A part folds only while finished: one that someone reopened shows itself again.
-    private bool IsCollapsed(RunPart part) => part.IsFinished && _collapsed.Contains(part.Key);
+    private bool IsCollapsed(RunPart part)
+    {
+        if (_opened.Contains(part.Key))
+        {
+            return false;
+        }
+
+        if (_folded.TryGetValue(part.Key, out var foldedFinished))
+        {
+            return !(foldedFinished && !part.IsFinished);
+        }
+
+        return !_outline!.OpensByDefault(part);
+    }
+
+    /// <summary>The keys of the parts folded now.</summary>
+    private IReadOnlySet<string> CollapsedKeys => _outline is null ? new HashSet<string>() : _outline.Parts.Where(IsCollapsed).Select(p => p.Key).ToHashSet();
 
     internal void ToggleCollapsed(RunPart part)
     {
-        if (!_collapsed.Remove(part.Key))
+        if (IsCollapsed(part))
         {
-            _collapsed.Add(part.Key);
+            Open(part);
+        }
+        else
+        {
+            Fold(part);
+        }
+    }
+
+    private void Open(RunPart part)
+    {
+        _folded.Remove(part.Key);
+        _opened.Add(part.Key);
+    }
+
+    private void Fold(RunPart part)
+    {
+        _opened.Remove(part.Key);
+        _folded[part.Key] = part.IsFinished;
+    }
+
+    /// <summary>Opens every part (to read or search the whole runbook).</summary>
+    internal void OpenAll()
+    {
+        foreach (var part in _outline?.Parts ?? [])
+        {
+            Open(part);
         }
     }
 
@@ -236,7 +320,7 @@ public partial class DeploymentRunPage
     {
         foreach (var part in _outline?.Parts.Where(p => p.IsFinished) ?? [])
         {
-            _collapsed.Add(part.Key);
+            Fold(part);
         }
     }
 
@@ -303,8 +387,9 @@ public partial class DeploymentRunPage
     private async Task FocusItemAsync(string itemKey)
     {
         // An item of a folded part is shown again before it is focused.
-        if (_outline?.PartOf(itemKey) is { } part && _collapsed.Remove(part.Key))
+        if (_outline?.PartOf(itemKey) is { } part && IsCollapsed(part))
         {
+            Open(part);
             StateHasChanged();
         }
 
@@ -317,6 +402,13 @@ public partial class DeploymentRunPage
         {
             _self = DotNetObjectReference.Create(this);
             _keys = await (await KeysModuleAsync()).InvokeAsync<IJSObjectReference>("listen", _stopping.Token, _self);
+        }
+
+        if (_revealed is { } revealed)
+        {
+            // Drawn only now: the browser's own jump to the link's #fragment found nothing to scroll to.
+            _revealed = null;
+            await Scroll.ScrollIntoViewAsync($"[id='{revealed}']", MudBlazor.ScrollBehavior.Auto);
         }
 
         if (_signRefusalScrollPending && _signRefusal is { } refused)
@@ -364,6 +456,7 @@ public partial class DeploymentRunPage
     public async ValueTask DisposeAsync()
     {
         _subscription?.Dispose();
+        Navigation.LocationChanged -= OnLocationChanged;
         await _stopping.CancelAsync();
         try
         {

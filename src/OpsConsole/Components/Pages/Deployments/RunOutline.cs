@@ -36,6 +36,29 @@ public sealed class RunOutline
 
     /// <summary>The part an item belongs to.</summary>
     public RunPart? PartOf(string itemKey) => Parts.FirstOrDefault(p => p.Items.Any(i => i.Key == itemKey));
+
+    /// <summary>
+    /// The part the run is at: the first with an item neither checked nor N/A. The rollback is left out: it is done only
+    /// when a deployment is undone, and its open items would otherwise hold the page there on every run.
+    /// </summary>
+    public RunPart? Current => Parts.FirstOrDefault(p => p.Head.Role != SectionRole.Rollback && p.ItemsDone < p.Items.Count);
+
+    /// <summary>
+    /// Whether a part is open when the page opens: only what needs attention now (the current part, a part with a
+    /// failing check, and the parts with nothing to tick: sign-off and notes). Finished parts and the rest are folded,
+    /// so the page starts a screen or two tall rather than some 11,000 px.
+    /// </summary>
+    public bool OpensByDefault(RunPart part) =>
+        part == Current
+        || part.Probes.Any(p => part.StateOf(p) == ProbeState.Failing)
+        || (part.Items.Count == 0 && part.Probes.Count == 0);
+
+    /// <summary>The part holding the element of the run page with id <paramref name="elementId"/> (an item, a check, a section, the sign-off panel).</summary>
+    public RunPart? PartHolding(string elementId) => Parts.FirstOrDefault(p =>
+        p.Sections.Any(s => s.Key == elementId)
+        || p.Items.Any(i => RunAnchors.Item(i.Key) == elementId)
+        || p.Probes.Any(c => RunAnchors.Check(c.Key) == elementId)
+        || (elementId == RunAnchors.SignOff && p.Head.Role == SectionRole.SignOff));
 }
 
 /// <summary>A level-2 section and its subsections.</summary>
