@@ -96,6 +96,9 @@ GRANT UPDATE (duration_ms) ON public.marketplace_purchases TO opsconsole_runtime
 -- The refund queue (Core/Stripe/StripeRefunds): a refund Stripe issued moves refund_required to refunded or
 -- partially_refunded with the amount refunded. Through the same UPDATE policy as the durations.
 GRANT UPDATE (status, refund_amount) ON public.marketplace_purchases TO opsconsole_runtime;
+-- The /stripe page tells a card checkout still held from one whose reservation ended by the drop-in's own
+-- reservation time (marketplace.reservation_ttl), read through its helper rather than a copy of it.
+GRANT EXECUTE ON FUNCTION public.lead_reservation_interval() TO opsconsole_runtime;
 GRANT UPDATE (balance, total_purchased, total_earned, total_used, updated_at) ON public.workspace_credits TO opsconsole_runtime;
 
 -- RLS policies for the grants above (RLS applies to every role but the tables' owner and BYPASSRLS roles).
