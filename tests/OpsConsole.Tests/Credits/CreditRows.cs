@@ -13,7 +13,10 @@ internal static class CreditRows
         var id = (await MarketSeed.WorkspacesWithoutCreditsAsync(dataSource, 1))[0];
         await using var connection = await dataSource.OpenConnectionAsync();
         await connection.ExecuteAsync(
-            "INSERT INTO workspace_credits (workspace_id, balance, total_purchased) VALUES (@Id, @Balance, @Purchased)",
+            """
+            UPDATE workspaces SET name = 'Test ' || left(@Id::text, 8) WHERE id = @Id;
+            INSERT INTO workspace_credits (workspace_id, balance, total_purchased) VALUES (@Id, @Balance, @Purchased);
+            """,
             new { Id = id, Balance = balance, Purchased = purchased });
         return id;
     }
