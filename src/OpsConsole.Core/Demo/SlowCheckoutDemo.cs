@@ -22,11 +22,11 @@ public sealed record SlowCheckoutOutcome(string SlowCheckout, IReadOnlyList<Guid
 /// The lock views' part of the demo, run as the "slow checkout" incident scenario (<see cref="DemoScenarios"/>), on the
 /// marketplace's own calls only. A demo buyer double-clicks checkout: each click validates the lead
 /// (<c>validate_and_lock_leads_for_purchase</c>, which reserves it for the buyer and lets the same buyer validate it
-/// again) and inserts its pending purchase. The first click's completion (<c>complete_credit_lead_purchase</c>) then
-/// stalls in its transaction ("waiting for the card network") holding the lead's row lock, and the repeated clicks'
-/// completions wait for that row (the function locks its leads FOR UPDATE and waits, where validate's NOWAIT gives
+/// again) and inserts its pending purchase. One click's validate then stalls in its transaction ("waiting for the card
+/// network") holding the lead's row lock, and the other clicks' completions (<c>complete_credit_lead_purchase</c>) wait
+/// for that row (the function locks its leads FOR UPDATE and waits, where validate's NOWAIT gives
 /// up), one behind the other. <c>/locks</c> then shows a tree with the lead named, and an engineer can practise cancel
-/// and terminate: either rolls the slow completion back, the first repeated click's completion buys the lead, and
+/// and terminate: either rolls the slow validate back, the first repeated click's completion buys the lead, and
 /// the function's re-check fails the next one (the lead is sold). Its sessions use application names of their own,
 /// so the console does not take them for its own sessions.
 /// </summary>
@@ -47,22 +47,27 @@ public sealed partial class SlowCheckoutDemo(
         var slowFunctions = new MarketplaceFunctions(slowSource);
         var queuedFunctions = new MarketplaceFunctions(queuedSource);
 
-        // Every click validates and inserts before the slow completion takes the row: validate's NOWAIT would refuse after.
-        var slowPurchase = await ReserveAsync(slowFunctions, plan.Buyer, plan.Lead, cancellationToken);
+        // The repeated clicks validate and insert before the slow click takes the row: validate's NOWAIT would refuse after.
         var queuedPurchases = new List<PendingReservation?>();
         for (var click = 0; click < plan.RepeatedClicks; click++)
         {
             queuedPurchases.Add(await ReserveAsync(queuedFunctions, plan.Buyer, plan.Lead, cancellationToken));
         }
 
-        if (slowPurchase is null)
-        {
-            return new SlowCheckoutOutcome("not reserved", queuedPurchases.Select(_ => (Guid?)null).ToList());
-        }
-
+        // The slow click's validate holds the lead's row (and only it) in a transaction that stalls.
         await using var slow = await slowSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await slow.BeginTransactionAsync(cancellationToken);
-        var completion = await CompleteAsync(slow, transaction, plan.Buyer, slowPurchase, cancellationToken);
+        await using (var validate = new NpgsqlCommand(MarketplaceFunctions.ValidateSql, slow, transaction)
+        {
+            Parameters =
+            {
+                new() { Value = new[] { plan.Lead }, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Uuid },
+                new() { Value = plan.Buyer },
+            },
+        })
+        {
+            await validate.ExecuteNonQueryAsync(cancellationToken);
+        }
 
         // Queued in order: each starts once the one before it waits, so the second queues behind the first.
         var queued = new List<Task<Guid?>>();
@@ -86,7 +91,20 @@ public sealed partial class SlowCheckoutDemo(
                 "SELECT pg_sleep(@Seconds) /* demo: the card network is slow */", new { Seconds = plan.Hold.TotalSeconds }, transaction,
                 commandTimeout: (int)plan.Hold.TotalSeconds + 30, cancellationToken: cancellationToken));
             await transaction.CommitAsync(cancellationToken);
-            outcome = completion.Outcome == PurchaseOutcome.Completed ? "completed" : completion.Outcome.ToString();
+            // Then route.ts's insert and completion, as their own calls: a repeated click may have bought the lead by now.
+            var purchase = await ReserveAsync(slowFunctions, plan.Buyer, plan.Lead, cancellationToken);
+            CreditCompletion? completion = null;
+            try
+            {
+                completion = purchase is null ? null
+                    : await slowFunctions.CompleteCreditPurchaseAsync(purchase.Id, plan.Buyer, purchase.Total, cancellationToken);
+            }
+            catch (MarketplaceException)
+            {
+                // Refused (the lead is sold): the outcome below says so.
+            }
+
+            outcome = completion?.Outcome == PurchaseOutcome.Completed ? "completed" : "lead sold to a repeated click";
         }
         catch (PostgresException error) when (error.SqlState == PostgresErrorCodes.QueryCanceled)
         {
