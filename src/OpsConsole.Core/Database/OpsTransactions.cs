@@ -70,18 +70,30 @@ public sealed class OpsTransaction(NpgsqlConnection connection, NpgsqlTransactio
         connection.QuerySingleAsync<T>(Command(sql, parameters));
 
     /// <summary>
-    /// Writes the contract's <c>audit_logs</c> row for this action, in this transaction: it commits with the change or
-    /// not at all. <paramref name="details"/> is serialised as JSON (camelCase) and carries the actor's identity.
+    /// Writes the marketplace's <c>audit_logs</c> row for this action, in this transaction: it commits with the change or
+    /// not at all. <paramref name="details"/> is serialised as JSON (camelCase) into <c>new_values</c>; <c>metadata</c>
+    /// names the console's actor (an ops account, not a marketplace user: <c>user_id</c> stays NULL).
     /// </summary>
-    public Task<long> AuditAsync(string action, Guid? workspaceId, OpsActor actor, object details)
+    /// <param name="action">audit_logs.action.</param>
+    /// <param name="workspaceId">audit_logs.workspace_id.</param>
+    /// <param name="actor">Who acted in the console.</param>
+    /// <param name="details">What changed.</param>
+    /// <param name="resourceType">audit_logs.resource_type (NOT NULL there).</param>
+    /// <param name="resourceId">audit_logs.resource_id: the row acted on, when it has a uuid (a purchase, a workspace).</param>
+    public Task<Guid> AuditAsync(string action, Guid? workspaceId, OpsActor actor, object details, string resourceType = "workspace", Guid? resourceId = null)
     {
         const string sql = """
-            INSERT INTO audit_logs (action, workspace_id, actor, details)
-            VALUES (@Action, @WorkspaceId, @Actor, @Details::jsonb)
+            INSERT INTO audit_logs (action, workspace_id, resource_type, resource_id, new_values, metadata)
+            VALUES (@Action, @WorkspaceId, @ResourceType, @ResourceId, @Details::jsonb, @Metadata::jsonb)
             RETURNING id
             """;
-        var json = JsonSerializer.Serialize(new { actorId = actor.Id, details }, AuditJson);
-        return QuerySingleAsync<long>(sql, new { Action = action, WorkspaceId = workspaceId, Actor = actor.AuditName, Details = json });
+        var json = JsonSerializer.Serialize(details, AuditJson);
+        var metadata = JsonSerializer.Serialize(new { actor = actor.AuditName, actorId = actor.Id, source = "opsconsole" }, AuditJson);
+        return QuerySingleAsync<Guid>(sql, new
+        {
+            Action = action, WorkspaceId = workspaceId, ResourceType = resourceType, ResourceId = resourceId ?? workspaceId,
+            Details = json, Metadata = metadata,
+        });
     }
 
     private CommandDefinition Command(string sql, object? parameters) =>
