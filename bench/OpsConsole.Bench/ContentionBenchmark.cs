@@ -21,7 +21,7 @@ internal static class ContentionBenchmark
         Console.WriteLine($"Contention: {options.Rounds} rounds of {BurstsPerRound} bursts, {Buyers} buyers on {HotLeads} leads");
         var connectionString = await server.CreateMarketplaceAsync("bench_contention", cancellationToken);
         await using var data = NpgsqlDataSource.Create(connectionString);
-        var sellers = await MarketSeed.WorkspacesWithoutCreditsAsync(data, 4, cancellationToken);
+        var sellers = await MarketSeed.WorkspacesAsync(data, 4, 0m, cancellationToken);
         var buyers = await MarketSeed.WorkspacesAsync(data, Buyers, 1_000_000_000m, cancellationToken);
         var deadlocksBefore = await MarketSeed.DeadlocksAsync(connectionString, cancellationToken);
 

@@ -24,7 +24,7 @@ internal static class LockBenchmarks
     {
         var connectionString = await server.CreateMarketplaceAsync("bench_locks", cancellationToken);
         await using var data = NpgsqlDataSource.Create(connectionString);
-        var sellers = await MarketSeed.WorkspacesWithoutCreditsAsync(data, 20, cancellationToken);
+        var sellers = await MarketSeed.WorkspacesAsync(data, 20, 0m, cancellationToken);
         var leads = await MarketSeed.ListedLeadsAsync(data, sellers, Chains * (Waiters + 1) / sellers.Length + 1, 10m, cancellationToken);
         await using var services = BenchServer.Services(connectionString, new Dictionary<string, string?>
         {

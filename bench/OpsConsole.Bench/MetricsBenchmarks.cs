@@ -153,7 +153,7 @@ internal static class MetricsBenchmarks
         await connection.ExecuteAsync(new CommandDefinition("""
             CLUSTER marketplace_purchases USING marketplace_purchases_created_at_idx;
             CLUSTER audit_logs USING audit_logs_action_created_at_idx;
-            CLUSTER ops.stripe_webhook_events USING stripe_webhook_events_last_received_at_idx
+            CLUSTER stripe_webhook_events USING stripe_webhook_events_last_received_at_idx
             """, commandTimeout: 3600, cancellationToken: cancellationToken));
         await connection.ExecuteAsync(new CommandDefinition("VACUUM ANALYZE", commandTimeout: 3600, cancellationToken: cancellationToken));
         return target;

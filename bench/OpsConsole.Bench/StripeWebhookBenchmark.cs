@@ -95,26 +95,17 @@ internal static class StripeWebhookBenchmark
         report.Add(name, "deliveries not answered completed", failures.ToString(System.Globalization.CultureInfo.InvariantCulture), "0", failures == 0);
     }
 
-    // Pending card purchases of one lead each, as the app makes them (validate for the buyer, then the pending purchase
-    // and its item), set-based in one statement (the reservation is not measured).
+    // Pending card purchases of one lead each, reserved set-based in one statement (the reservation is not measured).
     private static async Task<Guid[]> ReserveAsync(NpgsqlDataSource data, Guid[] sellers, Guid buyer, int count, CancellationToken cancellationToken)
     {
         var leads = await MarketSeed.ScatteredLeadsAsync(data, sellers, count, cancellationToken);
-        var user = await MarketSeed.OwnerUserAsync(data, buyer, cancellationToken);
         await using var connection = await data.OpenConnectionAsync(cancellationToken);
         return (await connection.QueryAsync<Guid>(new CommandDefinition("""
-            WITH reserved AS MATERIALIZED (
-                SELECT l.n, v.id AS lead_id, v.marketplace_price AS price, gen_random_uuid() AS purchase_id
-                FROM unnest(@Leads::uuid[]) WITH ORDINALITY AS l(id, n)
-                CROSS JOIN LATERAL validate_and_lock_leads_for_purchase(p_lead_ids := ARRAY[l.id], p_buyer_workspace_id := @Buyer) AS v),
-            purchases AS (
-                INSERT INTO marketplace_purchases (id, buyer_workspace_id, buyer_user_id, total_leads, total_price, payment_method, status)
-                SELECT r.purchase_id, @Buyer, @User, 1, r.price, 'stripe', 'pending' FROM reserved AS r),
-            items AS (
-                INSERT INTO marketplace_purchase_items (purchase_id, lead_id, price_at_purchase)
-                SELECT r.purchase_id, r.lead_id, r.price FROM reserved AS r)
-            SELECT purchase_id FROM reserved ORDER BY n
-            """, new { Leads = leads, Buyer = buyer, User = user }, commandTimeout: 600, cancellationToken: cancellationToken))).ToArray();
+            SELECT v.purchase_id
+            FROM unnest(@Leads::uuid[]) WITH ORDINALITY AS l(id, n)
+            CROSS JOIN LATERAL validate_and_lock_leads_for_purchase(@Buyer, ARRAY[l.id], 'stripe') AS v
+            ORDER BY l.n
+            """, new { Leads = leads, Buyer = buyer }, commandTimeout: 600, cancellationToken: cancellationToken))).ToArray();
     }
 
     private static async Task<PhaseResult> DirectPhaseAsync(MarketplaceFunctions functions, Guid[] purchases, CancellationToken cancellationToken)

@@ -35,7 +35,7 @@ internal static partial class ThroughputBenchmark
         Guid[] sellers, buyers;
         await using (var data = NpgsqlDataSource.Create(connectionString))
         {
-            sellers = await MarketSeed.WorkspacesWithoutCreditsAsync(data, 50, cancellationToken);
+            sellers = await MarketSeed.WorkspacesAsync(data, 50, 0m, cancellationToken);
             buyers = await MarketSeed.WorkspacesAsync(data, Buyers, 1_000_000_000m, cancellationToken);
         }
 

@@ -79,17 +79,6 @@ ALTER TABLE public.marketplace_purchases ALTER COLUMN credits_used TYPE NUMERIC(
 -- Card payments that arrive for leads sold meanwhile: the amount to refund.
 ALTER TABLE public.marketplace_purchases ADD COLUMN IF NOT EXISTS refund_required_at TIMESTAMPTZ;
 
--- EXECUTE that other roles were given on these functions (an operations console, say) survives their
--- re-creation: a re-applied migration must not silently take a caller's grant away.
-CREATE TEMP TABLE payment_fix_kept_grants ON COMMIT DROP AS
-SELECT DISTINCT p.proname::text AS proname, r.rolname::text AS rolname
-FROM pg_proc p CROSS JOIN LATERAL aclexplode(p.proacl) a JOIN pg_roles r ON r.oid = a.grantee
-WHERE p.pronamespace = 'public'::regnamespace
-  AND p.proname IN ('validate_and_lock_leads_for_purchase', 'complete_credit_lead_purchase', 'complete_stripe_lead_purchase',
-                    'mark_leads_sold_bulk', 'release_expired_lead_reservations', 'lead_reservation_interval')
-  AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner
-  AND r.rolname NOT IN ('anon', 'authenticated', 'service_role');
-
 -- Drop every overload of our names, so that exactly one signature of each exists afterwards.
 DO $$
 DECLARE f regprocedure;
@@ -105,11 +94,9 @@ BEGIN
   END LOOP;
 END $$;
 
--- How long a validated lead stays reserved for its buyer: 15 minutes, or the setting
--- marketplace.reservation_ttl (ALTER DATABASE ... SET marketplace.reservation_ttl = '30 seconds').
+-- How long a validated lead stays reserved for its buyer.
 CREATE FUNCTION public.lead_reservation_interval() RETURNS interval
-LANGUAGE sql STABLE
-AS $$ SELECT coalesce(nullif(current_setting('marketplace.reservation_ttl', true), '')::interval, interval '15 minutes') $$;
+LANGUAGE sql IMMUTABLE AS $$ SELECT interval '15 minutes' $$;
 
 -- Each function is a few set-based statements: the purchase path runs them per request, so every statement
 -- saved is latency and CPU saved (bench/README.md has the figures). Leads are always locked in id order
@@ -450,7 +437,7 @@ END;
 $$;
 
 DO $$
-DECLARE f regprocedure; r text;
+DECLARE f regprocedure;
 BEGIN
   FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
            WHERE p.pronamespace = 'public'::regnamespace
@@ -461,11 +448,6 @@ BEGIN
   LOOP
     EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC, anon, authenticated', f);
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO service_role', f);
-  END LOOP;
-  FOR f, r IN SELECT p.oid::regprocedure, k.rolname FROM payment_fix_kept_grants k
-              JOIN pg_proc p ON p.proname = k.proname AND p.pronamespace = 'public'::regnamespace
-  LOOP
-    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, r);
   END LOOP;
 END $$;
 

@@ -10,26 +10,29 @@ namespace OpsConsole.Testing;
 /// </summary>
 public static class MetricsRows
 {
-    /// <summary>A workspace to buy with, with its owner user (purchases need both) and no credit row.</summary>
-    public static async Task<Guid> BuyerAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken = default) =>
-        (await MarketSeed.WorkspacesWithoutCreditsAsync(dataSource, 1, cancellationToken)).Single();
+    /// <summary>A workspace to buy with (purchases need one).</summary>
+    public static async Task<Guid> BuyerAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var id = Guid.NewGuid();
+        await connection.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO workspaces (id, name) VALUES (@Id, 'metrics buyer')", new { Id = id }, cancellationToken: cancellationToken));
+        return id;
+    }
 
     /// <summary>
     /// <paramref name="count"/> purchases created at <paramref name="createdAt"/>, with the given status and method;
     /// <paramref name="durationMs"/> is the service's measurement, <paramref name="completedAfter"/> sets completed_at
-    /// (null leaves it unset). Bought by the workspace's owner user; one lead each, without items (the metrics read no
-    /// items).
+    /// (null leaves it unset).
     /// </summary>
     public static async Task PurchasesAsync(
         NpgsqlDataSource dataSource, Guid buyer, int count, DateTimeOffset createdAt, string status = "completed",
         string method = "credits", double? durationMs = null, TimeSpan? completedAfter = null, CancellationToken cancellationToken = default)
     {
         const string sql = """
-            INSERT INTO marketplace_purchases
-                (buyer_workspace_id, buyer_user_id, total_leads, status, payment_method, total_price, created_at, completed_at, duration_ms)
-            SELECT @Buyer, u.id, 1, @Status, @Method, 10, @CreatedAt, @CreatedAt + @CompletedAfter, @DurationMs
-            FROM generate_series(1, @Count),
-                 LATERAL (SELECT id FROM users WHERE workspace_id = @Buyer ORDER BY (role = 'owner') DESC, created_at, id LIMIT 1) AS u
+            INSERT INTO marketplace_purchases (id, buyer_workspace_id, status, payment_method, total_price, created_at, completed_at, duration_ms)
+            SELECT gen_random_uuid(), @Buyer, @Status, @Method, 10, @CreatedAt, @CreatedAt + @CompletedAfter, @DurationMs
+            FROM generate_series(1, @Count)
             """;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(sql, new
@@ -49,9 +52,8 @@ public static class MetricsRows
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition("""
-            INSERT INTO audit_logs (action, resource_type, workspace_id, metadata, created_at)
-            SELECT 'purchase_conflict', 'lead', @Buyer, '{"actor": "test", "reason": "locked", "source": "opsconsole"}'::jsonb, @At
-            FROM generate_series(1, @Count)
+            INSERT INTO audit_logs (action, workspace_id, actor, details, created_at)
+            SELECT 'purchase_conflict', @Buyer, 'test', '{}'::jsonb, @At FROM generate_series(1, @Count)
             """, new { Buyer = buyer, At = at.ToUniversalTime(), Count = count }, cancellationToken: cancellationToken));
     }
 
@@ -60,7 +62,7 @@ public static class MetricsRows
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition("""
-            INSERT INTO ops.stripe_webhook_events (event_id, type, deliveries, first_received_at, last_received_at)
+            INSERT INTO stripe_webhook_events (event_id, type, deliveries, first_received_at, last_received_at)
             VALUES ('evt_' || gen_random_uuid(), 'payment_intent.succeeded', @Deliveries, @At, @At)
             """, new { Deliveries = deliveries, At = lastReceivedAt.ToUniversalTime() }, cancellationToken: cancellationToken));
     }
@@ -70,34 +72,28 @@ public static class MetricsRows
     /// 30 days and shaped like the real thing: 97 % completed, 2 % failed, 1 % expired; 1 in 10 by card (with its
     /// webhook event, one in 20 delivered twice); a reported conflict for one attempt in 200. Each batch spreads
     /// over the whole 30 days (a golden-ratio sequence), so the last hour holds 1/720 of whatever was written.
-    /// <paramref name="buyers"/> are workspaces with a user (<see cref="MarketSeed.WorkspacesAsync"/>).
     /// </summary>
     public static async Task TrafficAsync(NpgsqlDataSource dataSource, Guid[] buyers, long from, long to, CancellationToken cancellationToken = default)
     {
         const string sql = """
-            WITH b AS MATERIALIZED (
-                SELECT w.ord, w.ws, (SELECT u.id FROM users AS u WHERE u.workspace_id = w.ws
-                                     ORDER BY (u.role = 'owner') DESC, u.created_at, u.id LIMIT 1) AS user_id
-                FROM unnest(@Buyers::uuid[]) WITH ORDINALITY AS w (ws, ord))
-            , p AS (
+            WITH p AS (
                 INSERT INTO marketplace_purchases
-                    (id, buyer_workspace_id, buyer_user_id, total_leads, status, payment_method, total_price, created_at, completed_at, duration_ms)
-                SELECT gen_random_uuid(), b.ws, b.user_id, 1,
+                    (id, buyer_workspace_id, status, payment_method, total_price, created_at, completed_at, duration_ms, reserved_until)
+                SELECT gen_random_uuid(), (@Buyers)[1 + n % cardinality(@Buyers)],
                        CASE WHEN n % 100 < 97 THEN 'completed' WHEN n % 100 < 99 THEN 'failed' ELSE 'expired' END,
                        CASE WHEN n % 10 = 0 THEN 'stripe' ELSE 'credits' END,
                        15.00, t, CASE WHEN n % 100 < 97 THEN t + CASE WHEN n % 10 = 0 THEN interval '90 seconds' ELSE interval '0' END END,
-                       CASE WHEN n % 10 <> 0 THEN 100 + (n * 7919) % 800 END
-                FROM generate_series(@From + 1, @To) AS n
-                JOIN b ON b.ord = 1 + n % cardinality(@Buyers::uuid[]),
+                       CASE WHEN n % 10 <> 0 THEN 100 + (n * 7919) % 800 END,
+                       t + interval '15 minutes'
+                FROM generate_series(@From + 1, @To) AS n,
                      LATERAL (SELECT now() - interval '30 days' * ((n * 0.6180339887498949) % 1)) AS ts(t)
-                RETURNING id, buyer_workspace_id, payment_method, created_at, status)
+                RETURNING id, payment_method, created_at, status)
             , events AS (
-                INSERT INTO ops.stripe_webhook_events (event_id, type, deliveries, first_received_at, last_received_at, purchase_id)
-                SELECT 'evt_' || id, 'checkout.session.completed', 1 + (abs(hashtext(id::text)) % 20 = 0)::int, created_at, created_at, id
+                INSERT INTO stripe_webhook_events (event_id, type, deliveries, first_received_at, last_received_at, purchase_id)
+                SELECT 'evt_' || id, 'payment_intent.succeeded', 1 + (abs(hashtext(id::text)) % 20 = 0)::int, created_at, created_at, id
                 FROM p WHERE payment_method = 'stripe' AND status = 'completed')
-            INSERT INTO audit_logs (action, resource_type, workspace_id, metadata, created_at)
-            SELECT 'purchase_conflict', 'lead', buyer_workspace_id, '{"actor": "bench", "reason": "locked", "source": "opsconsole"}'::jsonb, created_at
-            FROM p WHERE abs(hashtext(id::text)) % 200 = 0
+            INSERT INTO audit_logs (action, workspace_id, actor, details, created_at)
+            SELECT 'purchase_conflict', NULL, 'bench', '{}'::jsonb, created_at FROM p WHERE abs(hashtext(id::text)) % 200 = 0
             """;
         const long chunk = 1_000_000;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);

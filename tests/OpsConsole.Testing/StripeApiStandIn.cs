@@ -24,7 +24,6 @@ public sealed class StripeApiStandIn : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ConcurrentDictionary<string, Event> _events = new();
     private readonly ConcurrentDictionary<string, Lazy<Task<(int Status, string Json)>>> _idempotent = new();
-    private readonly ConcurrentDictionary<string, long> _paid = new();
     private int _refundsCreated;
     private int _eventListCalls;
 
@@ -50,12 +49,6 @@ public sealed class StripeApiStandIn : IAsyncDisposable
 
     /// <summary>Page size cap of the events list (small, to exercise pagination).</summary>
     public int MaxPageSize { get; set; } = 100;
-
-    /// <summary>
-    /// Records what <paramref name="paymentIntentId"/> charged (minor units): a full refund of it refunds that much.
-    /// A payment intent not recorded here charged 1000.
-    /// </summary>
-    public void Charged(string paymentIntentId, long amountMinor) => _paid[paymentIntentId] = amountMinor;
 
     /// <summary>Starts a stand-in on a free loopback port.</summary>
     public static async Task<StripeApiStandIn> StartAsync()
@@ -158,7 +151,7 @@ public sealed class StripeApiStandIn : IAsyncDisposable
         {
             ["id"] = $"re_{Guid.NewGuid():N}"[..27],
             ["object"] = "refund",
-            ["amount"] = _paid.TryGetValue(paymentIntent, out var charged) ? charged : 1000,
+            ["amount"] = 1000,
             ["currency"] = "usd",
             ["created"] = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
             ["payment_intent"] = paymentIntent,

@@ -46,20 +46,22 @@ public sealed record CreditRow(
 }
 
 /// <summary>One column of a credit row compared with what the marketplace's records say it should be.</summary>
-/// <param name="Column"><c>total_used</c>, or <c>balance</c> against the formula.</param>
+/// <param name="Column"><c>total_used</c> or <c>total_earned</c>, or <c>balance</c> against the formula.</param>
 /// <param name="Recorded">What the records (or, for the balance, the formula) say.</param>
 /// <param name="Row">What the row says.</param>
 /// <param name="Agrees">True when they agree.</param>
-/// <param name="Message">In words: "used 42.00 in 3 credit purchases, total_used says 0.00".</param>
+/// <param name="Message">In words: "earned 42.00 from 3 sales, total_earned says 0.00".</param>
 public sealed record ColumnFinding(string Column, decimal Recorded, decimal Row, bool Agrees, string Message);
 
 /// <summary>What the marketplace's own records say about a workspace, next to its credit row.</summary>
-/// <param name="UsedByRecords">Credits spent as a buyer: the items' total of its completed credit purchases.</param>
+/// <param name="UsedByRecords">Credits spent as a buyer: total of its completed credit purchases.</param>
 /// <param name="CreditPurchases">How many completed credit purchases.</param>
-/// <param name="Findings">total_used, then the balance against the formula (total_earned has no record to compare with).</param>
-/// <param name="Summary">One or two sentences: whether total_used is off, or that it agrees and only the balance is.</param>
+/// <param name="EarnedByRecords">Credits earned as a seller: items of completed purchases of its leads.</param>
+/// <param name="Sales">How many such items (leads sold).</param>
+/// <param name="Findings">total_used, total_earned, then the balance against the formula.</param>
+/// <param name="Summary">One or two sentences: which column is off, or that the records agree and only the balance is.</param>
 public sealed record CreditExplanation(
-    decimal UsedByRecords, int CreditPurchases, IReadOnlyList<ColumnFinding> Findings, string Summary);
+    decimal UsedByRecords, int CreditPurchases, decimal EarnedByRecords, int Sales, IReadOnlyList<ColumnFinding> Findings, string Summary);
 
 /// <summary>The fix the editor proposes: the deltas that make the row agree with the records and the formula.</summary>
 /// <param name="Deltas">The proposed deltas (all zero when nothing needs fixing).</param>
@@ -116,7 +118,7 @@ public sealed record CurrentCredit(string Version, CreditValues Values);
 
 /// <summary>One entry of a workspace's credit history, newest first.</summary>
 /// <param name="At">When.</param>
-/// <param name="Kind"><c>purchase</c> (as buyer) or <c>adjustment</c> (sellers are not credited at sale: their partners earn commission).</param>
+/// <param name="Kind"><c>purchase</c> (as buyer), <c>sale</c> (as seller) or <c>adjustment</c>.</param>
 /// <param name="Reference">The purchase id or the adjustment number.</param>
 /// <param name="Description">In words.</param>
 /// <param name="BalanceEffect">What it did to the balance (0 for a purchase paid by card).</param>

@@ -12,16 +12,12 @@ public static class CreditReconciliation
     /// <summary>The shortest reason accepted.</summary>
     public const int MinReasonLength = 10;
 
-    /// <summary>The largest absolute delta a <c>numeric(14,4)</c> column (the credit row's, the journal's) can take.</summary>
-    public const decimal MaxDelta = 9_999_999_999.9999m;
-
-    /// <summary>The decimals a credit column holds: prices are <c>numeric(10,4)</c>, so credits are counted to 4 places.</summary>
-    public const int Decimals = 4;
+    /// <summary>The largest absolute delta a <c>numeric(12,2)</c> column can take.</summary>
+    public const decimal MaxDelta = 9_999_999_999.99m;
 
     /// <summary>
-    /// Compares the row's <c>total_used</c> with the records (<paramref name="records"/>: what the purchase functions
-    /// debited) and proposes the deltas that make the row agree with them and with the formula. <c>total_earned</c>
-    /// (referrals, grants) has no record to compare with and is taken as the row says. The proposal is a default: the
+    /// Compares the row's <c>total_used</c> and <c>total_earned</c> with the records (<paramref name="records"/>) and
+    /// proposes the deltas that make the row agree with them and with the formula. The proposal is a default: the
     /// support person may choose another fix.
     /// </summary>
     public static (CreditExplanation Explanation, CreditProposal Proposal) Explain(
@@ -29,25 +25,29 @@ public static class CreditReconciliation
     {
         var used = new ColumnFinding("total_used", records.Used, row.TotalUsed, records.Used == row.TotalUsed,
             $"used {Money(records.Used)} in {Count(records.CreditPurchases, "credit purchase", "credit purchases")}, total_used says {Money(row.TotalUsed)}");
+        var earned = new ColumnFinding("total_earned", records.Earned, row.TotalEarned, records.Earned == row.TotalEarned,
+            $"earned {Money(records.Earned)} from {Count(records.Sales, "sale", "sales")}, total_earned says {Money(row.TotalEarned)}");
 
-        // The total the records support, and the balance that follows from it.
-        var fixedTotals = row with { TotalUsed = records.Used };
-        var deltas = new CreditDeltas(fixedTotals.ExpectedBalance - row.Balance, 0, 0, records.Used - row.TotalUsed);
+        // The totals the records support, and the balance that follows from them.
+        var fixedTotals = row with { TotalUsed = records.Used, TotalEarned = records.Earned };
+        var deltas = new CreditDeltas(fixedTotals.ExpectedBalance - row.Balance, 0, records.Earned - row.TotalEarned, records.Used - row.TotalUsed);
         var balance = new ColumnFinding("balance", row.ExpectedBalance, row.Balance, row.Discrepancy == 0,
             row.Discrepancy == 0
                 ? $"balance {Money(row.Balance)} matches total_purchased + total_earned - total_used"
                 : $"balance {Money(row.Balance)} is {Money(Math.Abs(row.Discrepancy))} {(row.Discrepancy > 0 ? "above" : "below")} total_purchased + total_earned - total_used = {Money(row.ExpectedBalance)}");
 
+        var off = new[] { used, earned }.Where(f => !f.Agrees).ToList();
         string summary;
         string proposal;
-        if (!used.Agrees)
+        if (off.Count > 0)
         {
-            summary = $"{used.Message}: total_used is off.";
+            summary = string.Join("; ", off.Select(f => f.Message)) + $": {string.Join(" and ", off.Select(f => f.Column))} "
+                + (off.Count == 1 ? "is" : "are") + " off.";
             proposal = "Make the row agree with the records: " + Describe(deltas) + ".";
         }
         else if (row.Discrepancy != 0)
         {
-            summary = $"total_used agrees with the records ({used.Message}); {balance.Message}.";
+            summary = $"total_used and total_earned agree with the records ({used.Message}; {earned.Message}); {balance.Message}.";
             proposal = "Move the balance to the formula: " + Describe(deltas) + ".";
         }
         else if (row.Balance < 0)
@@ -61,11 +61,11 @@ public static class CreditReconciliation
             proposal = "Nothing to fix.";
         }
 
-        var explanation = new CreditExplanation(records.Used, records.CreditPurchases, [used, balance], summary);
+        var explanation = new CreditExplanation(records.Used, records.CreditPurchases, records.Earned, records.Sales, [used, earned, balance], summary);
         return (explanation, new CreditProposal(deltas, row.Plus(deltas), proposal, deltas.LargestAbsolute > approvalThreshold));
     }
 
-    /// <summary>A bad request, or null: deltas within range and with 4 decimals at most, not all zero, a reason of 10+ characters.</summary>
+    /// <summary>A bad request, or null: deltas within range and with cents at most, not all zero, a reason of 10+ characters.</summary>
     public static Refusal? Validate(CreditDeltas? deltas, string? reason, string? ticket)
     {
         if (deltas is null)
@@ -80,10 +80,9 @@ public static class CreditReconciliation
                 return Refusal.Invalid($"{name} {value.ToString(CultureInfo.InvariantCulture)} is out of range (at most {Money(MaxDelta)} either way).");
             }
 
-            if (decimal.Round(value, Decimals) != value)
+            if (decimal.Round(value, 2) != value)
             {
-                return Refusal.Invalid(
-                    $"{name} {value.ToString(CultureInfo.InvariantCulture)} has more than {Decimals} decimals: credits are counted to {Decimals} places, as lead prices are.");
+                return Refusal.Invalid($"{name} {value.ToString(CultureInfo.InvariantCulture)} has more than two decimals: credits are counted in cents.");
             }
         }
 
@@ -102,8 +101,7 @@ public static class CreditReconciliation
             : Refusal.Invalid($"A reason of at least {MinReasonLength} characters is required: say why, so that the next person understands the change.");
 
     /// <summary>
-    /// The editor's balance rule: a balance may not become negative, nor more negative than it was (a row that drifted
-    /// below zero may be raised);
+    /// The rule of the balance guard (migration 0001): a balance may not become negative, nor more negative than it was;
     /// the same shape for the totals. Null when <paramref name="after"/> is allowed.
     /// </summary>
     public static Refusal? CheckRule(Guid workspaceId, CreditValues before, CreditValues after)
@@ -138,8 +136,8 @@ public static class CreditReconciliation
         return parts.Count == 0 ? "no change" : string.Join(", ", parts);
     }
 
-    /// <summary>An amount as the editor writes it: 1,234.50, and the fraction of a cent when there is one: 0.0525.</summary>
-    public static string Money(decimal value) => value.ToString("#,##0.00##", CultureInfo.InvariantCulture);
+    /// <summary>An amount as the editor writes it: 1,234.50.</summary>
+    public static string Money(decimal value) => value.ToString("#,##0.00", CultureInfo.InvariantCulture);
 
     /// <summary>An amount with its sign: +42.00, -18.25.</summary>
     public static string Signed(decimal value) => (value > 0 ? "+" : value < 0 ? "-" : "") + Money(Math.Abs(value));
@@ -153,7 +151,9 @@ public static class CreditReconciliation
     private static string Count(int n, string one, string many) => n == 1 ? $"1 {one}" : $"{n.ToString(CultureInfo.InvariantCulture)} {many}";
 }
 
-/// <summary>What the marketplace's records say a workspace spent in credits.</summary>
-/// <param name="Used">Items' total of its completed credit purchases as a buyer (what the purchase functions debited).</param>
+/// <summary>What the marketplace's records say a workspace spent and earned.</summary>
+/// <param name="Used">Total of its completed credit purchases as a buyer.</param>
 /// <param name="CreditPurchases">How many.</param>
-public sealed record MarketplaceRecords(decimal Used, int CreditPurchases);
+/// <param name="Earned">Items of completed purchases (any payment method) of its leads.</param>
+/// <param name="Sales">How many items.</param>
+public sealed record MarketplaceRecords(decimal Used, int CreditPurchases, decimal Earned, int Sales);

@@ -45,7 +45,7 @@ public sealed class CreditService(OpsTransactions transactions, IOptions<CreditO
         return workspace is null ? UnknownWorkspace(workspaceId) : workspace;
     }
 
-    /// <summary>A page (1-based) of the workspace's purchases and applied adjustments, newest first, with a running balance.</summary>
+    /// <summary>A page (1-based) of the workspace's purchases, sales and applied adjustments, newest first, with a running balance.</summary>
     public async Task<OpsResult<CreditHistoryPage>> GetHistoryAsync(OpsActor actor, Guid workspaceId, int page, CancellationToken cancellationToken)
     {
         if (actor.Lacks(OpsPermissions.View) is { } refusal)
@@ -308,13 +308,12 @@ public sealed class CreditService(OpsTransactions transactions, IOptions<CreditO
 
         await transactions.RunAsync<bool>(async tx =>
         {
-            // Several workspaces: the row is the batch's, found by its id like each adjustment's batch_id.
             await tx.AuditAsync("credit_bulk_reconcile", null, actor, new
             {
                 batchId,
                 reason = reason!.Trim(),
                 rows = outcomes.Select(o => new { o.WorkspaceId, adjustmentId = o.Outcome?.Id, status = o.Outcome?.Status, refusal = o.Refusal }),
-            }, resourceType: "credit_batch", resourceId: batchId);
+            });
             return true;
         }, cancellationToken);
         return new BulkOutcome(batchId, outcomes);
@@ -514,9 +513,8 @@ public sealed class CreditService(OpsTransactions transactions, IOptions<CreditO
         return result.Value;
     }
 
-    // A check constraint on the credit row (23514, where the marketplace has one) and the journal's once-per-status key
-    // (23505) are the database's last word when two changes race past the service's own checks: both become refusals,
-    // and the transaction rolls back.
+    // The balance guard of 0001 (23514) and the journal's once-per-status key (23505) are the database's last word
+    // when two changes race past the service's own checks: both become refusals, and the transaction rolls back.
     private static async Task<OpsResult<T>> Guarded<T>(Func<Task<OpsResult<T>>> work)
     {
         try
@@ -525,7 +523,7 @@ public sealed class CreditService(OpsTransactions transactions, IOptions<CreditO
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.CheckViolation)
         {
-            return Refusal.Rule($"The database refused it: {e.MessageText}. A balance may not become negative, nor more negative than it is.");
+            return Refusal.Rule($"The database's balance guard refused it: {e.MessageText}. A balance may not become negative, nor more negative than it is.");
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
         {
@@ -549,44 +547,54 @@ public sealed class CreditService(OpsTransactions transactions, IOptions<CreditO
 
     // ---- SQL ----
 
-    // The version: opaque to callers, different after any write of the row (xmin) and bound to its values. The totals
-    // are nullable in the marketplace's schema: read as 0 (the formula's reading), versioned as they are.
+    // The version: opaque to callers, different after any write of the row (xmin) and bound to its values.
     private const string RowSql = """
-        SELECT c.workspace_id AS WorkspaceId, w.name AS WorkspaceName, c.balance AS Balance, coalesce(c.total_purchased, 0) AS TotalPurchased,
-               coalesce(c.total_earned, 0) AS TotalEarned, coalesce(c.total_used, 0) AS TotalUsed,
-               coalesce(c.total_purchased, 0) + coalesce(c.total_earned, 0) - coalesce(c.total_used, 0) AS ExpectedBalance,
-               c.balance - (coalesce(c.total_purchased, 0) + coalesce(c.total_earned, 0) - coalesce(c.total_used, 0)) AS Discrepancy,
-               left(md5(concat_ws(':', c.xmin::text, c.balance::text, coalesce(c.total_purchased::text, '-'), coalesce(c.total_earned::text, '-'),
-                                  coalesce(c.total_used::text, '-'))), 16) AS Version
+        SELECT c.workspace_id AS WorkspaceId, w.name AS WorkspaceName, c.balance AS Balance, c.total_purchased AS TotalPurchased,
+               c.total_earned AS TotalEarned, c.total_used AS TotalUsed,
+               c.total_purchased + c.total_earned - c.total_used AS ExpectedBalance,
+               c.balance - (c.total_purchased + c.total_earned - c.total_used) AS Discrepancy,
+               left(md5(c.xmin::text || ':' || c.balance::text || ':' || c.total_purchased::text || ':' || c.total_earned::text
+                        || ':' || c.total_used::text), 16) AS Version
         FROM workspace_credits AS c
         JOIN workspaces AS w ON w.id = c.workspace_id
         """;
 
     private const string DriftSql = RowSql + """
 
-        WHERE c.balance <> coalesce(c.total_purchased, 0) + coalesce(c.total_earned, 0) - coalesce(c.total_used, 0) OR c.balance < 0
+        WHERE c.balance <> c.total_purchased + c.total_earned - c.total_used OR c.balance < 0
         ORDER BY w.name, c.workspace_id
         """;
 
-    // What the purchase functions debit: the items' total of each completed credit purchase (total_used moves by
-    // exactly that). total_earned (referrals, grants) has no record here: sellers are not credited at sale.
     // Aggregates without GROUP BY: always one row, zeros for a workspace without records.
     private const string RecordsSql = """
-        SELECT coalesce(sum(i.price_at_purchase), 0) AS Used, count(DISTINCT p.id)::int AS CreditPurchases
-        FROM marketplace_purchases AS p
-        JOIN marketplace_purchase_items AS i ON i.purchase_id = p.id
-        WHERE p.buyer_workspace_id = @Id AND p.status = 'completed' AND p.payment_method = 'credits'
+        SELECT u.used AS Used, u.purchases AS CreditPurchases, s.earned AS Earned, s.sales AS Sales
+        FROM (SELECT coalesce(sum(p.total_price), 0) AS used, count(*)::int AS purchases
+              FROM marketplace_purchases AS p
+              WHERE p.buyer_workspace_id = @Id AND p.status = 'completed' AND p.payment_method = 'credits') AS u,
+             (SELECT coalesce(sum(i.price), 0) AS earned, count(*)::int AS sales
+              FROM leads AS l
+              JOIN marketplace_purchase_items AS i ON i.lead_id = l.id
+              JOIN marketplace_purchases AS p ON p.id = i.purchase_id AND p.status = 'completed'
+              WHERE l.workspace_id = @Id) AS s
         """;
 
     private const string HistoryEntriesSql = """
         WITH entries AS (
             SELECT p.completed_at AS at, 'purchase' AS kind, p.id::text AS reference,
-                   format('Bought %s lead(s) for %s, paid by %s', i.items, regexp_replace(to_char(i.total, 'FM999,999,999,990.0000'), '(\.\d\d)0+$|(\.\d\d\d)0$', '\1\2'), p.payment_method) AS description,
-                   CASE WHEN p.payment_method = 'credits' THEN -i.total ELSE 0 END AS effect
+                   format('Bought %s lead(s) for %s, paid by %s', (SELECT count(*) FROM marketplace_purchase_items AS i WHERE i.purchase_id = p.id),
+                          to_char(p.total_price, 'FM999,999,999,990.00'), p.payment_method) AS description,
+                   CASE WHEN p.payment_method = 'credits' THEN -p.total_price ELSE 0 END AS effect
             FROM marketplace_purchases AS p
-            CROSS JOIN LATERAL (SELECT count(*) AS items, coalesce(sum(it.price_at_purchase), 0) AS total
-                                FROM marketplace_purchase_items AS it WHERE it.purchase_id = p.id) AS i
             WHERE p.buyer_workspace_id = @Id AND p.status = 'completed'
+            UNION ALL
+            SELECT p.completed_at, 'sale', p.id::text,
+                   format('Sold %s lead(s) to %s', count(*), min(w.name)), sum(i.price)
+            FROM leads AS l
+            JOIN marketplace_purchase_items AS i ON i.lead_id = l.id
+            JOIN marketplace_purchases AS p ON p.id = i.purchase_id AND p.status = 'completed'
+            JOIN workspaces AS w ON w.id = p.buyer_workspace_id
+            WHERE l.workspace_id = @Id
+            GROUP BY p.id, p.completed_at
             UNION ALL
             SELECT e.at, 'adjustment', '#' || a.id,
                    format('Adjustment #%s by %s: %s', a.id, a.maker_name, a.reason), a.balance_delta
@@ -657,17 +665,12 @@ public sealed class CreditService(OpsTransactions transactions, IOptions<CreditO
         VALUES (@AdjustmentId, @WorkspaceId, @Status, @ActorId, @ActorName, @Reason, @Before::jsonb, @After::jsonb)
         """;
 
-    // A total the delta leaves alone keeps its NULL; one it moves starts from 0, as the formula reads it.
     private const string ApplyDeltasSql = """
         UPDATE workspace_credits
-        SET balance = balance + @Balance,
-            total_purchased = CASE WHEN @TotalPurchased = 0 THEN total_purchased ELSE coalesce(total_purchased, 0) + @TotalPurchased END,
-            total_earned = CASE WHEN @TotalEarned = 0 THEN total_earned ELSE coalesce(total_earned, 0) + @TotalEarned END,
-            total_used = CASE WHEN @TotalUsed = 0 THEN total_used ELSE coalesce(total_used, 0) + @TotalUsed END,
-            updated_at = now()
+        SET balance = balance + @Balance, total_purchased = total_purchased + @TotalPurchased,
+            total_earned = total_earned + @TotalEarned, total_used = total_used + @TotalUsed, updated_at = now()
         WHERE workspace_id = @Id
-        RETURNING balance AS Balance, coalesce(total_purchased, 0) AS TotalPurchased, coalesce(total_earned, 0) AS TotalEarned,
-                  coalesce(total_used, 0) AS TotalUsed
+        RETURNING balance AS Balance, total_purchased AS TotalPurchased, total_earned AS TotalEarned, total_used AS TotalUsed
         """;
 
     private sealed class HistoryRow

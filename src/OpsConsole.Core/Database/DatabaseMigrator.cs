@@ -1,5 +1,4 @@
 using DbUp;
-using DbUp.Engine;
 using Npgsql;
 
 namespace OpsConsole.Core.Database;
@@ -18,19 +17,6 @@ public sealed class MigrationFailedException(string script, Exception inner)
 }
 
 /// <summary>
-/// The database was migrated by a pre-release console, whose scripts built an invented marketplace schema:
-/// nothing is applied to it (a half-migration would mix two schemas).
-/// </summary>
-public sealed class PreReleaseDatabaseException(IReadOnlyList<string> scripts)
-    : Exception($"This database was migrated by a pre-release console ({string.Join(", ", scripts)} in ops.schema_versions), " +
-                "whose marketplace tables differ from the marketplace's own; rebuild it (drop and create the database, then migrate). " +
-                "Nothing was changed.")
-{
-    /// <summary>The pre-release scripts found in the journal.</summary>
-    public IReadOnlyList<string> Scripts { get; } = scripts;
-}
-
-/// <summary>
 /// Applies the embedded <c>Database/Migrations/*.sql</c> files in name order with DbUp, one transaction per
 /// script, journal in <c>ops.schema_versions</c>. Runs under an advisory lock, so several console instances
 /// starting at once migrate one after the other instead of racing.
@@ -41,16 +27,6 @@ public static class DatabaseMigrator
     private const string JournalSchema = "ops";
     private const string JournalTable = "schema_versions";
     private const long AdvisoryLockKey = 0x0_5C0_5013; // "OpsConsole migrations": any fixed number, the same in every instance
-
-    /// <summary>The stand-in marketplace schema: journalled without running on a database that already has the marketplace.</summary>
-    public const string MarketplaceSchemaScript = "0001_marketplace_schema.sql";
-
-    /// <summary>Scripts of pre-release consoles (an invented marketplace schema); a journal holding one is refused.</summary>
-    public static IReadOnlyList<string> PreReleaseScripts { get; } =
-    [
-        "0001_marketplace_tables.sql", "0002_fix_payment_race_conditions.sql", "0004_invariant_indexes.sql",
-        "0025_purchase_path_scaling.sql", "0090_purchase_path_cpu.sql",
-    ];
 
     /// <summary>The migration scripts shipped in this assembly, in the order they apply.</summary>
     public static IReadOnlyList<string> ScriptNames { get; } = typeof(DatabaseMigrator).Assembly.GetManifestResourceNames()
@@ -76,21 +52,8 @@ public static class DatabaseMigrator
         await ExecuteAsync(lockConnection, $"SELECT pg_advisory_lock({AdvisoryLockKey})", cancellationToken);
         try
         {
-            var preRelease = await PreReleaseScriptsAppliedAsync(lockConnection, cancellationToken);
-            if (preRelease.Count > 0)
-            {
-                throw new PreReleaseDatabaseException(preRelease);
-            }
-
             // DbUp creates its journal table but not the schema around it.
             await ExecuteAsync(lockConnection, $"CREATE SCHEMA IF NOT EXISTS {JournalSchema}", cancellationToken);
-
-            // A real marketplace database: its tables are the marketplace's, never created or altered by the stand-in.
-            if (!await IsAppliedAsync(lockConnection, MarketplaceSchemaScript, cancellationToken)
-                && await ScalarAsync(lockConnection, "SELECT to_regclass('public.marketplace_purchases') IS NOT NULL", cancellationToken) is true)
-            {
-                await Task.Run(() => Engine(connectionString, n => n == MarketplaceSchemaScript).MarkAsExecuted(), cancellationToken);
-            }
 
             // Until 0030 has given the owner role its objects, scripts run as the connecting user (a superuser or a
             // member of every current owner); from then on, every script runs as opsconsole_owner, so that what it
@@ -125,7 +88,17 @@ public static class DatabaseMigrator
     private static async Task<string[]> UpgradeAsync(string connectionString, Func<string, bool> scriptFilter, CancellationToken cancellationToken)
     {
         // DbUp is synchronous; it runs on a pool thread so the caller's thread is not held.
-        var result = await Task.Run(() => Engine(connectionString, scriptFilter).PerformUpgrade(), cancellationToken);
+        var result = await Task.Run(() => DeployChanges.To
+            .PostgresqlDatabase(connectionString)
+            .WithScriptsEmbeddedInAssembly(typeof(DatabaseMigrator).Assembly,
+                n => n.StartsWith(ResourcePrefix, StringComparison.Ordinal) && scriptFilter(Strip(n)))
+            .JournalToPostgresqlTable(JournalSchema, JournalTable)
+            .WithTransactionPerScript()
+            // The scripts use $fn$ dollar quotes, which DbUp would take for variables; they also run under plain psql.
+            .WithVariablesDisabled()
+            .LogToNowhere()
+            .Build()
+            .PerformUpgrade(), cancellationToken);
 
         if (!result.Successful)
         {
@@ -133,51 +106,6 @@ public static class DatabaseMigrator
         }
 
         return result.Scripts.Select(s => Strip(s.Name)).ToArray();
-    }
-
-    private static UpgradeEngine Engine(string connectionString, Func<string, bool> scriptFilter) => DeployChanges.To
-        .PostgresqlDatabase(connectionString)
-        .WithScriptsEmbeddedInAssembly(typeof(DatabaseMigrator).Assembly,
-            n => n.StartsWith(ResourcePrefix, StringComparison.Ordinal) && scriptFilter(Strip(n)))
-        .JournalToPostgresqlTable(JournalSchema, JournalTable)
-        .WithTransactionPerScript()
-        // The scripts use $fn$ dollar quotes, which DbUp would take for variables; they also run under plain psql.
-        .WithVariablesDisabled()
-        .WithPreprocessor(new StripTransactionLines())
-        .LogToNowhere()
-        .Build();
-
-    // The drop-in (0002) is the supabase migration file itself, which wraps itself in BEGIN/COMMIT for psql;
-    // DbUp already gives each script its transaction, and a COMMIT inside would end DbUp's.
-    private sealed class StripTransactionLines : IScriptPreprocessor
-    {
-        public string Process(string contents) => string.Join('\n', contents.Split('\n')
-            .Where(line => line.Trim() is not ("BEGIN;" or "COMMIT;")));
-    }
-
-    private static async Task<IReadOnlyList<string>> PreReleaseScriptsAppliedAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
-    {
-        if (await ScalarAsync(connection, $"SELECT to_regclass('{JournalSchema}.{JournalTable}') IS NOT NULL", cancellationToken) is not true)
-        {
-            return [];
-        }
-
-        await using var command = new NpgsqlCommand($"SELECT scriptname FROM {JournalSchema}.{JournalTable} WHERE scriptname = ANY($1) ORDER BY scriptname", connection);
-        command.Parameters.Add(new NpgsqlParameter { Value = PreReleaseScripts.Select(s => ResourcePrefix + s).ToArray() });
-        List<string> found = [];
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            found.Add(Strip(reader.GetString(0)));
-        }
-
-        return found;
-    }
-
-    private static async Task<object?> ScalarAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand(sql, connection);
-        return await command.ExecuteScalarAsync(cancellationToken);
     }
 
     private static async Task<bool> IsAppliedAsync(NpgsqlConnection connection, string script, CancellationToken cancellationToken)
@@ -191,25 +119,6 @@ public static class DatabaseMigrator
         await using var command = new NpgsqlCommand($"SELECT EXISTS (SELECT 1 FROM {JournalSchema}.{JournalTable} WHERE scriptname = $1)", connection);
         command.Parameters.Add(new NpgsqlParameter { Value = ResourcePrefix + script });
         return await command.ExecuteScalarAsync(cancellationToken) is true;
-    }
-
-    /// <summary>The scripts in the journal (<c>ops.schema_versions</c>) in name order; null when the database has none. Reads only.</summary>
-    public static async Task<IReadOnlyList<string>?> ReadJournalAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
-    {
-        if (await ScalarAsync(connection, $"SELECT to_regclass('{JournalSchema}.{JournalTable}') IS NOT NULL", cancellationToken) is not true)
-        {
-            return null;
-        }
-
-        await using var command = new NpgsqlCommand($"SELECT scriptname FROM {JournalSchema}.{JournalTable} ORDER BY scriptname", connection);
-        List<string> scripts = [];
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            scripts.Add(Strip(reader.GetString(0)));
-        }
-
-        return scripts;
     }
 
     /// <summary>The newest migration applied to the database, or null when none is (or the journal is missing).</summary>

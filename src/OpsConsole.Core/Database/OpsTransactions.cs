@@ -70,30 +70,18 @@ public sealed class OpsTransaction(NpgsqlConnection connection, NpgsqlTransactio
         connection.QuerySingleAsync<T>(Command(sql, parameters));
 
     /// <summary>
-    /// Writes the marketplace's <c>audit_logs</c> row for this action, in this transaction: it commits with the change or
-    /// not at all. <paramref name="details"/> is serialised as JSON (camelCase) into <c>new_values</c>; <c>metadata</c>
-    /// names the console's actor (an ops account, not a marketplace user: <c>user_id</c> stays NULL).
+    /// Writes the contract's <c>audit_logs</c> row for this action, in this transaction: it commits with the change or
+    /// not at all. <paramref name="details"/> is serialised as JSON (camelCase) and carries the actor's identity.
     /// </summary>
-    /// <param name="action">audit_logs.action.</param>
-    /// <param name="workspaceId">audit_logs.workspace_id.</param>
-    /// <param name="actor">Who acted in the console.</param>
-    /// <param name="details">What changed.</param>
-    /// <param name="resourceType">audit_logs.resource_type (NOT NULL there).</param>
-    /// <param name="resourceId">audit_logs.resource_id: the row acted on, when it has a uuid (a purchase, a workspace).</param>
-    public Task<Guid> AuditAsync(string action, Guid? workspaceId, OpsActor actor, object details, string resourceType = "workspace", Guid? resourceId = null)
+    public Task<long> AuditAsync(string action, Guid? workspaceId, OpsActor actor, object details)
     {
         const string sql = """
-            INSERT INTO audit_logs (action, workspace_id, resource_type, resource_id, new_values, metadata)
-            VALUES (@Action, @WorkspaceId, @ResourceType, @ResourceId, @Details::jsonb, @Metadata::jsonb)
+            INSERT INTO audit_logs (action, workspace_id, actor, details)
+            VALUES (@Action, @WorkspaceId, @Actor, @Details::jsonb)
             RETURNING id
             """;
-        var json = JsonSerializer.Serialize(details, AuditJson);
-        var metadata = JsonSerializer.Serialize(new { actor = actor.AuditName, actorId = actor.Id, source = "opsconsole" }, AuditJson);
-        return QuerySingleAsync<Guid>(sql, new
-        {
-            Action = action, WorkspaceId = workspaceId, ResourceType = resourceType, ResourceId = resourceId ?? workspaceId,
-            Details = json, Metadata = metadata,
-        });
+        var json = JsonSerializer.Serialize(new { actorId = actor.Id, details }, AuditJson);
+        return QuerySingleAsync<long>(sql, new { Action = action, WorkspaceId = workspaceId, Actor = actor.AuditName, Details = json });
     }
 
     private CommandDefinition Command(string sql, object? parameters) =>

@@ -23,9 +23,8 @@ public static class DemoServiceCollectionExtensions
             .Validate(o => o.ScenarioDuration >= TimeSpan.FromSeconds(1), "Demo:ScenarioDuration must be at least 1 s.")
             .Validate(o => o.RestockBelow >= 0, "Demo:RestockBelow must be 0 or more.")
             .ValidateOnStart();
-        // The seed and the restock insert workspaces and leads, which the runtime login may not, nor the console's owner
-        // role (the marketplace's tables are not the console's): they write as the migrating login
-        // (ConnectionStrings:MarketplaceMigrations, the marketplace's owner in the embedded cluster) when it is set.
+        // The seed and the restock insert workspaces and leads, which the runtime login may not: they write as the
+        // owner (ConnectionStrings:MarketplaceMigrations) when it is set.
         services.AddSingleton(sp => DemoWriter.Create(configuration, sp.GetRequiredService<NpgsqlDataSource>()));
         services.AddSingleton(sp => new DemoSeeder(sp.GetRequiredService<DemoWriter>().DataSource));
         services.AddSingleton<DemoMarket>();
@@ -39,7 +38,7 @@ public static class DemoServiceCollectionExtensions
     }
 }
 
-/// <summary>The data source the demo seed writes with: the migrating login's when configured, else the console's.</summary>
+/// <summary>The data source the demo seed writes with: the owner's when configured, else the console's.</summary>
 public sealed class DemoWriter : IAsyncDisposable
 {
     private readonly bool _owned;
@@ -53,13 +52,13 @@ public sealed class DemoWriter : IAsyncDisposable
     /// <summary>The data source.</summary>
     public NpgsqlDataSource DataSource { get; }
 
-    /// <summary>Over <c>ConnectionStrings:MarketplaceMigrations</c> (as its login, not the owner role) when set, else <paramref name="console"/>.</summary>
+    /// <summary>Over <c>ConnectionStrings:MarketplaceMigrations</c> when set, else <paramref name="console"/>.</summary>
     public static DemoWriter Create(IConfiguration configuration, NpgsqlDataSource console)
     {
         var owner = configuration.GetConnectionString(ServiceCollectionExtensions.MigrationsConnectionStringName);
         return string.IsNullOrWhiteSpace(owner)
             ? new DemoWriter(console, owned: false)
-            : new DemoWriter(NpgsqlDataSource.Create(owner), owned: true);
+            : new DemoWriter(NpgsqlDataSource.Create(Database.DatabaseMigrator.AsOwner(owner)), owned: true);
     }
 
     /// <inheritdoc />

@@ -27,7 +27,6 @@ public static class DeploymentsServiceCollectionExtensions
         services.AddSingleton<RunbookCatalog>();
         services.AddSingleton(_ => ProbeDataSource.Create(configuration));
         services.AddSingleton<ProbeRunner>();
-        services.AddSingleton<Preflight.IPreflightRunner, Preflight.PreflightRunner>();
         services.AddSingleton<DeploymentStore>();
         services.AddSingleton<IDeploymentService, DeploymentService>();
         services.AddSingleton<DeploymentEventHub>();

@@ -57,7 +57,7 @@ public sealed record KpiDefinition(Kpi Kpi, string Name, string Unit, KpiDirecti
     [
         new(Kpi.SuccessRate, "Purchase success rate", "%", KpiDirection.HigherIsBetter,
             options.SuccessRate.Target, options.SuccessRate.Alert,
-            "Purchases completed (or partially refunded) / purchases created in the window (pending checkouts count as not completed)."),
+            "Purchases completed / purchases created in the window (pending checkouts count as not completed)."),
         new(Kpi.ConflictRate, "Purchase conflict rate", "%", KpiDirection.LowerIsBetter,
             options.ConflictRate.Target, options.ConflictRate.Alert,
             "Reported conflicts (purchase_conflict audit rows) / attempts, where attempts = purchases created + reported conflicts."),

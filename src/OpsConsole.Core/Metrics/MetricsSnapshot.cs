@@ -4,8 +4,8 @@ namespace OpsConsole.Core.Metrics;
 
 /// <summary>Purchases of one window by outcome, and the conflicts reported in it.</summary>
 /// <param name="Created">Purchases created in the window (the success rate's denominator).</param>
-/// <param name="Completed">Of those, completed and kept: <c>completed</c> or <c>partially_refunded</c> (the leads stayed sold).</param>
-/// <param name="Failed">Of those, ended without a kept sale: <c>failed</c>, <c>expired</c>, <c>refund_required</c> or <c>refunded</c>.</param>
+/// <param name="Completed">Of those, completed.</param>
+/// <param name="Failed">Of those, ended without a sale: <c>failed</c>, <c>expired</c> or <c>refund_required</c>.</param>
 /// <param name="Pending">Of those, still pending (a Stripe checkout in progress).</param>
 /// <param name="Conflicts">Conflicts the purchase service reported (<c>purchase_conflict</c> audit rows): they create no purchase.</param>
 public sealed record PurchaseCounts(long Created, long Completed, long Failed, long Pending, long Conflicts)

@@ -21,7 +21,7 @@ public static class PrometheusExposition
         var window = $"window=\"{r.Window.Label}\"";
         var text = new StringBuilder();
 
-        Family(text, "opsconsole_purchase_success_ratio", "Purchases completed (or partially refunded) / purchases created in the window.",
+        Family(text, "opsconsole_purchase_success_ratio", "Purchases completed / purchases created in the window.",
             (window, Ratio(snapshot[Kpi.SuccessRate].Value)));
         Family(text, "opsconsole_purchase_conflict_ratio",
             "Reported conflicts (purchase_conflict audit rows) / attempts, attempts = purchases created + reported conflicts.",

@@ -11,8 +11,8 @@ namespace OpsConsole.Core.Metrics;
 /// transaction (every statement sees the same rollup): the first sets the transaction's <c>statement_timeout</c> and
 /// planner settings and reads the rollup's state, the second (one batch) reads the window. Rolled-up minutes come from
 /// <c>ops.purchase_metrics_minutes</c> (kept by <see cref="MetricsRollupService"/>), the rest from index range scans:
-/// purchases on <c>created_at</c>, conflicts on <c>(action, created_at)</c>, webhooks (<c>ops.stripe_webhook_events</c>) on <c>last_received_at</c>,
-/// double sales from the leads <c>ops.double_sold_leads</c> noted.
+/// purchases on <c>created_at</c>, conflicts on <c>(action, created_at)</c>, webhooks on <c>last_received_at</c>,
+/// double sales on the partial <c>sold_count &gt; 1</c> index.
 /// </summary>
 public sealed partial class PurchaseMetricsQuery
 {
@@ -50,21 +50,19 @@ public sealed partial class PurchaseMetricsQuery
     // own measurement: the purchase runs in one transaction, where created_at is now(), so completed_at -
     // created_at would miss retries and the round trip), card checkouts (completed_at, clock_timestamp(), -
     // created_at: two transactions, the customer's time included; date_part, float8, not extract, numeric),
-    // conflicts (audit rows) and webhook deliveries (by last_received_at). The status sets are the rollup's (0026), so
-    // rolled and raw minutes agree: completed or partially_refunded kept the sale; failed, expired, refund_required or
-    // refunded ended without one.
+    // conflicts (audit rows) and webhook deliveries (by last_received_at).
     private const string CountsSql = $"""
         WITH {Rolled}, counted AS (
             SELECT current, purchases, completed, failed, pending, credit_timed, credit_ms, checkouts, checkout_ms,
                    conflicts, events, deliveries, repeats
             FROM rolled
             UNION ALL
-            SELECT p.created_at >= @Mid, 1::int8, (p.status IN ('completed', 'partially_refunded'))::int::int8,
-                   (p.status IN ('failed', 'expired', 'refund_required', 'refunded'))::int::int8, (p.status = 'pending')::int::int8,
-                   (p.status IN ('completed', 'partially_refunded') AND p.payment_method = 'credits' AND p.duration_ms IS NOT NULL)::int::int8,
-                   CASE WHEN p.status IN ('completed', 'partially_refunded') AND p.payment_method = 'credits' THEN coalesce(p.duration_ms::float8, 0) ELSE 0 END,
-                   (p.status IN ('completed', 'partially_refunded') AND p.payment_method = 'stripe' AND p.completed_at IS NOT NULL)::int::int8,
-                   CASE WHEN p.status IN ('completed', 'partially_refunded') AND p.payment_method = 'stripe' AND p.completed_at IS NOT NULL
+            SELECT p.created_at >= @Mid, 1::int8, (p.status = 'completed')::int::int8,
+                   (p.status IN ('failed', 'expired', 'refund_required'))::int::int8, (p.status = 'pending')::int::int8,
+                   (p.status = 'completed' AND p.payment_method = 'credits' AND p.duration_ms IS NOT NULL)::int::int8,
+                   CASE WHEN p.status = 'completed' AND p.payment_method = 'credits' THEN coalesce(p.duration_ms::float8, 0) ELSE 0 END,
+                   (p.status = 'completed' AND p.payment_method = 'stripe' AND p.completed_at IS NOT NULL)::int::int8,
+                   CASE WHEN p.status = 'completed' AND p.payment_method = 'stripe' AND p.completed_at IS NOT NULL
                         THEN date_part('epoch', p.completed_at - p.created_at) * 1000 ELSE 0 END,
                    0::int8, 0::int8, 0::int8, 0::int8
             FROM marketplace_purchases AS p WHERE RAW_SPANS(p.created_at)
@@ -73,7 +71,7 @@ public sealed partial class PurchaseMetricsQuery
             FROM audit_logs AS a WHERE a.action = 'purchase_conflict' AND RAW_SPANS(a.created_at)
             UNION ALL
             SELECT e.last_received_at >= @Mid, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, e.deliveries, e.deliveries - 1
-            FROM ops.stripe_webhook_events AS e WHERE RAW_SPANS(e.last_received_at)
+            FROM stripe_webhook_events AS e WHERE RAW_SPANS(e.last_received_at)
         )
         SELECT current AS Current, sum(purchases)::int8 AS Purchases, sum(completed)::int8 AS Completed,
                sum(failed)::int8 AS Failed, sum(pending)::int8 AS Pending,
@@ -93,7 +91,7 @@ public sealed partial class PurchaseMetricsQuery
                percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY date_part('epoch', completed_at - created_at) * 1000)
                    FILTER (WHERE payment_method = 'stripe' AND completed_at IS NOT NULL) AS CheckoutTimes
         FROM marketplace_purchases
-        WHERE @Exact AND created_at >= @Mid AND created_at < @Hi AND status IN ('completed', 'partially_refunded')
+        WHERE @Exact AND created_at >= @Mid AND created_at < @Hi AND status = 'completed'
         """;
 
     // Series: one point per step (a minute; an hour for 7 days) from the window's first to its last, empty ones
@@ -103,10 +101,10 @@ public sealed partial class PurchaseMetricsQuery
             SELECT minute, purchases, completed, failed, conflicts, credit_timed, credit_ms
             FROM rolled WHERE current
             UNION ALL
-            SELECT date_trunc('minute', p.created_at), 1::int8, (p.status IN ('completed', 'partially_refunded'))::int::int8,
-                   (p.status IN ('failed', 'expired', 'refund_required', 'refunded'))::int::int8, 0::int8,
-                   (p.status IN ('completed', 'partially_refunded') AND p.payment_method = 'credits' AND p.duration_ms IS NOT NULL)::int::int8,
-                   CASE WHEN p.status IN ('completed', 'partially_refunded') AND p.payment_method = 'credits' THEN coalesce(p.duration_ms::float8, 0) ELSE 0 END
+            SELECT date_trunc('minute', p.created_at), 1::int8, (p.status = 'completed')::int::int8,
+                   (p.status IN ('failed', 'expired', 'refund_required'))::int::int8, 0::int8,
+                   (p.status = 'completed' AND p.payment_method = 'credits' AND p.duration_ms IS NOT NULL)::int::int8,
+                   CASE WHEN p.status = 'completed' AND p.payment_method = 'credits' THEN coalesce(p.duration_ms::float8, 0) ELSE 0 END
             FROM marketplace_purchases AS p WHERE CURRENT_SPANS(p.created_at)
             UNION ALL
             SELECT date_trunc('minute', a.created_at), 0, 0, 0, 1, 0, 0

@@ -20,9 +20,9 @@ public static class MarketplaceInvariants
     {
         [1] = "No lead is sold more than once",
         [2] = "Every balance equals purchased + earned - used, and is not negative",
-        [3] = "Every completed purchase's leads are sold, its total is the sum of its items and total_leads their count",
-        [4] = "Each buyer's credits fell by the items' total of its completed credit purchases",
-        [5] = "A sold lead is marked sold, counted, and reserved for nobody",
+        [3] = "Every completed purchase's leads are sold and its total is the sum of its items",
+        [4] = "Credits are conserved: what buyers spent equals what sellers earned",
+        [5] = "A reserved lead is held by exactly one live pending purchase, which holds all its leads",
     };
 
     /// <summary>
@@ -66,46 +66,57 @@ public static class MarketplaceInvariants
             """,
         [2] = """
             SELECT 2 AS Invariant, 'workspace ' || workspace_id AS Subject,
-                   format('balance %s, purchased %s + earned %s - used %s = %s', balance, coalesce(total_purchased, 0),
-                          coalesce(total_earned, 0), coalesce(total_used, 0),
-                          coalesce(total_purchased, 0) + coalesce(total_earned, 0) - coalesce(total_used, 0)) AS Detail
+                   format('balance %s, purchased %s + earned %s - used %s = %s',
+                          balance, total_purchased, total_earned, total_used, total_purchased + total_earned - total_used) AS Detail
             FROM workspace_credits
-            WHERE balance <> coalesce(total_purchased, 0) + coalesce(total_earned, 0) - coalesce(total_used, 0) OR balance < 0
+            WHERE balance <> total_purchased + total_earned - total_used OR balance < 0
             """,
         [3] = """
             SELECT 3 AS Invariant, 'purchase ' || p.id AS Subject,
-                   format('total %s for %s leads, items sum %s over %s items, unsold leads %s',
-                          p.total_price, p.total_leads, i.items_total, i.items, i.unsold) AS Detail
+                   format('total %s, items sum %s, unsold leads %s', p.total_price, i.items_total, i.unsold) AS Detail
             FROM marketplace_purchases AS p
             CROSS JOIN LATERAL (
-                SELECT sum(it.price_at_purchase) AS items_total, count(*) AS items,
-                       count(*) FILTER (WHERE l.sold_at IS NULL OR l.marketplace_status IS DISTINCT FROM 'sold') AS unsold
+                SELECT sum(it.price) AS items_total, count(*) FILTER (WHERE l.marketplace_status <> 'sold') AS unsold
                 FROM marketplace_purchase_items AS it JOIN leads AS l ON l.id = it.lead_id
                 WHERE it.purchase_id = p.id) AS i
-            WHERE p.status = 'completed'
-              AND (i.unsold > 0 OR i.items_total IS DISTINCT FROM p.total_price OR i.items <> p.total_leads)
+            WHERE p.status = 'completed' AND (i.unsold > 0 OR i.items_total IS DISTINCT FROM p.total_price)
             """,
-        // Holds for a marketplace whose total_used moved only through the purchase functions (any database
-        // this project creates): each buyer's credits fell by the items' total of its completed credit purchases.
+        // Compares the ledgers' totals with the purchases': it holds for a marketplace whose total_used and
+        // total_earned moved only through these functions (any database this project creates).
         [4] = """
-            SELECT 4 AS Invariant, 'workspace ' || c.workspace_id AS Subject,
-                   format('used %s, completed credit purchases'' items total %s', coalesce(c.total_used, 0), coalesce(b.spent, 0)) AS Detail
-            FROM workspace_credits AS c
-            LEFT JOIN (SELECT p.buyer_workspace_id, sum(it.price_at_purchase) AS spent
-                       FROM marketplace_purchases AS p
-                       JOIN marketplace_purchase_items AS it ON it.purchase_id = p.id
-                       WHERE p.status = 'completed' AND p.payment_method = 'credits'
-                       GROUP BY p.buyer_workspace_id) AS b ON b.buyer_workspace_id = c.workspace_id
-            WHERE coalesce(c.total_used, 0) <> coalesce(b.spent, 0)
+            SELECT 4 AS Invariant, 'credit totals' AS Subject,
+                   format('buyers used %s, credit purchases completed %s; sellers earned %s, purchases completed %s',
+                          c.used, p.credit_total, c.earned, p.all_total) AS Detail
+            FROM (SELECT coalesce(sum(total_used), 0) AS used, coalesce(sum(total_earned), 0) AS earned FROM workspace_credits) AS c,
+                 (SELECT coalesce(sum(total_price) FILTER (WHERE payment_method = 'credits'), 0) AS credit_total,
+                         coalesce(sum(total_price), 0) AS all_total
+                  FROM marketplace_purchases WHERE status = 'completed') AS p
+            WHERE c.used <> p.credit_total OR c.earned <> p.all_total
             """,
         [5] = """
             SELECT 5 AS Invariant, 'lead ' || l.id AS Subject,
-                   format('sold_at %s, sold_count %s, status %s, reserved for %s', l.sold_at, l.sold_count,
-                          l.marketplace_status, coalesce(l.reserved_for_workspace_id::text, 'nobody')) AS Detail
+                   'reserved, but not by a pending purchase holding it (by ' || coalesce(l.reserved_by_purchase_id::text, 'nobody') || ')' AS Detail
             FROM leads AS l
-            WHERE (l.sold_at IS NOT NULL AND (l.marketplace_status IS DISTINCT FROM 'sold' OR l.reserved_for_workspace_id IS NOT NULL
-                                              OR coalesce(l.sold_count, 0) < 1))
-               OR (l.sold_at IS NULL AND l.marketplace_status = 'sold')
+            WHERE l.marketplace_status = 'reserved'
+              AND NOT EXISTS (
+                  SELECT 1 FROM marketplace_purchases AS p
+                  JOIN marketplace_purchase_items AS it ON it.purchase_id = p.id AND it.lead_id = l.id
+                  WHERE p.id = l.reserved_by_purchase_id AND p.status = 'pending')
+            UNION ALL
+            SELECT 5, 'lead ' || it.lead_id, count(*) || ' live pending purchases hold it'
+            FROM marketplace_purchase_items AS it
+            JOIN marketplace_purchases AS p ON p.id = it.purchase_id
+            WHERE p.status = 'pending' AND p.reserved_until > clock_timestamp()
+            GROUP BY it.lead_id HAVING count(*) > 1
+            UNION ALL
+            SELECT 5, 'purchase ' || p.id,
+                   format('live pending purchase, but its lead %s is %s%s', l.id, l.marketplace_status,
+                          ' by ' || l.reserved_by_purchase_id)
+            FROM marketplace_purchases AS p
+            JOIN marketplace_purchase_items AS it ON it.purchase_id = p.id
+            JOIN leads AS l ON l.id = it.lead_id
+            WHERE p.status = 'pending' AND p.reserved_until > clock_timestamp()
+              AND (l.marketplace_status <> 'reserved' OR l.reserved_by_purchase_id IS DISTINCT FROM p.id)
             """,
     };
 

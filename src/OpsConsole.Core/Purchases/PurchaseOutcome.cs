@@ -18,7 +18,7 @@ public enum PurchaseOutcome
     /// <summary>A lead, purchase or workspace does not exist.</summary>
     NotFound,
 
-    /// <summary>Not produced on the real schema (the drop-in does not refuse a workspace its own leads); kept for callers that switch on it.</summary>
+    /// <summary>The buyer tried to buy one of its own leads.</summary>
     OwnLead,
 
     /// <summary>The request itself is malformed (empty or duplicate lead ids, too many leads, unknown payment method).</summary>

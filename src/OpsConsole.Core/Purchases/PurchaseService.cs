@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -11,40 +12,43 @@ namespace OpsConsole.Core.Purchases;
 public interface IPurchaseService
 {
     /// <summary>
-    /// Buys the leads with the buyer's credits as route.ts does, each step its own transaction: validate and reserve
-    /// (lock conflicts retried), the pending purchase and its items, then the completion, which re-checks the leads
-    /// and charges the items' total once. The measured duration is stored on the purchase row with the completion.
-    /// The buyer's user is the workspace's owner (else its oldest user).
+    /// Reserves and pays the leads from the buyer's credits in one transaction (one round trip, one commit),
+    /// retrying lock conflicts. The measured duration is stored on the purchase row in that same transaction.
     /// </summary>
     Task<PurchaseResult> PurchaseWithCreditsAsync(Guid buyerWorkspaceId, IReadOnlyList<Guid> leadIds, string actor, CancellationToken cancellationToken);
 
-    /// <summary>Reserves the leads for a Stripe checkout and records the pending card purchase with its items.</summary>
+    /// <summary>Reserves the leads for a Stripe checkout (committed at once, so the checkout can take its time).</summary>
     Task<PurchaseResult> ReserveForStripeAsync(Guid buyerWorkspaceId, IReadOnlyList<Guid> leadIds, string actor, CancellationToken cancellationToken);
 
-    /// <summary>
-    /// Applies a Stripe payment event to its purchase as the webhook does: completed once, then duplicate (same event)
-    /// or already completed (another event); refund required when a lead was sold meanwhile.
-    /// </summary>
+    /// <summary>Applies a Stripe payment event to its purchase: completed once, then duplicate or already completed.</summary>
     Task<PurchaseResult> CompleteStripeAsync(Guid purchaseId, string stripeEventId, string paymentIntentId, CancellationToken cancellationToken);
 }
 
 /// <inheritdoc />
 public sealed class PurchaseService : IPurchaseService
 {
-    // Stores what the client measured (earlier steps, retries, back-off) plus the completion's own time, in the
-    // completion's transaction: a purchase row is timed when it completes or fails.
-    internal const string RecordDurationSql = """
-        UPDATE marketplace_purchases SET duration_ms = $2 + extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000
-        WHERE id = $1
-        RETURNING (SELECT balance FROM workspace_credits WHERE workspace_id = buyer_workspace_id)
+    // One statement reserves and completes: the reservation's purchase id feeds the completion without a
+    // round trip.
+    internal const string CreditPurchaseSql = """
+        SELECT c.purchase_id, c.status, c.buyer_balance, v.total_price
+        FROM validate_and_lock_leads_for_purchase($1, $2, 'credits') AS v
+        CROSS JOIN LATERAL complete_credit_lead_purchase(v.purchase_id) AS c
+        """;
+
+    // The actor for the audit rows, and what the client measured before this attempt's batch (earlier
+    // attempts, back-off, opening the connection): complete_credit_lead_purchase adds the time since the
+    // transaction began (now()) and stores the sum as duration_ms in the UPDATE that completes (or fails) the
+    // purchase, so the row is written once more, not twice (migration 0025).
+    internal const string SetActorSql = """
+        SELECT set_config('marketplace.actor', $1, true),
+               set_config('opsconsole.purchase_elapsed_ms', $2, true)
         """;
 
     private const string ConflictAuditSql = """
-        INSERT INTO audit_logs (workspace_id, user_id, action, resource_type, metadata, severity)
-        VALUES ($1, $2, 'purchase_conflict', 'lead',
+        INSERT INTO audit_logs (action, workspace_id, actor, details)
+        VALUES ('purchase_conflict', $1, $2,
                 jsonb_build_object('lead_ids', $3::uuid[], 'payment_method', $4::text, 'attempts', $5::int,
-                                   'reason', $6::text, 'message', $7::text, 'actor', $8::text, 'source', 'opsconsole'),
-                'info')
+                                   'reason', $6::text, 'message', $7::text))
         """;
 
     private readonly NpgsqlDataSource _dataSource;
@@ -65,145 +69,104 @@ public sealed class PurchaseService : IPurchaseService
     /// <inheritdoc />
     public Task<PurchaseResult> PurchaseWithCreditsAsync(
         Guid buyerWorkspaceId, IReadOnlyList<Guid> leadIds, string actor, CancellationToken cancellationToken) =>
-        BuyAsync(buyerWorkspaceId, leadIds, PaymentMethod.Credits, actor, cancellationToken);
+        RetryingConflictsAsync(
+            (elapsed, ct) => CreditPurchaseOnceAsync(buyerWorkspaceId, leadIds, actor, elapsed, ct),
+            (row, attempts, elapsed) => new PurchaseResult(row.Outcome, row.PurchaseId, row.TotalPrice, row.BuyerBalance, attempts, elapsed),
+            (refusal, attempts, started) => RefusedAsync(refusal, buyerWorkspaceId, leadIds, PaymentMethod.Credits, actor, attempts, started, cancellationToken),
+            cancellationToken);
 
     /// <inheritdoc />
     public Task<PurchaseResult> ReserveForStripeAsync(
         Guid buyerWorkspaceId, IReadOnlyList<Guid> leadIds, string actor, CancellationToken cancellationToken) =>
-        BuyAsync(buyerWorkspaceId, leadIds, PaymentMethod.Stripe, actor, cancellationToken);
+        RetryingConflictsAsync(
+            (_, ct) => _functions.ValidateAndLockLeadsAsync(buyerWorkspaceId, leadIds, PaymentMethod.Stripe, ct),
+            (reservation, attempts, elapsed) => new PurchaseResult(PurchaseOutcome.Reserved, reservation.PurchaseId, reservation.TotalPrice, null, attempts, elapsed),
+            (refusal, attempts, started) => RefusedAsync(refusal, buyerWorkspaceId, leadIds, PaymentMethod.Stripe, actor, attempts, started, cancellationToken),
+            cancellationToken);
 
     /// <inheritdoc />
-    public async Task<PurchaseResult> CompleteStripeAsync(
-        Guid purchaseId, string stripeEventId, string paymentIntentId, CancellationToken cancellationToken)
-    {
-        var started = _time.GetTimestamp();
-        var attempts = 0;
-        try
-        {
-            var completion = await _conflictRetry.ExecuteAsync(async ct =>
-            {
-                attempts++;
-                return await _functions.CompleteStripePurchaseAsync(purchaseId, stripeEventId, paymentIntentId, ct);
-            }, cancellationToken);
-            return new PurchaseResult(completion.Outcome, purchaseId, null, null, attempts, _time.GetElapsedTime(started));
-        }
-        catch (MarketplaceException refusal)
-        {
+    public Task<PurchaseResult> CompleteStripeAsync(
+        Guid purchaseId, string stripeEventId, string paymentIntentId, CancellationToken cancellationToken) =>
+        RetryingConflictsAsync(
+            (_, ct) => _functions.CompleteStripePurchaseAsync(purchaseId, stripeEventId, paymentIntentId, ct),
+            (completion, attempts, elapsed) => new PurchaseResult(completion.Outcome, completion.PurchaseId, null, null, attempts, elapsed),
             // A webhook is not a buyer's purchase attempt: its refusal is answered, not counted as a purchase conflict.
-            return new PurchaseResult(refusal.Outcome, purchaseId, null, null, attempts, _time.GetElapsedTime(started), refusal.Message);
-        }
-    }
+            (refusal, attempts, started) => Task.FromResult(
+                new PurchaseResult(refusal.Outcome, purchaseId, null, null, attempts, _time.GetElapsedTime(started), refusal.Message)),
+            cancellationToken);
 
-    private async Task<PurchaseResult> BuyAsync(
-        Guid buyerWorkspaceId, IReadOnlyList<Guid> leadIds, PaymentMethod method, string actor, CancellationToken cancellationToken)
+    // One call under the conflict retry, timed from the first try (started, a timestamp, goes to the refusal's answer).
+    private async Task<PurchaseResult> RetryingConflictsAsync<T>(
+        Func<TimeSpan, CancellationToken, Task<T>> attempt,
+        Func<T, int, TimeSpan, PurchaseResult> answer,
+        Func<MarketplaceException, int, long, Task<PurchaseResult>> refused,
+        CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
         var attempts = 0;
-        var buyerUserId = await _functions.BuyerUserAsync(buyerWorkspaceId, cancellationToken);
-        if (buyerUserId is null)
-        {
-            return new PurchaseResult(PurchaseOutcome.InvalidInput, null, null, null, 0, _time.GetElapsedTime(started),
-                $"Workspace {buyerWorkspaceId} has no user to buy as (marketplace_purchases.buyer_user_id is required); nothing was reserved.");
-        }
-
-        IReadOnlyList<LockedLead> locked;
         try
         {
-            locked = await _conflictRetry.ExecuteAsync(async ct =>
+            var outcome = await _conflictRetry.ExecuteAsync(async ct =>
             {
                 attempts++;
-                return await _functions.ValidateAndLockLeadsAsync(leadIds, buyerWorkspaceId, ct);
+                return await attempt(_time.GetElapsedTime(started), ct);
             }, cancellationToken);
+            return answer(outcome, attempts, _time.GetElapsedTime(started));
         }
         catch (MarketplaceException refusal)
         {
-            if (refusal.Outcome == PurchaseOutcome.Conflict)
-            {
-                await AuditConflictAsync(refusal, buyerWorkspaceId, buyerUserId.Value, leadIds, method, actor, attempts, cancellationToken);
-            }
-
-            return new PurchaseResult(refusal.Outcome, null, null, null, attempts, _time.GetElapsedTime(started), refusal.Message);
-        }
-
-        var purchase = await PendingPurchaseAsync(buyerWorkspaceId, buyerUserId.Value, method, locked, cancellationToken);
-        Guid purchaseId;
-        try
-        {
-            purchaseId = await _functions.CreatePendingPurchaseAsync(purchase, _time.GetUtcNow().UtcDateTime, cancellationToken);
-        }
-        catch (MarketplaceException refusal)
-        {
-            return new PurchaseResult(refusal.Outcome, null, null, null, attempts, _time.GetElapsedTime(started), refusal.Message);
-        }
-
-        if (method == PaymentMethod.Stripe)
-        {
-            return new PurchaseResult(PurchaseOutcome.Reserved, purchaseId, purchase.TotalPrice, null, attempts, _time.GetElapsedTime(started));
-        }
-
-        try
-        {
-            var (completion, balance) = await CompleteCreditTimedAsync(purchaseId, buyerWorkspaceId, purchase.TotalPrice, _time.GetElapsedTime(started), cancellationToken);
-            return new PurchaseResult(completion.Outcome, purchaseId, purchase.TotalPrice, balance, attempts, _time.GetElapsedTime(started),
-                completion.Outcome is PurchaseOutcome.Completed ? null : completion.ErrorMessage);
-        }
-        catch (MarketplaceException refusal)
-        {
-            return new PurchaseResult(refusal.Outcome, purchaseId, purchase.TotalPrice, null, attempts, _time.GetElapsedTime(started), refusal.Message);
+            return await refused(refusal, attempts, started);
         }
     }
 
-    // route.ts: the price of each lead is its marketplace_price (0.05 when unset), the commission its partner's.
-    private async Task<PendingPurchase> PendingPurchaseAsync(
-        Guid buyerWorkspaceId, Guid buyerUserId, PaymentMethod method, IReadOnlyList<LockedLead> locked, CancellationToken cancellationToken)
-    {
-        var partners = await _functions.PartnersAsync(locked.Where(l => l.PartnerId is not null).Select(l => l.PartnerId!.Value), cancellationToken);
-        var now = _time.GetUtcNow().UtcDateTime;
-        var items = locked.Select(lead =>
-        {
-            var price = lead.MarketplacePrice is { } p && p != 0 ? p : DefaultPrice;
-            var commission = lead.PartnerId is { } partnerId && partners.TryGetValue(partnerId, out var partner)
-                ? Commission.For(price, partner, lead.CreatedAt, now)
-                : null;
-            return new PendingItem(lead.Id, price, lead.IntentScoreCalculated, lead.FreshnessScore, lead.PartnerId, commission);
-        }).ToArray();
-        return new PendingPurchase(buyerWorkspaceId, buyerUserId, method, items);
-    }
-
-    /// <summary>The price route.ts charges for a lead without a marketplace_price.</summary>
-    public const decimal DefaultPrice = 0.05m;
-
-    private async Task<(CreditCompletion Completion, decimal? Balance)> CompleteCreditTimedAsync(
-        Guid purchaseId, Guid workspaceId, decimal amount, TimeSpan elapsedBefore, CancellationToken cancellationToken)
+    private async Task<CreditRow> CreditPurchaseOnceAsync(
+        Guid buyerWorkspaceId, IReadOnlyList<Guid> leadIds, string actor, TimeSpan elapsedBeforeSend, CancellationToken cancellationToken)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
-        // Without BEGIN/COMMIT a batch is one implicit transaction: the duration commits with the completion.
+        // Without BEGIN/COMMIT a batch is one implicit transaction, committed at its end: one round trip.
         await using var batch = new NpgsqlBatch(connection)
         {
             BatchCommands =
             {
-                new NpgsqlBatchCommand(MarketplaceFunctions.CompleteCreditSql)
+                new NpgsqlBatchCommand(SetActorSql)
                 {
-                    Parameters = { new() { Value = purchaseId }, new() { Value = workspaceId }, new() { Value = amount } },
+                    Parameters =
+                    {
+                        new() { Value = actor },
+                        new() { Value = elapsedBeforeSend.TotalMilliseconds.ToString("0.###", CultureInfo.InvariantCulture) },
+                    },
                 },
-                new NpgsqlBatchCommand(RecordDurationSql)
+                new NpgsqlBatchCommand(CreditPurchaseSql)
                 {
-                    Parameters = { new() { Value = purchaseId }, new() { Value = (decimal)elapsedBefore.TotalMilliseconds } },
+                    Parameters =
+                    {
+                        new() { Value = buyerWorkspaceId },
+                        new() { Value = leadIds.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid },
+                    },
                 },
             },
         };
+
         try
         {
             await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-            var completion = await MarketplaceFunctions.ReadCreditCompletionAsync(reader, purchaseId, cancellationToken);
-            await reader.NextResultAsync(cancellationToken);
-            decimal? balance = await reader.ReadAsync(cancellationToken) && !reader.IsDBNull(0) ? reader.GetDecimal(0) : null;
-            // Drain the rest so a late error surfaces here, not at dispose.
+            await reader.NextResultAsync(cancellationToken); // past set_config
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                throw new InvalidOperationException("The credit purchase returned no row.");
+            }
+
+            var row = new CreditRow(
+                reader.GetGuid(0),
+                MarketplaceErrors.OutcomeForStatus(reader.GetString(1)),
+                reader.IsDBNull(2) ? null : reader.GetDecimal(2),
+                reader.GetDecimal(3));
+            // Drain the remaining results so a late error surfaces here, not at dispose.
             while (await reader.NextResultAsync(cancellationToken))
             {
             }
 
-            return (completion, balance);
+            return row;
         }
         catch (PostgresException error) when (MarketplaceErrors.Translate(error) is { } refusal)
         {
@@ -211,21 +174,25 @@ public sealed class PurchaseService : IPurchaseService
         }
     }
 
-    private async Task AuditConflictAsync(
-        MarketplaceException refusal, Guid buyerWorkspaceId, Guid buyerUserId, IReadOnlyList<Guid> leadIds, PaymentMethod method,
-        string actor, int attempts, CancellationToken cancellationToken)
+    private async Task<PurchaseResult> RefusedAsync(
+        MarketplaceException refusal, Guid buyerWorkspaceId, IReadOnlyList<Guid> leadIds, PaymentMethod method,
+        string actor, int attempts, long started, CancellationToken cancellationToken)
     {
-        var reason = refusal.IsLockNotAvailable ? "lock_not_available" : "lead_not_available";
-        await using var command = _dataSource.CreateCommand(ConflictAuditSql);
-        command.Parameters.Add(new() { Value = buyerWorkspaceId });
-        command.Parameters.Add(new() { Value = buyerUserId });
-        command.Parameters.Add(new() { Value = leadIds.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
-        command.Parameters.Add(new() { Value = method.ToSql() });
-        command.Parameters.Add(new() { Value = attempts });
-        command.Parameters.Add(new() { Value = reason });
-        command.Parameters.Add(new() { Value = refusal.Message });
-        command.Parameters.Add(new() { Value = actor });
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        if (refusal.Outcome == PurchaseOutcome.Conflict)
+        {
+            var reason = refusal.IsLockNotAvailable ? "lock_not_available" : "lead_not_available";
+            await using var command = _dataSource.CreateCommand(ConflictAuditSql);
+            command.Parameters.Add(new() { Value = buyerWorkspaceId });
+            command.Parameters.Add(new() { Value = actor });
+            command.Parameters.Add(new() { Value = leadIds.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
+            command.Parameters.Add(new() { Value = method.ToSql() });
+            command.Parameters.Add(new() { Value = attempts });
+            command.Parameters.Add(new() { Value = reason });
+            command.Parameters.Add(new() { Value = refusal.Message });
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        return new PurchaseResult(refusal.Outcome, null, null, null, attempts, _time.GetElapsedTime(started), refusal.Message);
     }
 
     /// <summary>The purchase path's retry of lock conflicts (55P03), for other callers of the marketplace functions.</summary>
@@ -254,4 +221,5 @@ public sealed class PurchaseService : IPurchaseService
         return builder.Build();
     }
 
+    private sealed record CreditRow(Guid PurchaseId, PurchaseOutcome Outcome, decimal? BuyerBalance, decimal TotalPrice);
 }

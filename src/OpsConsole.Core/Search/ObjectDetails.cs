@@ -9,14 +9,13 @@ public sealed class ObjectDetails(NpgsqlDataSource dataSource)
 {
     private const string PurchaseSql = """
         SELECT p.id, p.buyer_workspace_id AS BuyerWorkspaceId, w.name AS BuyerName, p.status, p.payment_method AS PaymentMethod,
-               p.total_price AS TotalPrice, p.created_at AS CreatedAt, p.completed_at AS CompletedAt,
-               p.refund_amount AS RefundAmount, p.refund_reason AS RefundReason
+               p.total_price AS TotalPrice, p.created_at AS CreatedAt, p.completed_at AS CompletedAt
         FROM marketplace_purchases p
         LEFT JOIN workspaces w ON w.id = p.buyer_workspace_id
         WHERE p.id = @Id;
 
-        SELECT i.lead_id AS LeadId, l.workspace_id AS SellerId, s.name AS SellerName, i.price_at_purchase AS Price,
-               i.commission_amount AS Commission, l.marketplace_status AS LeadStatus, l.sold_count AS SoldCount
+        SELECT i.lead_id AS LeadId, l.workspace_id AS SellerId, s.name AS SellerName, i.price, l.marketplace_status AS LeadStatus,
+               l.sold_count AS SoldCount
         FROM marketplace_purchase_items i
         LEFT JOIN leads l ON l.id = i.lead_id
         LEFT JOIN workspaces s ON s.id = l.workspace_id
@@ -24,13 +23,10 @@ public sealed class ObjectDetails(NpgsqlDataSource dataSource)
         ORDER BY i.lead_id
         LIMIT 200;
 
-        -- The console's own rows name their actor in metadata; the marketplace's name the user who bought.
-        SELECT a.id, a.action, coalesce(a.metadata->>'actor', u.email) AS Actor, a.created_at AS At,
-               a.new_values::text AS Details, a.old_values::text AS OldValues
+        SELECT a.id, a.action, a.actor, a.created_at AS At, a.details::text AS Details
         FROM audit_logs a
-        LEFT JOIN users u ON u.id = a.user_id
-        WHERE a.resource_id = @Id
-        ORDER BY a.created_at, a.id
+        WHERE a.details->>'purchase_id' = @Id::text
+        ORDER BY a.id
         LIMIT 100;
 
         SELECT d.received_at AS At, d.source, d.event_id AS EventId, d.event_type AS EventType, d.outcome, d.http_status AS HttpStatus,
@@ -122,7 +118,7 @@ public sealed record PurchaseHeader
     /// <summary>The buyer's name (null if the workspace is gone).</summary>
     public string? BuyerName { get; init; }
 
-    /// <summary><c>pending</c>, <c>completed</c>, <c>failed</c>, <c>expired</c>, <c>refund_required</c>, <c>refunded</c> or <c>partially_refunded</c>.</summary>
+    /// <summary><c>pending</c>, <c>completed</c>, <c>failed</c>, <c>expired</c> or <c>refund_required</c>.</summary>
     public string Status { get; init; } = "";
 
     /// <summary><c>credits</c> or <c>stripe</c>.</summary>
@@ -136,12 +132,6 @@ public sealed record PurchaseHeader
 
     /// <summary>Completed, if it was.</summary>
     public DateTimeOffset? CompletedAt { get; init; }
-
-    /// <summary>Owed back while <c>refund_required</c>, refunded after (null when it never needed a refund).</summary>
-    public decimal? RefundAmount { get; init; }
-
-    /// <summary>Why it needed a refund.</summary>
-    public string? RefundReason { get; init; }
 }
 
 /// <summary>One item of a purchase and its lead as it is now.</summary>
@@ -156,11 +146,8 @@ public sealed record PurchaseItemDetail
     /// <summary>The seller's name.</summary>
     public string? SellerName { get; init; }
 
-    /// <summary>The price paid for it in this purchase (<c>price_at_purchase</c>).</summary>
+    /// <summary>The price paid for it in this purchase.</summary>
     public decimal Price { get; init; }
-
-    /// <summary>The partner's commission on it (null when its lead has no partner).</summary>
-    public decimal? Commission { get; init; }
 
     /// <summary>The lead's marketplace status now.</summary>
     public string? LeadStatus { get; init; }
@@ -173,7 +160,7 @@ public sealed record PurchaseItemDetail
 public sealed record AuditRow
 {
     /// <summary>Its id.</summary>
-    public Guid Id { get; init; }
+    public long Id { get; init; }
 
     /// <summary>What happened.</summary>
     public string Action { get; init; } = "";
@@ -184,11 +171,8 @@ public sealed record AuditRow
     /// <summary>When.</summary>
     public DateTimeOffset At { get; init; }
 
-    /// <summary>Its details (<c>new_values</c>), as JSON.</summary>
+    /// <summary>Its details, as JSON.</summary>
     public string? Details { get; init; }
-
-    /// <summary>What it changed from (<c>old_values</c>), as JSON, when recorded.</summary>
-    public string? OldValues { get; init; }
 }
 
 /// <summary>A Stripe delivery naming the purchase.</summary>
@@ -256,7 +240,7 @@ public sealed record WorkspaceHeader
     /// <summary>Credits bought.</summary>
     public decimal? TotalPurchased { get; init; }
 
-    /// <summary>Credits earned (<c>total_earned</c>; sellers are paid commission on items, not credited here).</summary>
+    /// <summary>Credits earned from sales.</summary>
     public decimal? TotalEarned { get; init; }
 
     /// <summary>Credits spent.</summary>

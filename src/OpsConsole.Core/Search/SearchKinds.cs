@@ -52,8 +52,7 @@ public sealed class LeadSearchKind : ISearchKind
         FROM leads l
         LEFT JOIN workspaces s ON s.id = l.workspace_id
         LEFT JOIN marketplace_purchase_items i ON i.lead_id = l.id
-            AND EXISTS (SELECT 1 FROM marketplace_purchases x WHERE x.id = i.purchase_id
-                        AND x.status IN ('completed', 'partially_refunded', 'pending', 'refund_required'))
+            AND EXISTS (SELECT 1 FROM marketplace_purchases x WHERE x.id = i.purchase_id AND x.status IN ('completed', 'pending', 'refund_required'))
         LEFT JOIN marketplace_purchases p ON p.id = i.purchase_id
         WHERE l.id = @Uuid
         ORDER BY p.created_at DESC NULLS LAST
@@ -97,7 +96,7 @@ public sealed class WorkspaceSearchKind : ISearchKind
     public SearchTarget Target(SearchRow row) => new(Name, row.Id, $"workspaces/{row.Id}", row.Label);
 }
 
-/// <summary>A Stripe event (<c>evt_...</c>) the receiver logged or <c>ops.stripe_webhook_events</c> recorded: the Stripe page, filtered to it.</summary>
+/// <summary>A Stripe event (<c>evt_...</c>) the receiver logged or the marketplace recorded: the Stripe page, filtered to it.</summary>
 public sealed class StripeEventSearchKind : ISearchKind
 {
     /// <inheritdoc />
@@ -118,8 +117,8 @@ public sealed class StripeEventSearchKind : ISearchKind
              ORDER BY d.id DESC
              LIMIT 1)
             UNION ALL
-            (SELECT s.event_id, s.type, format('%s deliveries recorded', s.deliveries), NULL::uuid
-             FROM ops.stripe_webhook_events s
+            (SELECT s.event_id, s.type, format('%s deliveries recorded by the marketplace', s.deliveries), NULL::uuid
+             FROM stripe_webhook_events s
              WHERE s.event_id = @Text)
             LIMIT 1) AS e
         """;

@@ -12,13 +12,11 @@ namespace OpsConsole.Core.Stripe;
 /// <param name="Instance">The console instance that swept.</param>
 /// <param name="StartedAt">When it began.</param>
 /// <param name="FinishedAt">When it ended.</param>
-/// <param name="Expired">Abandoned credit purchases it expired (validated and inserted, never completed).</param>
+/// <param name="Expired">Purchases it expired (their leads went back on sale).</param>
 public sealed record ExpirySweep(string Instance, DateTimeOffset StartedAt, DateTimeOffset FinishedAt, int Expired);
 
 /// <summary>
-/// Calls <c>release_expired_lead_reservations()</c> every <see cref="StripeOptions.ExpirySweepInterval"/>: it expires the
-/// credit purchases left pending past the reservation time and clears their leads' reservations. Card purchases stay
-/// pending (their payment may still arrive, and is then re-checked lead by lead). With several
+/// Calls <c>release_expired_lead_reservations()</c> every <see cref="StripeOptions.ExpirySweepInterval"/>. With several
 /// console instances on one database only one sweeps at a time, and at most once per interval: the sweep runs
 /// under a transaction-scoped advisory lock, skips when another instance swept within the interval, and records
 /// its count in <c>ops.stripe_expiry_sweeps</c> in the same transaction. The same loop applies the delivery
@@ -33,12 +31,8 @@ public sealed class ReservationExpirySweeper(
     TimeProvider time,
     ILogger<ReservationExpirySweeper> logger) : BackgroundService
 {
-    private const string ExpiredByThisTransactionSql = """
-        SELECT coalesce(sum((a.new_values->>'purchases_expired')::int), 0)::int
-        FROM audit_logs AS a
-        WHERE a.action = 'marketplace_reservations_released' AND a.created_at = now()
-          AND a.xmin::text = (pg_current_xact_id()::text::bigint % 4294967296)::text
-        """;
+    /// <summary>The actor the audit rows of expired purchases name.</summary>
+    public const string Actor = "expiry-sweeper";
 
     internal const long SweepLockKey = 0x4f7053_7472_0002; // "OpsStr" 2: the expiry sweep
     private static readonly TimeSpan RetentionEvery = TimeSpan.FromHours(1);
@@ -71,15 +65,8 @@ public sealed class ReservationExpirySweeper(
 
             // The database's clock, which the "swept recently" check above reads too.
             var startedAt = Utc(await tx.QuerySingleAsync<DateTime>("SELECT clock_timestamp()"));
-            var released = await functions.ReleaseExpiredReservationsAsync(tx);
-            if (released > 0)
-            {
-                logger.LogInformation("Expiry sweep released {Leads} lead reservations", released);
-            }
-
-            // The function returns only the leads it cleared; the purchases it expired are in the audit row it wrote in
-            // this transaction (created_at = now() and this transaction's xmin: no other sweep's row).
-            var expired = await tx.QuerySingleAsync<int>(ExpiredByThisTransactionSql);
+            await tx.ExecuteAsync("SELECT set_config('marketplace.actor', @Actor, true)", new { Actor });
+            var expired = await functions.ReleaseExpiredReservationsAsync(tx);
             var sweep = new ExpirySweep(Instance, startedAt, Utc(await tx.QuerySingleAsync<DateTime>("SELECT clock_timestamp()")), expired);
             await tx.ExecuteAsync("""
                 INSERT INTO ops.stripe_expiry_sweeps (instance, started_at, finished_at, expired)
@@ -115,7 +102,7 @@ public sealed class ReservationExpirySweeper(
                 var sweep = await SweepOnceAsync(stoppingToken);
                 if (sweep is { Expired: > 0 })
                 {
-                    logger.LogInformation("Expiry sweep expired {Count} abandoned credit purchases", sweep.Expired);
+                    logger.LogInformation("Expiry sweep released {Count} expired reservations", sweep.Expired);
                 }
 
                 if (_lastRetention == long.MinValue || time.GetElapsedTime(_lastRetention) >= RetentionEvery)

@@ -51,7 +51,7 @@ public sealed class StripeDeliveryLog(NpgsqlDataSource dataSource)
         """;
 
     /// <summary>
-    /// The row of a completion's delivery, for <see cref="Purchases.MarketplaceFunctions.CompleteStripePurchaseAsync(Guid, Purchases.StripeEventName, string, NpgsqlBatchCommand, CancellationToken)"/>:
+    /// The row of a completion's delivery, for <see cref="Purchases.MarketplaceFunctions.CompleteStripePurchaseAsync(Guid, string, string, string, NpgsqlBatchCommand, CancellationToken)"/>:
     /// its outcome is the function's status word, its duration what passed before the batch plus the batch's own time.
     /// </summary>
     public static NpgsqlBatchCommand CompletionRow(DeliveryRecord record) => new("""
@@ -89,7 +89,7 @@ public sealed class StripeDeliveryLog(NpgsqlDataSource dataSource)
                    d.http_status, d.purchase_id, d.payment_intent_id, d.duration_ms::float8 AS duration_ms, d.error,
                    e.deliveries AS event_deliveries
             FROM ops.stripe_deliveries AS d
-            LEFT JOIN ops.stripe_webhook_events AS e ON e.event_id = d.event_id
+            LEFT JOIN stripe_webhook_events AS e ON e.event_id = d.event_id
             WHERE (@Outcomes::text[] IS NULL OR d.outcome = ANY (@Outcomes::text[]))
               AND (@EventType::text IS NULL OR d.event_type = @EventType)
               AND (@Search::text IS NULL OR d.event_id = @Search OR d.payment_intent_id = @Search
@@ -128,7 +128,7 @@ public sealed class StripeDeliveryLog(NpgsqlDataSource dataSource)
     {
         const string sql = """
             SELECT u.eid FROM unnest(@Ids::text[]) AS u(eid)
-            WHERE NOT EXISTS (SELECT 1 FROM ops.stripe_webhook_events AS e WHERE e.event_id = u.eid)
+            WHERE NOT EXISTS (SELECT 1 FROM stripe_webhook_events AS e WHERE e.event_id = u.eid)
               AND NOT EXISTS (SELECT 1 FROM ops.stripe_deliveries AS d
                               WHERE d.event_id = u.eid AND d.outcome NOT IN ('unavailable', 'malformed'))
             """;

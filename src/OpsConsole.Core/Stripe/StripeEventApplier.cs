@@ -15,6 +15,9 @@ namespace OpsConsole.Core.Stripe;
 /// </summary>
 public sealed class StripeEventApplier
 {
+    /// <summary>The actor the marketplace's audit rows name for webhook completions.</summary>
+    public const string Actor = "stripe-webhook";
+
     /// <summary>Checkout completed: applied when <c>payment_status</c> is <c>paid</c>.</summary>
     public const string CheckoutSessionCompleted = "checkout.session.completed";
 
@@ -75,8 +78,7 @@ public sealed class StripeEventApplier
             {
                 var pending = Record(DeliveryOutcome.Completed, null);
                 var completion = await _functions.CompleteStripePurchaseAsync(
-                    payment.PurchaseId!.Value, new StripeEventName(stripeEvent.Id, stripeEvent.Type), payment.PaymentIntentId!,
-                    StripeDeliveryLog.CompletionRow(pending), ct);
+                    payment.PurchaseId!.Value, stripeEvent.Id, payment.PaymentIntentId!, Actor, StripeDeliveryLog.CompletionRow(pending), ct);
                 return pending with { Outcome = OutcomeOf(completion.Outcome), DurationMs = _time.GetElapsedTime(started).TotalMilliseconds };
             }, cancellationToken);
         }

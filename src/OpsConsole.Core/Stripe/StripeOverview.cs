@@ -10,7 +10,7 @@ namespace OpsConsole.Core.Stripe;
 /// <param name="LeadCount">Leads it holds (or held).</param>
 /// <param name="CreatedAt">When the checkout reserved them.</param>
 /// <param name="ReservedUntil">When the reservation ends (or ended).</param>
-/// <param name="ExpiredAt">When its reservation ended (expired ones only).</param>
+/// <param name="ExpiredAt">When it was expired (expired ones only).</param>
 public sealed record CardPurchase(Guid PurchaseId, string? BuyerName, decimal TotalPrice, int LeadCount, DateTimeOffset CreatedAt, DateTimeOffset? ReservedUntil, DateTimeOffset? ExpiredAt);
 
 /// <summary>Deliveries of the last hour by outcome, and how many events were delivered more than once.</summary>
@@ -23,14 +23,14 @@ public sealed record DeliveryCounts(IReadOnlyDictionary<DeliveryOutcome, long> B
 /// <param name="ReceiverEnabled">A webhook secret is configured.</param>
 /// <param name="ApiEnabled">An API key is configured (replay and refunds).</param>
 /// <param name="Pending">Card purchases waiting for their payment, soonest expiry first.</param>
-/// <param name="Expired">Card purchases whose reservation ran out (still waiting for a payment that would be re-checked, or expired), newest first.</param>
+/// <param name="Expired">Card purchases whose reservation ran out, newest first.</param>
 /// <param name="RefundQueue">Purchases waiting for a refund, then refunded ones.</param>
 /// <param name="LastHour">Deliveries of the last hour by outcome.</param>
 /// <param name="Recent">The latest deliveries, unfiltered.</param>
 /// <param name="EventTypes">Event types received in the last week.</param>
 /// <param name="LastReplay">The latest replay.</param>
 /// <param name="LastSweep">The latest expiry sweep.</param>
-/// <param name="ExpiredLastHour">Abandoned credit purchases expired by sweeps in the last hour.</param>
+/// <param name="ExpiredLastHour">Purchases expired by sweeps in the last hour.</param>
 /// <param name="Rejections">Webhook requests refused in the last hour (counted, never logged as deliveries).</param>
 public sealed record StripeSnapshot(
     DateTimeOffset TakenAt,
@@ -94,43 +94,22 @@ public sealed class StripeOverview(
         }
     }
 
-    // A card purchase's reservation, from its leads: how many, until when the first one is held for its buyer, and
-    // whether every one still is.
-    private const string Reservation = """
-        CROSS JOIN LATERAL (
-            SELECT count(*)::int AS LeadCount,
-                   min(l.reserved_until) FILTER (WHERE l.reserved_for_workspace_id = p.buyer_workspace_id) AS HeldUntil,
-                   coalesce(bool_and(l.sold_at IS NULL AND l.reserved_for_workspace_id = p.buyer_workspace_id
-                                     AND l.reserved_until > now()), false) AS Held
-            FROM marketplace_purchase_items AS i LEFT JOIN leads AS l ON l.id = i.lead_id
-            WHERE i.purchase_id = p.id) AS r
-        """;
-
     private async Task<StripeSnapshot> ReadAsync(CancellationToken cancellationToken)
     {
-        // A reservation is on the leads, per buyer workspace (reserved_for_workspace_id, reserved_until), not on the
-        // purchase: a card checkout is waiting while every one of its leads is still reserved for its buyer. Card
-        // purchases stay pending when that ends (their payment may still arrive), so "expired" here is also a pending
-        // one whose reservation ended, beside any the marketplace marked expired. A reservation starts just before its
-        // purchase is inserted, so only purchases younger than the reservation time can still hold one.
-        const string sql = $$"""
-            SELECT p.id AS PurchaseId, w.name AS BuyerName, p.total_price AS TotalPrice, r.LeadCount,
-                   p.created_at AS CreatedAt, r.HeldUntil AS ReservedUntil, NULL::timestamptz AS ExpiredAt
-            FROM marketplace_purchases AS p
-            LEFT JOIN workspaces AS w ON w.id = p.buyer_workspace_id
-            {{Reservation}}
-            WHERE p.status = 'pending' AND p.payment_method = 'stripe' AND p.created_at > now() - lead_reservation_interval()
-              AND r.Held
-            ORDER BY r.HeldUntil
+        const string sql = """
+            SELECT p.id AS PurchaseId, w.name AS BuyerName, p.total_price AS TotalPrice,
+                   (SELECT count(*)::int FROM marketplace_purchase_items AS i WHERE i.purchase_id = p.id) AS LeadCount,
+                   p.created_at AS CreatedAt, p.reserved_until AS ReservedUntil, NULL::timestamptz AS ExpiredAt
+            FROM marketplace_purchases AS p LEFT JOIN workspaces AS w ON w.id = p.buyer_workspace_id
+            WHERE p.status = 'pending' AND p.payment_method = 'stripe'
+            ORDER BY p.reserved_until
             LIMIT @Limit;
 
-            SELECT p.id AS PurchaseId, w.name AS BuyerName, p.total_price AS TotalPrice, r.LeadCount,
-                   p.created_at AS CreatedAt, r.HeldUntil AS ReservedUntil,
-                   coalesce(r.HeldUntil, p.created_at + lead_reservation_interval()) AS ExpiredAt
-            FROM marketplace_purchases AS p
-            LEFT JOIN workspaces AS w ON w.id = p.buyer_workspace_id
-            {{Reservation}}
-            WHERE p.payment_method = 'stripe' AND p.status IN ('pending', 'expired') AND (p.status = 'expired' OR NOT r.Held)
+            SELECT p.id AS PurchaseId, w.name AS BuyerName, p.total_price AS TotalPrice,
+                   (SELECT count(*)::int FROM marketplace_purchase_items AS i WHERE i.purchase_id = p.id) AS LeadCount,
+                   p.created_at AS CreatedAt, p.reserved_until AS ReservedUntil, p.updated_at AS ExpiredAt
+            FROM marketplace_purchases AS p LEFT JOIN workspaces AS w ON w.id = p.buyer_workspace_id
+            WHERE p.status = 'expired' AND p.payment_method = 'stripe'
             ORDER BY p.created_at DESC
             LIMIT @Limit;
 

@@ -12,12 +12,9 @@ namespace OpsConsole.Core.Stripe;
 /// <param name="BuyerWorkspaceId">Its buyer.</param>
 /// <param name="BuyerName">The buyer's workspace name.</param>
 /// <param name="TotalPrice">What the card paid.</param>
-/// <param name="PaymentIntentId">The payment to refund: the purchase's <c>stripe_payment_intent_id</c>, else the one its first payment event named.</param>
+/// <param name="PaymentIntentId">The payment to refund.</param>
 /// <param name="CreatedAt">When the purchase was reserved.</param>
-/// <param name="FlaggedAt">When the late payment put it here (<c>refund_required_at</c>).</param>
-/// <param name="Status"><c>refund_required</c> while waiting; <c>refunded</c> or <c>partially_refunded</c> after.</param>
-/// <param name="RefundAmount">The amount owed back while waiting (<c>refund_amount</c>), the amount refunded after.</param>
-/// <param name="RefundReason">Why it must be refunded (<c>refund_reason</c>, as the marketplace worded it).</param>
+/// <param name="FlaggedAt">When the late payment put it here.</param>
 /// <param name="RefundId">Stripe's refund, once issued.</param>
 /// <param name="RefundStatus">Stripe's status of that refund.</param>
 /// <param name="RefundedAt">When the refund was issued.</param>
@@ -31,9 +28,6 @@ public sealed record RefundQueueEntry(
     string? PaymentIntentId,
     DateTimeOffset CreatedAt,
     DateTimeOffset FlaggedAt,
-    string Status,
-    decimal? RefundAmount,
-    string? RefundReason,
     string? RefundId,
     string? RefundStatus,
     DateTimeOffset? RefundedAt,
@@ -56,46 +50,30 @@ public sealed record IssuedRefund(Guid PurchaseId, string RefundId, string? Stat
 /// <summary>
 /// The refund queue: purchases in <c>refund_required</c>. Support or admin issue the refund with Stripe.net's
 /// <see cref="RefundService"/>, with an idempotency key derived from the purchase id, so a double click, two people
-/// or a retry never refund twice. The attempt is recorded in <c>ops.stripe_refunds</c>; an issued refund also moves
-/// the purchase to <c>refunded</c> (or <c>partially_refunded</c> when Stripe refunded less than its total) with
-/// <c>refund_amount</c> = what was refunded, and writes an <c>audit_logs</c> row <c>refund_issued</c> naming the
-/// purchase, all in one transaction; nothing is marked refunded unless Stripe returned a refund.
+/// or a retry never refund twice. The attempt is recorded in <c>ops.stripe_refunds</c> and an issued refund also as an
+/// <c>audit_logs</c> row <c>refund_issued</c>; nothing is marked refunded unless Stripe returned a refund.
 /// </summary>
 public sealed class StripeRefunds(StripeApi api, OpsTransactions transactions, NpgsqlDataSource dataSource, ILogger<StripeRefunds> logger)
 {
     /// <summary>The idempotency key of a purchase's refund: the same for every attempt.</summary>
     public static string IdempotencyKey(Guid purchaseId) => $"opsconsole-refund-{purchaseId:N}";
 
-    /// <summary>Purchases waiting for a refund first (newest first), then the ones the console refunded (newest refund first).</summary>
+    /// <summary>Purchases waiting for a refund first, then the refunded ones (newest first).</summary>
     public async Task<IReadOnlyList<RefundQueueEntry>> QueueAsync(int limit, CancellationToken cancellationToken)
     {
-        // Two index-backed lists: everything waiting, then the console's latest refunds (its own record, not every
-        // refunded purchase the marketplace ever had).
         const string sql = """
             SELECT p.id AS PurchaseId, p.buyer_workspace_id AS BuyerWorkspaceId, w.name AS BuyerName, p.total_price AS TotalPrice,
-                   coalesce(p.stripe_payment_intent_id, paid.payment_intent_id) AS PaymentIntentId, p.created_at AS CreatedAt,
-                   coalesce(p.refund_required_at, p.created_at) AS FlaggedAt, p.status AS Status,
-                   p.refund_amount AS RefundAmount, p.refund_reason AS RefundReason,
+                   p.stripe_payment_intent_id AS PaymentIntentId, p.created_at AS CreatedAt, p.updated_at AS FlaggedAt,
                    issued.refund_id AS RefundId, issued.refund_status AS RefundStatus, issued.created_at AS RefundedAt,
                    issued.actor AS RefundedBy,
                    CASE WHEN latest.outcome = 'error' THEN latest.error_message END AS LastError
-            FROM (
-                (SELECT q.id, 0 AS part, q.created_at AS sort_at FROM marketplace_purchases AS q
-                 WHERE q.status = 'refund_required' ORDER BY q.created_at DESC LIMIT @Limit)
-                UNION ALL
-                (SELECT r.purchase_id, 1, r.created_at FROM ops.stripe_refunds AS r
-                 WHERE r.outcome = 'issued' ORDER BY r.created_at DESC LIMIT @Limit)
-            ) AS listed
-            JOIN marketplace_purchases AS p ON p.id = listed.id
+            FROM marketplace_purchases AS p
             LEFT JOIN workspaces AS w ON w.id = p.buyer_workspace_id
             LEFT JOIN ops.stripe_refunds AS issued ON issued.purchase_id = p.id AND issued.outcome = 'issued'
             LEFT JOIN LATERAL (SELECT r.outcome, r.error_message FROM ops.stripe_refunds AS r
                                WHERE r.purchase_id = p.id ORDER BY r.id DESC LIMIT 1) AS latest ON true
-            LEFT JOIN LATERAL (SELECT e.payment_intent_id FROM ops.stripe_webhook_events AS e
-                               WHERE e.purchase_id = p.id AND e.payment_intent_id IS NOT NULL
-                               ORDER BY e.first_received_at LIMIT 1) AS paid ON true
-            WHERE listed.part = 0 OR p.status <> 'refund_required'
-            ORDER BY listed.part, listed.sort_at DESC
+            WHERE p.status = 'refund_required'
+            ORDER BY issued.refund_id IS NOT NULL, p.created_at DESC
             LIMIT @Limit
             """;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -193,14 +171,6 @@ public sealed class StripeRefunds(StripeApi api, OpsTransactions transactions, N
                 return new IssuedRefund(purchaseId, refund.Id, refund.Status, refund.Amount, refund.Currency, AlreadyIssued: true);
             }
 
-            // Stripe refunds the whole payment when no amount is asked; a payment smaller than the purchase's total
-            // leaves it partially refunded.
-            var refunded = MajorUnits(refund.Amount, refund.Currency);
-            var status = refunded >= purchase.TotalPrice ? "refunded" : "partially_refunded";
-            await tx.ExecuteAsync("""
-                UPDATE marketplace_purchases SET status = @Status, refund_amount = @Refunded
-                WHERE id = @PurchaseId AND status = 'refund_required'
-                """, new { PurchaseId = purchaseId, Status = status, Refunded = refunded });
             await tx.AuditAsync("refund_issued", purchase.BuyerWorkspaceId, actor, new
             {
                 purchaseId,
@@ -210,10 +180,7 @@ public sealed class StripeRefunds(StripeApi api, OpsTransactions transactions, N
                 amountMinor = refund.Amount,
                 currency = refund.Currency,
                 idempotencyKey = key,
-                status,
-                refundAmount = refunded,
-                owed = purchase.RefundAmount,
-            }, resourceType: "marketplace_purchase", resourceId: purchaseId);
+            });
             return new IssuedRefund(purchaseId, refund.Id, refund.Status, refund.Amount, refund.Currency, AlreadyIssued: false);
         }, cancellationToken);
 
@@ -232,24 +199,10 @@ public sealed class StripeRefunds(StripeApi api, OpsTransactions transactions, N
         }
     }
 
-    // Stripe's amounts are in the currency's minor unit, except for its zero-decimal currencies.
-    private static readonly HashSet<string> ZeroDecimalCurrencies = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf",
-    };
-
-    private static decimal MajorUnits(long amountMinor, string? currency) =>
-        currency is not null && ZeroDecimalCurrencies.Contains(currency) ? amountMinor : amountMinor / 100m;
-
     private async Task<PurchaseRow?> FindAsync(Guid purchaseId, CancellationToken cancellationToken)
     {
         const string sql = """
-            SELECT p.status AS Status, p.buyer_workspace_id AS BuyerWorkspaceId,
-                   coalesce(p.stripe_payment_intent_id,
-                            (SELECT e.payment_intent_id FROM ops.stripe_webhook_events AS e
-                             WHERE e.purchase_id = p.id AND e.payment_intent_id IS NOT NULL
-                             ORDER BY e.first_received_at LIMIT 1)) AS PaymentIntentId,
-                   p.total_price AS TotalPrice, p.refund_amount AS RefundAmount,
+            SELECT p.status AS Status, p.buyer_workspace_id AS BuyerWorkspaceId, p.stripe_payment_intent_id AS PaymentIntentId,
                    (SELECT r.refund_id FROM ops.stripe_refunds AS r WHERE r.purchase_id = p.id AND r.outcome = 'issued') AS IssuedRefundId
             FROM marketplace_purchases AS p WHERE p.id = @Id
             """;
@@ -264,10 +217,6 @@ public sealed class StripeRefunds(StripeApi api, OpsTransactions transactions, N
         public Guid BuyerWorkspaceId { get; init; }
 
         public string? PaymentIntentId { get; init; }
-
-        public decimal TotalPrice { get; init; }
-
-        public decimal? RefundAmount { get; init; }
 
         public string? IssuedRefundId { get; init; }
     }
@@ -288,12 +237,6 @@ public sealed class StripeRefunds(StripeApi api, OpsTransactions transactions, N
 
         public DateTime FlaggedAt { get; init; }
 
-        public string Status { get; init; } = "";
-
-        public decimal? RefundAmount { get; init; }
-
-        public string? RefundReason { get; init; }
-
         public string? RefundId { get; init; }
 
         public string? RefundStatus { get; init; }
@@ -305,7 +248,7 @@ public sealed class StripeRefunds(StripeApi api, OpsTransactions transactions, N
         public string? LastError { get; init; }
 
         public RefundQueueEntry ToEntry() => new(PurchaseId, BuyerWorkspaceId, BuyerName, TotalPrice, PaymentIntentId, Utc(CreatedAt), Utc(FlaggedAt),
-            Status, RefundAmount, RefundReason, RefundId, RefundStatus, RefundedAt is { } at ? Utc(at) : null, RefundedBy, LastError);
+            RefundId, RefundStatus, RefundedAt is { } at ? Utc(at) : null, RefundedBy, LastError);
 
         private static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
     }

@@ -3,13 +3,12 @@ using OpsConsole.Core;
 using OpsConsole.Core.Accounts;
 using OpsConsole.Core.Database;
 using OpsConsole.Core.Demo;
-using OpsConsole.Core.Deployments.Preflight;
 using OpsConsole.Hosting;
 
 namespace OpsConsole.Cli;
 
 /// <summary>
-/// The verbs besides serving: <c>users add NAME --role ROLE</c>, <c>users disable NAME</c>, <c>migrate</c>, <c>seed-demo</c>, <c>preflight</c> and <c>local-db</c>.
+/// The verbs besides serving: <c>users add NAME --role ROLE</c>, <c>users disable NAME</c>, <c>migrate</c>, <c>seed-demo</c> and <c>local-db</c>.
 /// A handful of verbs with one option do not need a command-line library; arguments after them are configuration
 /// (<c>--ConnectionStrings:Marketplace=...</c>), as for the web app.
 /// </summary>
@@ -23,12 +22,10 @@ public static class ConsoleCommands
           OpsConsole migrate                      apply the database migrations and exit
           OpsConsole seed-demo                    apply the migrations, seed the demo data and demo accounts, and exit
           OpsConsole local-db                     print the embedded cluster's owner connection string (for psql)
-          OpsConsole preflight                    read the target marketplace database (ConnectionStrings:Marketplace) and say
-                                                  which fix is installed and what migrate and the rollback would change; changes nothing
         Roles: engineer, support, manager, admin.
         """;
 
-    public static bool IsCommand(string[] args) => args is ["users" or "migrate" or "seed-demo" or "local-db" or "preflight" or "help" or "--help", ..];
+    public static bool IsCommand(string[] args) => args is ["users" or "migrate" or "seed-demo" or "local-db" or "help" or "--help", ..];
 
     public static async Task<int> RunAsync(string[] args, TextReader input, TextWriter output, TextWriter error)
     {
@@ -40,8 +37,6 @@ public static class ConsoleCommands
                 return await WithDatabaseAsync(rest, error, (services, ct) => DisableUserAsync(services, name, output, error, ct));
             case ["migrate", .. var rest]:
                 return await WithDatabaseAsync(rest, error, (_, _) => Task.FromResult(0), output, alwaysMigrate: true);
-            case ["preflight", .. var rest]:
-                return await PreflightAsync(rest, output, error);
             case ["local-db", .. var rest]:
                 return await PrintLocalDatabaseAsync(rest, output, error);
             case ["seed-demo", .. var rest]:
@@ -108,43 +103,6 @@ public static class ConsoleCommands
         catch (MigrationFailedException ex)
         {
             await error.WriteLineAsync(ex.Message);
-            return 1;
-        }
-    }
-
-    /// <summary>Exit code of <c>preflight</c> when the target has no marketplace tables.</summary>
-    public const int NotAMarketplace = 3;
-
-    // Reads the configured database only: it neither migrates nor starts the embedded cluster, since its point is
-    // to say what migrate would do before anyone runs it.
-    private static async Task<int> PreflightAsync(string[] configurationArgs, TextWriter output, TextWriter error)
-    {
-        var configuration = Host.CreateApplicationBuilder(configurationArgs).Configuration;
-        var connectionString = configuration.GetConnectionString("Marketplace");
-        if (string.IsNullOrWhiteSpace(connectionString))
-        {
-            await error.WriteLineAsync("No target: set ConnectionStrings:Marketplace to the marketplace database to read (--ConnectionStrings:Marketplace=...).");
-            return 2;
-        }
-
-        using var stop = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
-        {
-            e.Cancel = true;
-            stop.Cancel();
-        };
-        var builder = new Npgsql.NpgsqlDataSourceBuilder(connectionString);
-        builder.ConnectionStringBuilder.ApplicationName ??= "OpsConsole.Preflight";
-        await using var dataSource = builder.Build();
-        try
-        {
-            var report = await new Preflight(dataSource).RunAsync(stop.Token);
-            await output.WriteAsync(PreflightText.Format(report));
-            return report.IsMarketplace ? 0 : NotAMarketplace;
-        }
-        catch (Npgsql.NpgsqlException ex)
-        {
-            await error.WriteLineAsync($"The pre-flight could not read the target: {ex.Message}");
             return 1;
         }
     }

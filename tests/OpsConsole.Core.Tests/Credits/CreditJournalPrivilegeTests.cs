@@ -50,8 +50,7 @@ public sealed class CreditJournalPrivilegeTests(MarketplaceDatabase database) : 
             VALUES ('{workspace}', 1, 'written as the runtime role', 'local:1', 'support', 'v', '[]', '[]');
             INSERT INTO ops.credit_adjustment_events (adjustment_id, workspace_id, status, actor_id, actor_name)
             SELECT max(id), '{workspace}', 'applied', 'local:1', 'support' FROM ops.credit_adjustments;
-            INSERT INTO audit_logs (action, workspace_id, resource_type, resource_id, new_values, metadata)
-            VALUES ('credit_adjustment', '{workspace}', 'workspace', '{workspace}', jsonb_build_object(), jsonb_build_object('actor', 'support'));
+            INSERT INTO audit_logs (action, workspace_id, actor) VALUES ('credit_adjustment', '{workspace}', 'support');
             """);
     }
 

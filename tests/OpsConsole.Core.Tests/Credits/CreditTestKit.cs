@@ -51,41 +51,34 @@ public abstract class CreditTestKit : IDisposable
 
     public static OpsActor Actor(string name, string role) => TestActors.For(name, role);
 
-    /// <summary>A new workspace (with its owner user) and a credit row of these values; a null total is stored as NULL.</summary>
-    protected async Task<Guid> WorkspaceAsync(decimal balance, decimal? purchased, decimal? earned = 0, decimal? used = 0)
+    /// <summary>A new workspace with a credit row of these values.</summary>
+    protected async Task<Guid> WorkspaceAsync(decimal balance, decimal purchased, decimal earned = 0, decimal used = 0)
     {
-        var id = (await MarketSeed.WorkspacesWithoutCreditsAsync(DataSource, 1, Ct))[0];
+        var id = Guid.NewGuid();
         await ExecuteAsync("""
-            INSERT INTO workspace_credits (workspace_id, balance, total_purchased, total_earned, total_used) VALUES (@Id, @Balance, @Purchased, @Earned, @Used)
+            INSERT INTO workspaces (id, name) VALUES (@Id, 'Test ' || left(@Id::text, 8));
+            INSERT INTO workspace_credits (workspace_id, balance, total_purchased, total_earned, total_used) VALUES (@Id, @Balance, @Purchased, @Earned, @Used);
             """, new { Id = id, Balance = balance, Purchased = purchased, Earned = earned, Used = used });
         return id;
     }
 
-    /// <summary>
-    /// A completed purchase on record by <paramref name="buyer"/>, paid by <paramref name="method"/>, of one listed lead
-    /// at <paramref name="price"/> (its item at that price, the lead sold); credit rows untouched.
-    /// </summary>
-    protected async Task RecordedPurchaseAsync(Guid buyer, decimal price, string method = "credits")
+    /// <summary>A completed purchase on record, paid by <paramref name="method"/>, of one lead of <paramref name="seller"/>; credit rows untouched.</summary>
+    protected async Task RecordedSaleAsync(Guid buyer, Guid seller, decimal price, string method = "credits")
     {
-        _seller ??= (await MarketSeed.WorkspacesWithoutCreditsAsync(DataSource, 1, Ct))[0];
-        var lead = (await MarketSeed.ListedLeadsAsync(DataSource, [_seller.Value], 1, price, Ct))[0];
         await ExecuteAsync("""
-            UPDATE leads SET marketplace_status = 'sold', sold_count = 1, sold_at = now(), first_sold_at = now() WHERE id = @Lead;
-            INSERT INTO marketplace_purchases (id, buyer_workspace_id, buyer_user_id, total_leads, status, payment_method, total_price, created_at, completed_at)
-            SELECT @Purchase, @Buyer, u.id, 1, 'completed', @Method, @Price, now() - interval '1 hour', clock_timestamp()
-            FROM users AS u WHERE u.workspace_id = @Buyer;
-            INSERT INTO marketplace_purchase_items (purchase_id, lead_id, price_at_purchase) VALUES (@Purchase, @Lead, @Price);
-            """, new { Lead = lead, Purchase = Guid.NewGuid(), Buyer = buyer, Price = price, Method = method });
+            INSERT INTO leads (id, workspace_id, is_marketplace_listed, marketplace_price, marketplace_status, sold_count, sold_at, first_sold_at)
+            VALUES (@Lead, @Seller, true, @Price, 'sold', 1, now(), now());
+            INSERT INTO marketplace_purchases (id, buyer_workspace_id, status, payment_method, total_price, created_at, completed_at)
+            VALUES (@Purchase, @Buyer, 'completed', @Method, @Price, now() - interval '1 hour', clock_timestamp());
+            INSERT INTO marketplace_purchase_items (purchase_id, lead_id, price) VALUES (@Purchase, @Lead, @Price);
+            """, new { Lead = Guid.NewGuid(), Purchase = Guid.NewGuid(), Buyer = buyer, Seller = seller, Price = price, Method = method });
     }
-
-    private Guid? _seller;
 
     protected async Task<CreditValues> ValuesAsync(Guid workspace)
     {
         await using var connection = await DataSource.OpenConnectionAsync(Ct);
         return await connection.QuerySingleAsync<CreditValues>(new CommandDefinition("""
-            SELECT balance AS Balance, coalesce(total_purchased, 0) AS TotalPurchased, coalesce(total_earned, 0) AS TotalEarned,
-                   coalesce(total_used, 0) AS TotalUsed
+            SELECT balance AS Balance, total_purchased AS TotalPurchased, total_earned AS TotalEarned, total_used AS TotalUsed
             FROM workspace_credits WHERE workspace_id = @Id
             """, new { Id = workspace }, cancellationToken: Ct));
     }

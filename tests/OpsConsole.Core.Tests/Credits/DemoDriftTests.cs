@@ -6,10 +6,7 @@ using OpsConsole.Testing;
 
 namespace OpsConsole.Core.Tests.Credits;
 
-/// <summary>
-/// The demo's three drifted workspaces (charged twice, a debit without total_used, a lost deduction): each found,
-/// explained from the records, and fixed by its proposal.
-/// </summary>
+/// <summary>The demo's three drifted workspaces: each found, explained from the records, and fixed by its proposal.</summary>
 public sealed class DemoDriftTests(MarketplaceDatabase database) : CreditTestKit(database), IClassFixture<MarketplaceDatabase>, IAsyncLifetime
 {
     public async Task InitializeAsync() => await new DemoSeeder(DataSource).SeedAsync(20, Ct);
@@ -32,27 +29,26 @@ public sealed class DemoDriftTests(MarketplaceDatabase database) : CreditTestKit
         Assert.Equal(new CreditDeltas(612.50m, 0, 0, 0), chargedTwice.Proposal.Deltas);
         Assert.True(chargedTwice.Proposal.NeedsApproval);
 
-        // A debit without total_used (the counter's update lost): the column that is off is total_used, and the fix is
-        // there, not in the balance.
-        var unrecordedDebit = Succeeds(await Service.GetWorkspaceAsync(Manager, DemoSeeder.WorkspaceId(7), Ct));
-        Assert.Equal(-42.00m, unrecordedDebit.Row.Discrepancy);
-        var used = unrecordedDebit.Explanation.Findings.Single(f => f.Column == "total_used");
-        Assert.False(used.Agrees);
-        Assert.Equal("used 42.00 in 3 credit purchases, total_used says 0.00", used.Message);
-        Assert.Contains("total_used is off", unrecordedDebit.Explanation.Summary, StringComparison.Ordinal);
-        Assert.Equal(new CreditDeltas(0, 0, 0, 42.00m), unrecordedDebit.Proposal.Deltas);
-        Assert.False(unrecordedDebit.Proposal.NeedsApproval);
+        // Earnings without total_earned: the column that is off is total_earned, and the fix is there, not in the balance.
+        var unrecordedEarnings = Succeeds(await Service.GetWorkspaceAsync(Manager, DemoSeeder.WorkspaceId(7), Ct));
+        Assert.Equal(42.00m, unrecordedEarnings.Row.Discrepancy);
+        var earned = unrecordedEarnings.Explanation.Findings.Single(f => f.Column == "total_earned");
+        Assert.False(earned.Agrees);
+        Assert.Equal("earned 42.00 from 3 sales, total_earned says 0.00", earned.Message);
+        Assert.Contains("total_earned is off", unrecordedEarnings.Explanation.Summary, StringComparison.Ordinal);
+        Assert.Equal(new CreditDeltas(0, 0, 42.00m, 0), unrecordedEarnings.Proposal.Deltas);
+        Assert.False(unrecordedEarnings.Proposal.NeedsApproval);
 
         // A lost deduction: total_used agrees with the one purchase on record; the balance is 18.25 too high.
         var lostDeduction = Succeeds(await Service.GetWorkspaceAsync(Manager, DemoSeeder.WorkspaceId(10), Ct));
         Assert.Equal(18.25m, lostDeduction.Row.Discrepancy);
         Assert.Equal("used 18.25 in 1 credit purchase, total_used says 18.25", lostDeduction.Explanation.Findings.Single(f => f.Column == "total_used").Message);
         Assert.Equal(new CreditDeltas(-18.25m, 0, 0, 0), lostDeduction.Proposal.Deltas);
-        Assert.All([chargedTwice, unrecordedDebit, lostDeduction], w => Assert.Equal(0m, w.Proposal.After.Discrepancy));
+        Assert.All([chargedTwice, unrecordedEarnings, lostDeduction], w => Assert.Equal(0m, w.Proposal.After.Discrepancy));
 
         // Fixing them: two apply at once, the large one waits for a second support person.
         var applied = new List<AdjustmentOutcome>();
-        foreach (var workspace in new[] { chargedTwice, unrecordedDebit, lostDeduction })
+        foreach (var workspace in new[] { chargedTwice, unrecordedEarnings, lostDeduction })
         {
             applied.Add(Succeeds(await Service.AdjustAsync(Support, new AdjustmentRequest(
                 workspace.Row.WorkspaceId, workspace.Version, workspace.Proposal.Deltas, "Demo drift fixed from the records", "SUP-1"), Ct)));
@@ -66,7 +62,7 @@ public sealed class DemoDriftTests(MarketplaceDatabase database) : CreditTestKit
         await using var connection = await DataSource.OpenConnectionAsync(Ct);
         // The demo deployment run's credit check (the runbook's probe, full formula): 0 rows.
         Assert.Equal(0, await connection.ExecuteScalarAsync<int>(
-            "SELECT count(*) FROM workspace_credits WHERE balance != (coalesce(total_purchased, 0) + coalesce(total_earned, 0) - coalesce(total_used, 0))"));
+            "SELECT count(*) FROM workspace_credits WHERE balance != (total_purchased + total_earned - total_used)"));
         Assert.Empty(await MarketplaceInvariants.FindViolationsAsync(connection, Ct));
     }
 }

@@ -66,7 +66,7 @@ public sealed class ProbeTests(MarketplaceDatabase database) : IClassFixture<Mar
         Assert.All((await Service.RunProbesAsync(TestActors.Engineer, runId, null, Ct)).Value!, p => Assert.True(p.Verdict.Passed, p.Verdict.Message));
         await using (var connection = await Db.OpenConnectionAsync())
         {
-            await connection.ExecuteAsync("DROP FUNCTION public.complete_stripe_lead_purchase(uuid, text)");
+            await connection.ExecuteAsync("DROP FUNCTION public.complete_stripe_lead_purchase(uuid, text, text)");
         }
 
         try
@@ -83,7 +83,7 @@ public sealed class ProbeTests(MarketplaceDatabase database) : IClassFixture<Mar
         finally
         {
             await using var connection = await Db.OpenConnectionAsync();
-            await connection.ExecuteAsync(DatabaseMigrator.ReadScript("0002_fix_payment_race_conditions_20260206000001.sql"));
+            await connection.ExecuteAsync(DatabaseMigrator.ReadScript("0002_fix_payment_race_conditions.sql"));
         }
 
         var again = (await Service.RunProbesAsync(TestActors.Engineer, runId, null, Ct)).Value!;
@@ -130,7 +130,7 @@ public sealed class ProbeTests(MarketplaceDatabase database) : IClassFixture<Mar
     {
         var runId = await StartAsync(Service);
         await using var connection = await Db.OpenConnectionAsync();
-        await connection.ExecuteAsync("REVOKE EXECUTE ON FUNCTION public.mark_leads_sold_bulk(uuid[]) FROM service_role");
+        await connection.ExecuteAsync("REVOKE EXECUTE ON FUNCTION public.mark_leads_sold_bulk(uuid, uuid[]) FROM service_role");
         try
         {
             var probe = (await RunAsync(Service, runId)).Runbook.Probes[2];
@@ -142,7 +142,7 @@ public sealed class ProbeTests(MarketplaceDatabase database) : IClassFixture<Mar
         }
         finally
         {
-            await connection.ExecuteAsync("GRANT EXECUTE ON FUNCTION public.mark_leads_sold_bulk(uuid[]) TO service_role");
+            await connection.ExecuteAsync("GRANT EXECUTE ON FUNCTION public.mark_leads_sold_bulk(uuid, uuid[]) TO service_role");
         }
     }
 
@@ -160,10 +160,8 @@ public sealed class ProbeTests(MarketplaceDatabase database) : IClassFixture<Mar
         var honest = Assert.Single((await Service.RunProbesAsync(TestActors.Engineer, runId, creditProbe.Key, Ct)).Value!);
         Assert.True(honest.Verdict.Passed, honest.Verdict.Message);
 
-        // The marketplace's totals are nullable: a row that never earned (total_earned NULL) is read as 0, not skipped.
         var drifted = (await MarketSeed.WorkspacesAsync(Db, 1, 20m))[0];
-        await connection.ExecuteAsync(
-            "UPDATE workspace_credits SET balance = balance - 7.5, total_earned = NULL, total_used = NULL WHERE workspace_id = @Id", new { Id = drifted });
+        await connection.ExecuteAsync("UPDATE workspace_credits SET balance = balance - 7.5 WHERE workspace_id = @Id", new { Id = drifted });
         try
         {
             var failed = Assert.Single((await Service.RunProbesAsync(TestActors.Engineer, runId, creditProbe.Key, Ct)).Value!);

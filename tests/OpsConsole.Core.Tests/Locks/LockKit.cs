@@ -35,6 +35,7 @@ internal static class LockKit
         }
     }
 
+    /// <summary>A seller with <paramref name="leads"/> listed leads and a buyer with 1000 credits.</summary>
     /// <summary>
     /// The test cluster's superuser password (SCRAM, no trust): roles a test creates get it too, so a connection
     /// string derived from the superuser's with another user name logs in.
@@ -42,48 +43,29 @@ internal static class LockKit
     public static string SuperuserPassword(MarketplaceDatabase database) =>
         new NpgsqlConnectionStringBuilder(database.SuperuserConnectionString).Password ?? "";
 
-    /// <summary>A seller with <paramref name="leads"/> listed leads at 10.00 (its partner's) and a buyer with 1000 credits, each with an owner user.</summary>
-
     public static async Task<(Guid Seller, Guid Buyer, Guid[] Leads)> MarketAsync(NpgsqlDataSource db, int leads = 3)
     {
-        var seller = (await MarketSeed.WorkspacesAsync(db, 1, 0m)).Single();
-        var buyer = (await MarketSeed.WorkspacesAsync(db, 1, 1000m)).Single();
-        await using (var connection = await db.OpenConnectionAsync())
-        {
-            // Names the lock view's row descriptions are checked against.
-            await connection.ExecuteAsync("""
-                UPDATE workspaces SET name = 'Seller ' || left(id::text, 8) WHERE id = @Seller;
-                UPDATE workspaces SET name = 'Buyer ' || left(id::text, 8) WHERE id = @Buyer;
-                """, new { Seller = seller, Buyer = buyer });
-        }
-
-        var ids = leads == 0 ? [] : await MarketSeed.ListedLeadsAsync(db, [seller], leads, 10m);
+        await using var connection = await db.OpenConnectionAsync();
+        var seller = Guid.NewGuid();
+        var buyer = Guid.NewGuid();
+        await connection.ExecuteAsync("""
+            INSERT INTO workspaces (id, name) VALUES (@Seller, 'Seller ' || left(@Seller::text, 8)), (@Buyer, 'Buyer ' || left(@Buyer::text, 8));
+            INSERT INTO workspace_credits (workspace_id, balance, total_purchased) VALUES (@Seller, 0, 0), (@Buyer, 1000, 1000);
+            """, new { Seller = seller, Buyer = buyer });
+        var ids = (await connection.QueryAsync<Guid>("""
+            INSERT INTO leads (id, workspace_id, is_marketplace_listed, marketplace_price)
+            SELECT gen_random_uuid(), @Seller, true, 10 FROM generate_series(1, @Count) RETURNING id
+            """, new { Seller = seller, Count = leads })).ToArray();
         return (seller, buyer, ids);
     }
 
-    /// <summary>
-    /// Validates <paramref name="lead"/> for <paramref name="buyer"/> (so it is reserved for the buyer, committed) and
-    /// inserts the pending credit purchase route.ts would (one item at the lead's price); returns the purchase.
-    /// </summary>
+    /// <summary>Reserves <paramref name="lead"/> for <paramref name="buyer"/> (committed) and returns the pending purchase.</summary>
     public static async Task<Guid> ReserveAsync(NpgsqlDataSource db, Guid buyer, Guid lead)
     {
         await using var connection = await db.OpenConnectionAsync();
-        await connection.ExecuteAsync(
-            "SELECT id FROM validate_and_lock_leads_for_purchase(p_lead_ids := ARRAY[@Lead]::uuid[], p_buyer_workspace_id := @Buyer)",
+        return await connection.QuerySingleAsync<Guid>(
+            "SELECT purchase_id FROM validate_and_lock_leads_for_purchase(@Buyer, ARRAY[@Lead]::uuid[], 'credits')",
             new { Buyer = buyer, Lead = lead });
-        return await connection.QuerySingleAsync<Guid>("""
-            WITH lead AS (SELECT id, marketplace_price FROM leads WHERE id = @Lead),
-            purchase AS (
-                INSERT INTO marketplace_purchases (buyer_workspace_id, buyer_user_id, total_leads, total_price, payment_method, credits_used, status)
-                SELECT @Buyer, (SELECT id FROM users WHERE workspace_id = @Buyer ORDER BY created_at, id LIMIT 1), 1, marketplace_price,
-                       'credits', marketplace_price, 'pending'
-                FROM lead
-                RETURNING id),
-            item AS (
-                INSERT INTO marketplace_purchase_items (purchase_id, lead_id, price_at_purchase)
-                SELECT purchase.id, lead.id, lead.marketplace_price FROM purchase, lead)
-            SELECT id FROM purchase
-            """, new { Buyer = buyer, Lead = lead });
     }
 
     /// <summary>A table of its own for table-level lock tests.</summary>

@@ -131,7 +131,7 @@ public sealed class LockSnapshotTests(MarketplaceDatabase database) : IClassFixt
     public async Task Rows_waited_on_are_named_a_lead_with_its_seller_a_workspace_with_its_name_a_purchase_with_its_buyer()
     {
         var (seller, buyer, leads) = await LockKit.MarketAsync(database.DataSource);
-        await LockKit.ReserveAsync(database.DataSource, buyer, leads[0]);
+        var purchase = await LockKit.ReserveAsync(database.DataSource, buyer, leads[0]);
         var second = await LockKit.ReserveAsync(database.DataSource, buyer, leads[1]);
         await using var services = LockKit.Services(database.SuperuserConnectionString);
         var query = services.GetRequiredService<LockSnapshotQuery>();
@@ -146,12 +146,11 @@ public sealed class LockSnapshotTests(MarketplaceDatabase database) : IClassFixt
         // The purchase's completion marks its lead sold, and waits for the editor's lock on that lead.
         await editor.RunAsync("BEGIN; UPDATE leads SET marketplace_price = marketplace_price WHERE id = @L", new { L = leads[0] });
         await completion.RunAsync("BEGIN");
-        completion.Start("SELECT mark_leads_sold_bulk(p_lead_ids := ARRAY[@L]::uuid[])", new { L = leads[0] });
+        completion.Start("SELECT mark_leads_sold_bulk(@P, ARRAY[@L]::uuid[])", new { P = purchase, L = leads[0] });
         await auditor.RunAsync("BEGIN; SELECT 1 FROM workspace_credits WHERE workspace_id = @W FOR UPDATE", new { W = buyer });
         topUp.Start("UPDATE workspace_credits SET updated_at = now() WHERE workspace_id = @W", new { W = buyer });
         await support.RunAsync("BEGIN; SELECT 1 FROM marketplace_purchases WHERE id = @P FOR UPDATE", new { P = second });
-        checkout.Start(
-            "SELECT * FROM complete_credit_lead_purchase(p_purchase_id := @P, p_workspace_id := @W, p_credit_amount := 10)", new { P = second, W = buyer });
+        checkout.Start("SELECT * FROM complete_credit_lead_purchase(@P)", new { P = second });
 
         var snapshot = await LockKit.SnapshotWhenAsync(query, s => s.Summary.WaitingSessions == 3 && s.Rows.Count == 3);
 

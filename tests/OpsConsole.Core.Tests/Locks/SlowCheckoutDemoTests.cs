@@ -3,26 +3,26 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using OpsConsole.Core.Demo;
 using OpsConsole.Core.Locks;
-using OpsConsole.Core.Purchases;
 using OpsConsole.Testing;
 
 namespace OpsConsole.Core.Tests.Locks;
 
-/// <summary>The demo's slow checkout: the tree it makes on /locks, and a terminate that lets the first repeated click buy.</summary>
+/// <summary>The demo's slow checkout: the tree it makes on /locks, and a terminate that lets the queued buyer buy.</summary>
 public sealed class SlowCheckoutDemoTests(MarketplaceDatabase database) : IClassFixture<MarketplaceDatabase>
 {
     [Fact]
-    public async Task A_slow_checkout_shows_a_tree_on_its_lead_and_terminating_it_lets_the_first_repeated_click_buy_the_lead()
+    public async Task A_slow_checkout_shows_a_tree_on_its_lead_and_terminating_it_lets_the_first_queued_buyer_buy_the_lead()
     {
         var (seller, slowBuyer, leads) = await LockKit.MarketAsync(database.DataSource, leads: 1);
+        var (_, firstQueued, _) = await LockKit.MarketAsync(database.DataSource, leads: 0);
+        var (_, secondQueued, _) = await LockKit.MarketAsync(database.DataSource, leads: 0);
         await using var services = LockKit.Services(database.SuperuserConnectionString);
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Marketplace"] = database.SuperuserConnectionString }).Build();
         var demo = new SlowCheckoutDemo(
-            configuration, new DemoMarket(database.DataSource), TimeProvider.System,
-            NullLogger<SlowCheckoutDemo>.Instance);
+            configuration, new DemoMarket(database.DataSource), TimeProvider.System, NullLogger<SlowCheckoutDemo>.Instance);
 
-        var running = demo.RunAsync(new SlowCheckoutPlan(leads[0], slowBuyer, 2, TimeSpan.FromSeconds(60)), CancellationToken.None);
+        var running = demo.RunAsync(new SlowCheckoutPlan(leads[0], slowBuyer, [firstQueued, secondQueued], TimeSpan.FromSeconds(60)), CancellationToken.None);
         var snapshot = await LockKit.SnapshotWhenAsync(services.GetRequiredService<LockSnapshotQuery>(), s => s.Summary.WaitingSessions == 2);
 
         var tree = Assert.Single(snapshot.Tree.Trees);

@@ -18,8 +18,7 @@ public sealed partial class IntegrityAndExpositionTests(MarketplaceDatabase data
     {
         await using var services = TestServices.Build(database.ConnectionString);
         var query = services.GetRequiredService<PurchaseMetricsQuery>();
-        var sellers = await MarketSeed.WorkspacesWithoutCreditsAsync(Db, 2);
-        var buyers = await MarketSeed.WorkspacesAsync(Db, 2, 50m);
+        var sellers = await MarketSeed.WorkspacesAsync(Db, 2, 50m);
         var leads = await MarketSeed.ListedLeadsAsync(Db, sellers, 2, 10m);
 
         var healthy = await query.ReadAsync(MetricsWindow.FifteenMinutes, DateTimeOffset.UtcNow, CancellationToken.None);
@@ -27,10 +26,9 @@ public sealed partial class IntegrityAndExpositionTests(MarketplaceDatabase data
         await using var connection = await Db.OpenConnectionAsync();
         await connection.ExecuteAsync(
             "UPDATE leads SET sold_count = 2, marketplace_status = 'sold', sold_at = now() WHERE id = @Id", new { Id = leads[0] });
-        // The balance moved without any total (no top-up, no purchase): the guide's full formula
-        // (purchased + earned - used, coalesced) sees the drift.
+        // total_earned moved without balance: the guide's full formula (purchased + earned - used) sees the drift.
         await connection.ExecuteAsync(
-            "UPDATE workspace_credits SET balance = balance + 5 WHERE workspace_id = @Id", new { Id = buyers[1] });
+            "UPDATE workspace_credits SET total_earned = total_earned + 5 WHERE workspace_id = @Id", new { Id = sellers[1] });
         var broken = await query.ReadAsync(MetricsWindow.FifteenMinutes, DateTimeOffset.UtcNow, CancellationToken.None);
 
         Assert.True(healthy.Integrity.Holds);
@@ -38,7 +36,7 @@ public sealed partial class IntegrityAndExpositionTests(MarketplaceDatabase data
         Assert.Equal($"lead {leads[0]}", sold.Subject);
         Assert.Contains("sold_count = 2", sold.Detail, StringComparison.Ordinal);
         var drift = Assert.Single(broken.Integrity.CreditDiscrepancies);
-        Assert.Equal($"workspace {buyers[1]}", drift.Subject);
+        Assert.Equal($"workspace {sellers[1]}", drift.Subject);
         Assert.False(broken.Integrity.Holds);
     }
 

@@ -36,8 +36,8 @@ public sealed class MetricsPlanTests(MarketplaceDatabase database, ITestOutputHe
         await using (var connection = await database.DataSource.OpenConnectionAsync())
         {
             await connection.ExecuteAsync("""
-                INSERT INTO audit_logs (action, resource_type, metadata, created_at)
-                SELECT 'purchase_conflict', 'lead', '{"actor": "late"}', now() - interval '100 minutes' - n * interval '7 minutes' FROM generate_series(1, 3) AS n
+                INSERT INTO audit_logs (action, actor, details, created_at)
+                SELECT 'purchase_conflict', 'late', '{}', now() - interval '100 minutes' - n * interval '7 minutes' FROM generate_series(1, 3) AS n
                 """);
             Assert.True(await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM ops.purchase_metrics_dirty") >= 3);
         }
@@ -132,8 +132,8 @@ public sealed class MetricsPlanTests(MarketplaceDatabase database, ITestOutputHe
         await connection.ExecuteAsync("""
             CLUSTER marketplace_purchases USING marketplace_purchases_created_at_idx;
             CLUSTER audit_logs USING audit_logs_action_created_at_idx;
-            CLUSTER ops.stripe_webhook_events USING stripe_webhook_events_last_received_at_idx;
-            ANALYZE marketplace_purchases, audit_logs, ops.stripe_webhook_events
+            CLUSTER stripe_webhook_events USING stripe_webhook_events_last_received_at_idx;
+            ANALYZE marketplace_purchases, audit_logs, stripe_webhook_events
             """, commandTimeout: 300);
     }
 }

@@ -56,7 +56,7 @@ public sealed class MetricsReplicaTests(MarketplaceDatabase primary) : IClassFix
         await using var connection = await services.GetRequiredService<MetricsDataSource>().DataSource.OpenConnectionAsync();
 
         var error = await Assert.ThrowsAsync<PostgresException>(
-            () => connection.ExecuteAsync("INSERT INTO workspaces (name, slug) VALUES ('x', 'replica-write')"));
+            () => connection.ExecuteAsync("INSERT INTO workspaces (id, name) VALUES (gen_random_uuid(), 'x')"));
 
         Assert.Equal(PostgresErrorCodes.ReadOnlySqlTransaction, error.SqlState);
     }

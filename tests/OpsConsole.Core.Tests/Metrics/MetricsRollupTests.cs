@@ -16,10 +16,9 @@ namespace OpsConsole.Core.Tests.Metrics;
 /// </summary>
 public sealed class MetricsRollupTests(MarketplaceDatabase database) : IClassFixture<MarketplaceDatabase>
 {
-    // The guide's success-rate query (Post-Deployment Monitoring, query 1) with NOW() bound to the instant read, and
-    // a partially refunded purchase counted as completed (the marketplace's status for a sale kept after a refund).
+    // The guide's success-rate query (Post-Deployment Monitoring, query 1) with NOW() bound to the instant read.
     private const string GuideSuccessRateSql = """
-        SELECT COUNT(*) FILTER (WHERE status IN ('completed', 'partially_refunded')) * 100.0 / COUNT(*) AS success_rate_percent
+        SELECT COUNT(*) FILTER (WHERE status = 'completed') * 100.0 / COUNT(*) AS success_rate_percent
         FROM marketplace_purchases
         WHERE created_at > @Now - INTERVAL '1 hour'
         """;
@@ -29,20 +28,19 @@ public sealed class MetricsRollupTests(MarketplaceDatabase database) : IClassFix
         SELECT COUNT(*) FROM audit_logs WHERE action = 'purchase_conflict' AND created_at > @Now - INTERVAL '1 hour'
         """;
 
-    // Every figure of one half-window [Lo, Hi) counted from the tables, with the marketplace's statuses: completed or
-    // partially_refunded kept the sale, failed, expired, refund_required or refunded did not.
+    // Every figure of one half-window [Lo, Hi) counted from the tables.
     private const string DirectSql = """
         SELECT (SELECT count(*) FROM marketplace_purchases WHERE created_at >= @Lo AND created_at < @Hi) AS Created,
-               (SELECT count(*) FROM marketplace_purchases WHERE created_at >= @Lo AND created_at < @Hi AND status IN ('completed', 'partially_refunded')) AS Completed,
-               (SELECT count(*) FROM marketplace_purchases WHERE created_at >= @Lo AND created_at < @Hi AND status IN ('failed', 'expired', 'refund_required', 'refunded')) AS Failed,
+               (SELECT count(*) FROM marketplace_purchases WHERE created_at >= @Lo AND created_at < @Hi AND status = 'completed') AS Completed,
+               (SELECT count(*) FROM marketplace_purchases WHERE created_at >= @Lo AND created_at < @Hi AND status IN ('failed', 'expired', 'refund_required')) AS Failed,
                (SELECT count(*) FROM marketplace_purchases WHERE created_at >= @Lo AND created_at < @Hi AND status = 'pending') AS Pending,
                (SELECT count(*) FROM audit_logs WHERE action = 'purchase_conflict' AND created_at >= @Lo AND created_at < @Hi) AS Conflicts,
-               (SELECT count(duration_ms) FROM marketplace_purchases WHERE created_at >= @Lo AND created_at < @Hi AND status IN ('completed', 'partially_refunded') AND payment_method = 'credits') AS CreditCount,
-               (SELECT avg(duration_ms::float8) FROM marketplace_purchases WHERE created_at >= @Lo AND created_at < @Hi AND status IN ('completed', 'partially_refunded') AND payment_method = 'credits') AS CreditAverage,
-               (SELECT count(*) FROM marketplace_purchases WHERE created_at >= @Lo AND created_at < @Hi AND status IN ('completed', 'partially_refunded') AND payment_method = 'stripe' AND completed_at IS NOT NULL) AS Checkouts,
-               (SELECT avg(date_part('epoch', completed_at - created_at) * 1000) FROM marketplace_purchases WHERE created_at >= @Lo AND created_at < @Hi AND status IN ('completed', 'partially_refunded') AND payment_method = 'stripe' AND completed_at IS NOT NULL) AS CheckoutAverage,
-               (SELECT count(*) FROM ops.stripe_webhook_events WHERE last_received_at >= @Lo AND last_received_at < @Hi) AS Events,
-               (SELECT coalesce(sum(deliveries), 0) FROM ops.stripe_webhook_events WHERE last_received_at >= @Lo AND last_received_at < @Hi) AS Deliveries
+               (SELECT count(duration_ms) FROM marketplace_purchases WHERE created_at >= @Lo AND created_at < @Hi AND status = 'completed' AND payment_method = 'credits') AS CreditCount,
+               (SELECT avg(duration_ms::float8) FROM marketplace_purchases WHERE created_at >= @Lo AND created_at < @Hi AND status = 'completed' AND payment_method = 'credits') AS CreditAverage,
+               (SELECT count(*) FROM marketplace_purchases WHERE created_at >= @Lo AND created_at < @Hi AND status = 'completed' AND payment_method = 'stripe' AND completed_at IS NOT NULL) AS Checkouts,
+               (SELECT avg(date_part('epoch', completed_at - created_at) * 1000) FROM marketplace_purchases WHERE created_at >= @Lo AND created_at < @Hi AND status = 'completed' AND payment_method = 'stripe' AND completed_at IS NOT NULL) AS CheckoutAverage,
+               (SELECT count(*) FROM stripe_webhook_events WHERE last_received_at >= @Lo AND last_received_at < @Hi) AS Events,
+               (SELECT coalesce(sum(deliveries), 0) FROM stripe_webhook_events WHERE last_received_at >= @Lo AND last_received_at < @Hi) AS Deliveries
         """;
 
     [Fact]
@@ -71,14 +69,10 @@ public sealed class MetricsRollupTests(MarketplaceDatabase database) : IClassFix
              WHERE id IN (SELECT id FROM marketplace_purchases WHERE status = 'expired' AND payment_method = 'stripe' ORDER BY id LIMIT 20);
             UPDATE marketplace_purchases SET status = 'expired'
              WHERE id IN (SELECT id FROM marketplace_purchases WHERE status = 'pending' AND created_at < now() - interval '2 hours' ORDER BY id LIMIT 20);
-            UPDATE marketplace_purchases SET status = 'refunded', refund_amount = total_price
-             WHERE id IN (SELECT id FROM marketplace_purchases WHERE status = 'completed' AND created_at < now() - interval '2 hours' ORDER BY id LIMIT 20);
-            UPDATE marketplace_purchases SET status = 'partially_refunded', refund_amount = total_price / 2
-             WHERE id IN (SELECT id FROM marketplace_purchases WHERE status = 'completed' AND created_at < now() - interval '2 hours' ORDER BY id DESC LIMIT 20);
-            UPDATE ops.stripe_webhook_events SET deliveries = deliveries + 1, last_received_at = clock_timestamp()
-             WHERE event_id IN (SELECT event_id FROM ops.stripe_webhook_events WHERE last_received_at < now() - interval '1 day' ORDER BY event_id LIMIT 20);
-            INSERT INTO audit_logs (action, resource_type, metadata, created_at)
-            SELECT 'purchase_conflict', 'lead', '{"actor": "late"}', now() - interval '3 days' - n * interval '7 minutes' FROM generate_series(1, 5) AS n;
+            UPDATE stripe_webhook_events SET deliveries = deliveries + 1, last_received_at = clock_timestamp()
+             WHERE event_id IN (SELECT event_id FROM stripe_webhook_events WHERE last_received_at < now() - interval '1 day' ORDER BY event_id LIMIT 20);
+            INSERT INTO audit_logs (action, actor, details, created_at)
+            SELECT 'purchase_conflict', 'late', '{}', now() - interval '3 days' - n * interval '7 minutes' FROM generate_series(1, 5) AS n;
             """);
         Assert.True(await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM ops.purchase_metrics_dirty") > 20);
         await AssertSameAsTablesAsync(query, connection, to, "after late changes, before the next refresh");
@@ -167,37 +161,34 @@ public sealed class MetricsRollupTests(MarketplaceDatabase database) : IClassFix
         }
     }
 
-    // 40,000 purchases over the last 10 days (every status the marketplace has, a tenth by card with their webhook
-    // events, some delivered twice), 400 conflicts; the newest rows are younger than the rollup's 30 minutes. Reads end
-    // at a fixed instant just after the newest row, not at a minute boundary.
+    // 40,000 purchases over the last 10 days (every status, a tenth by card with their webhook events, some
+    // delivered twice), 400 conflicts; the newest rows are younger than the rollup's 30 minutes. Reads end at a
+    // fixed instant just after the newest row, not at a minute boundary.
     private async Task<DateTimeOffset> SeedAsync()
     {
-        var buyer = await MetricsRows.BuyerAsync(database.DataSource);
         await using var connection = await database.DataSource.OpenConnectionAsync();
         var to = await connection.ExecuteScalarAsync<DateTime>("SELECT date_trunc('second', now()) + interval '17.3 seconds'");
         await connection.ExecuteAsync("""
-            WITH u AS (SELECT id FROM users WHERE workspace_id = @Buyer)
-            , p AS (
-                INSERT INTO marketplace_purchases
-                    (buyer_workspace_id, buyer_user_id, total_leads, status, payment_method, total_price, refund_amount, created_at, completed_at, duration_ms)
-                SELECT @Buyer, u.id, 1, s.status,
+            INSERT INTO workspaces (id, name) VALUES ('00000000-0000-4000-8000-00000000beef', 'rollup buyer');
+            WITH p AS (
+                INSERT INTO marketplace_purchases (id, buyer_workspace_id, status, payment_method, total_price, created_at, completed_at, duration_ms)
+                SELECT gen_random_uuid(), '00000000-0000-4000-8000-00000000beef',
+                       CASE WHEN n % 50 < 45 THEN 'completed' WHEN n % 50 < 47 THEN 'failed' WHEN n % 50 < 49 THEN 'expired'
+                            WHEN n % 100 = 49 THEN 'refund_required' ELSE 'pending' END,
                        CASE WHEN n % 10 = 0 OR n % 50 >= 47 THEN 'stripe' ELSE 'credits' END,
-                       12.50, CASE s.status WHEN 'refunded' THEN 12.50 WHEN 'partially_refunded' THEN 5 ELSE 0 END, t,
+                       12.50, t,
                        CASE WHEN n % 50 < 45 THEN t + (n % 300) * interval '1 second' END,
                        CASE WHEN n % 10 <> 0 AND n % 13 <> 0 THEN 50 + (n * 7919) % 900 + (n % 1000) / 1000.0 END
-                FROM u, generate_series(1, 40000) AS n,
-                     LATERAL (SELECT @To - interval '10 days' * ((n * 0.6180339887498949) % 1) - interval '1 second') AS ts (t),
-                     LATERAL (SELECT CASE WHEN n % 50 < 45 THEN CASE n % 45 WHEN 7 THEN 'refunded' WHEN 11 THEN 'partially_refunded' ELSE 'completed' END
-                                          WHEN n % 50 < 47 THEN 'failed' WHEN n % 50 < 49 THEN 'expired'
-                                          WHEN n % 100 = 49 THEN 'refund_required' ELSE 'pending' END) AS s (status)
+                FROM generate_series(1, 40000) AS n,
+                     LATERAL (SELECT @To - interval '10 days' * ((n * 0.6180339887498949) % 1) - interval '1 second') AS ts (t)
                 RETURNING id, payment_method, status, created_at)
             , events AS (
-                INSERT INTO ops.stripe_webhook_events (event_id, type, deliveries, first_received_at, last_received_at, purchase_id)
-                SELECT 'evt_' || id, 'checkout.session.completed', 1 + (abs(hashtext(id::text)) % 20 = 0)::int, created_at, created_at + interval '40 seconds', id
-                FROM p WHERE payment_method = 'stripe' AND status IN ('completed', 'partially_refunded', 'refunded'))
-            INSERT INTO audit_logs (action, resource_type, workspace_id, metadata, created_at)
-            SELECT 'purchase_conflict', 'lead', @Buyer, '{"actor": "seed"}'::jsonb, created_at FROM p WHERE abs(hashtext(id::text)) % 100 = 0
-            """, new { To = to, Buyer = buyer });
+                INSERT INTO stripe_webhook_events (event_id, type, deliveries, first_received_at, last_received_at, purchase_id)
+                SELECT 'evt_' || id, 'payment_intent.succeeded', 1 + (abs(hashtext(id::text)) % 20 = 0)::int, created_at, created_at + interval '40 seconds', id
+                FROM p WHERE payment_method = 'stripe' AND status = 'completed')
+            INSERT INTO audit_logs (action, workspace_id, actor, details, created_at)
+            SELECT 'purchase_conflict', NULL, 'seed', '{}'::jsonb, created_at FROM p WHERE abs(hashtext(id::text)) % 100 = 0
+            """, new { To = to });
         return new DateTimeOffset(DateTime.SpecifyKind(to, DateTimeKind.Utc));
     }
 

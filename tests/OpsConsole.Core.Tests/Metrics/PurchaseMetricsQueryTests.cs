@@ -40,38 +40,6 @@ public sealed class PurchaseMetricsQueryTests(MarketplaceDatabase database) : IC
     }
 
     [Fact]
-    public async Task A_partially_refunded_purchase_counts_as_completed_and_a_refunded_one_as_failed()
-    {
-        var to = Epoch.AddDays(10);
-        var buyer = await MetricsRows.BuyerAsync(Db);
-        await MetricsRows.PurchasesAsync(Db, buyer, 6, to.AddMinutes(-5), durationMs: 100, completedAfter: TimeSpan.Zero);
-        // Refunded in part: the leads stayed sold, so the sale and its measured time count.
-        await MetricsRows.PurchasesAsync(Db, buyer, 1, to.AddMinutes(-5), status: "partially_refunded", durationMs: 400, completedAfter: TimeSpan.Zero);
-        await MetricsRows.PurchasesAsync(Db, buyer, 1, to.AddMinutes(-6), status: "partially_refunded", method: "stripe", completedAfter: TimeSpan.FromSeconds(30));
-        // Refunded in full (after completing) or waiting for its refund: no sale kept, and no checkout time.
-        await MetricsRows.PurchasesAsync(Db, buyer, 1, to.AddMinutes(-7), status: "refunded", durationMs: 900, completedAfter: TimeSpan.Zero);
-        await MetricsRows.PurchasesAsync(Db, buyer, 1, to.AddMinutes(-7), status: "refunded", method: "stripe", completedAfter: TimeSpan.FromSeconds(600));
-        await MetricsRows.PurchasesAsync(Db, buyer, 1, to.AddMinutes(-8), status: "refund_required", method: "stripe");
-        // The window before: one refunded of two.
-        await MetricsRows.PurchasesAsync(Db, buyer, 1, to.AddMinutes(-20), status: "partially_refunded");
-        await MetricsRows.PurchasesAsync(Db, buyer, 1, to.AddMinutes(-20), status: "refunded");
-
-        var readings = await ReadAsync(MetricsWindow.FifteenMinutes, to);
-
-        Assert.Equal(new PurchaseCounts(11, 8, 3, 0, 0), readings.Current);
-        Assert.Equal(new PurchaseCounts(2, 1, 1, 0, 0), readings.Previous);
-        Assert.Equal(800.0 / 11, readings.Value(Kpi.SuccessRate)!.Value, 9);
-        Assert.Equal(50.0, readings.PreviousValue(Kpi.SuccessRate)!.Value, 9);
-        Assert.Equal(7, readings.CreditPurchaseTime.Count);
-        Assert.Equal(1000.0 / 7, readings.CreditPurchaseTime.AverageMs!.Value, 6);
-        // percentile_cont(0.95) of six 100s and a 400: 100 + 0.7 * (400 - 100).
-        Assert.Equal(310.0, readings.CreditPurchaseTime.P95Ms!.Value, 6);
-        Assert.Equal(1, readings.StripeCheckout.Count);
-        Assert.Equal(30_000.0, readings.StripeCheckout.AverageMs!.Value, 3);
-        Assert.Equal((8L, 3L), (readings.Series.Sum(p => p.Successful), readings.Series.Sum(p => p.Failed)));
-    }
-
-    [Fact]
     public async Task The_window_includes_its_start_and_excludes_its_end()
     {
         var to = Epoch.AddDays(2);
@@ -100,7 +68,7 @@ public sealed class PurchaseMetricsQueryTests(MarketplaceDatabase database) : IC
         await using (var connection = await Db.OpenConnectionAsync())
         {
             await connection.ExecuteAsync(
-                "INSERT INTO audit_logs (action, resource_type, created_at) VALUES ('marketplace_purchase_refused', 'marketplace_purchase', @At)", new { At = to.AddMinutes(-3).UtcDateTime });
+                "INSERT INTO audit_logs (action, created_at) VALUES ('purchase_failed', @At)", new { At = to.AddMinutes(-3).UtcDateTime });
         }
 
         var readings = await ReadAsync(MetricsWindow.FifteenMinutes, to);

@@ -100,13 +100,11 @@ public sealed class ConcurrentBuyersTests(MarketplaceDatabase database, ITestOut
             PurchaseOutcome.Completed, PurchaseOutcome.Reserved, PurchaseOutcome.Conflict, PurchaseOutcome.InsufficientCredits,
             PurchaseOutcome.Duplicate, PurchaseOutcome.RefundRequired,
         }));
-        // The contention the test is for happened: lock conflicts retried, conflicts reported, card reservations ran
-        // out before their payment and another buyer took the lead (the sweep expires only abandoned credit purchases;
-        // an ended card reservation is inert).
+        // The contention the test is for happened: lock conflicts retried, conflicts reported, reservations expired.
         Assert.True(byOutcome.GetValueOrDefault(PurchaseOutcome.Completed) > 0, "no purchase completed");
         Assert.True(byOutcome.GetValueOrDefault(PurchaseOutcome.Conflict) > 0, "no conflict was reported");
         Assert.True(retried > 0, "no attempt was retried after a lock conflict");
-        Assert.True(byOutcome.GetValueOrDefault(PurchaseOutcome.RefundRequired) > 0, "no card reservation ran out before its payment");
+        Assert.True(expired > 0, "the sweep expired no reservation");
         await MarketSeed.AssertInvariantsAsync(db);
         Assert.Equal(deadlocksBefore, await MarketSeed.DeadlocksAsync(database.ConnectionString));
     }
@@ -136,7 +134,7 @@ public sealed class BuyersWhoSellTests(MarketplaceDatabase database) : IClassFix
             var purchases = services.GetRequiredService<IPurchaseService>();
             for (var round = 0; round < Rounds; round++)
             {
-                // Each buys the other's lead at the same moment: the leads and credit rows of both are locked in opposite roles.
+                // Each purchase locks both credit rows, one as buyer and one as seller, in opposite roles.
                 using var gate = new Barrier(2);
                 var (lead1, lead2) = (leadsOfSecond[round], leadsOfFirst[round]);
                 var results = await Task.WhenAll(
@@ -148,8 +146,8 @@ public sealed class BuyersWhoSellTests(MarketplaceDatabase database) : IClassFix
         }
 
         await using var connection = await db.OpenConnectionAsync();
-        // Each paid 250; sellers are paid by partner commission, not credited.
-        Assert.Equal([750m, 750m], await connection.QueryAsync<decimal>(
+        // Each paid 250 and earned 250.
+        Assert.Equal([1000m, 1000m], await connection.QueryAsync<decimal>(
             "SELECT balance FROM workspace_credits WHERE workspace_id = ANY(@Ids)", new { Ids = new[] { first, second } }));
         await MarketSeed.AssertInvariantsAsync(db);
         Assert.Equal(deadlocksBefore, await MarketSeed.DeadlocksAsync(database.ConnectionString));
@@ -247,16 +245,12 @@ public sealed class TerminatedBackendTests(MarketplaceDatabase database, ITestOu
         Assert.True(kills > 0, "no backend was terminated mid-statement: the test did not test anything");
         Assert.True(broken > 0, "no purchase saw its connection die");
         await using var connection = await db.OpenConnectionAsync();
-        // Each step of the app's sequence is its own transaction: a purchase killed between steps stays pending (its leads
-        // reserved for its buyer until they expire), never half-completed; the completion and its duration commit together.
+        // A credit purchase is one transaction: it is there whole (completed or failed, duration recorded) or not at all.
         Assert.Equal(0, await connection.ExecuteScalarAsync<int>("""
             SELECT count(*) FROM marketplace_purchases
-            WHERE status NOT IN ('completed', 'failed', 'pending') OR (status = 'completed' AND duration_ms IS NULL)
+            WHERE status NOT IN ('completed', 'failed') OR duration_ms IS NULL
             """));
-        Assert.Equal(0, await connection.ExecuteScalarAsync<int>("""
-            SELECT count(*) FROM marketplace_purchases AS p
-            WHERE p.total_leads <> (SELECT count(*) FROM marketplace_purchase_items AS i WHERE i.purchase_id = p.id)
-            """));
+        Assert.Equal(0, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM leads WHERE marketplace_status = 'reserved'"));
         await MarketSeed.AssertInvariantsAsync(db);
         Assert.Equal(deadlocksBefore, await MarketSeed.DeadlocksAsync(database.ConnectionString));
     }
@@ -287,8 +281,8 @@ public sealed class StripeDeliveryTests(MarketplaceDatabase database) : IClassFi
         Assert.Single(results, r => r.Outcome == PurchaseOutcome.Completed);
         Assert.Equal(19, results.Count(r => r.Outcome == PurchaseOutcome.Duplicate));
         await using var connection = await db.OpenConnectionAsync();
-        Assert.Equal(20, await connection.ExecuteScalarAsync<int>("SELECT deliveries FROM ops.stripe_webhook_events WHERE event_id = 'evt_same'"));
-        Assert.Equal(3, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM leads WHERE id = ANY(@Leads) AND sold_count = 1", new { Leads = leads }));
+        Assert.Equal(20, await connection.ExecuteScalarAsync<int>("SELECT deliveries FROM stripe_webhook_events WHERE event_id = 'evt_same'"));
+        Assert.Equal(27m, await connection.ExecuteScalarAsync<decimal>("SELECT balance FROM workspace_credits WHERE workspace_id = @Seller", new { Seller = seller }));
         await MarketSeed.AssertInvariantsAsync(db);
     }
 

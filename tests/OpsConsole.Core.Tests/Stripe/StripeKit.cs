@@ -86,28 +86,7 @@ internal sealed class StripeKit : IAsyncDisposable
         : ScalarAsync<long>("SELECT count(*) FROM ops.stripe_deliveries WHERE event_id = @Id", new { Id = eventId });
 
     public Task<int?> EventDeliveriesAsync(string eventId) =>
-        ScalarAsync<int?>("SELECT deliveries FROM ops.stripe_webhook_events WHERE event_id = @Id", new { Id = eventId });
-
-    /// <summary>The purchase's audit rows of <paramref name="action"/> (found as the console finds them: by resource_id).</summary>
-    public Task<int> AuditRowsAsync(string action, Guid purchaseId) =>
-        ScalarAsync<int>("SELECT count(*)::int FROM audit_logs WHERE action = @Action AND resource_id = @Id", new { Action = action, Id = purchaseId });
-
-    /// <summary>
-    /// A credit purchase the app abandoned half way, as route.ts leaves one when it dies after its inserts: the leads
-    /// validated (reserved for the buyer), the pending purchase and its items inserted, never completed.
-    /// </summary>
-    public async Task<(Guid PurchaseId, Guid[] Leads)> AbandonedCreditPurchaseAsync(int leadCount = 1, decimal price = 10m)
-    {
-        var seller = (await MarketSeed.WorkspacesAsync(Db, 1, 0m))[0];
-        var buyer = (await MarketSeed.WorkspacesAsync(Db, 1, 100m))[0];
-        var leads = await MarketSeed.ListedLeadsAsync(Db, [seller], leadCount, price);
-        var functions = Services.GetRequiredService<MarketplaceFunctions>();
-        var locked = await functions.ValidateAndLockLeadsAsync(leads, buyer, CancellationToken.None);
-        var items = locked.Select(l => new PendingItem(l.Id, l.MarketplacePrice ?? 0m, l.IntentScoreCalculated, l.FreshnessScore, null, null)).ToList();
-        var user = await MarketSeed.OwnerUserAsync(Db, buyer);
-        var purchaseId = await functions.CreatePendingPurchaseAsync(new PendingPurchase(buyer, user, OpsConsole.Core.Purchases.PaymentMethod.Credits, items), DateTime.UtcNow, CancellationToken.None);
-        return (purchaseId, leads);
-    }
+        ScalarAsync<int?>("SELECT deliveries FROM stripe_webhook_events WHERE event_id = @Id", new { Id = eventId });
 
     public async ValueTask DisposeAsync() => await Services.DisposeAsync();
 }

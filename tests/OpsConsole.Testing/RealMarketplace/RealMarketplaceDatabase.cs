@@ -20,13 +20,13 @@ public enum MarketplaceFix
 
 /// <summary>
 /// A database of its own on the run's shared <see cref="PostgresServer"/> with the marketplace's schema at
-/// cdacbd82 (<c>src/OpsConsole.Core/Database/Migrations/0001_marketplace_schema.sql</c>) and the chosen fix, each file applied with plain
+/// cdacbd82 (<c>tests/fixtures/marketplace/schema.sql</c>) and the chosen fix, each file applied with plain
 /// <c>psql -v ON_ERROR_STOP=1</c> as a DBA would. Dropped on dispose.
 /// </summary>
 public sealed class RealMarketplaceDatabase : IAsyncDisposable
 {
     /// <summary>The fixture schema, relative to the repository root.</summary>
-    public const string SchemaFile = "src/OpsConsole.Core/Database/Migrations/0001_marketplace_schema.sql";
+    public const string SchemaFile = "tests/fixtures/marketplace/schema.sql";
 
     /// <summary>The shipped fix re-expressed, relative to the repository root.</summary>
     public const string ShippedFixFile = "tests/fixtures/marketplace/shipped-fix.sql";

@@ -40,7 +40,7 @@ public sealed class CreditApiTests(ConsoleAppFixture app) : IClassFixture<Consol
         var workspace = await engineer.GetFromJsonAsync<JsonElement>($"/api/credits/workspaces/{DemoSeeder.WorkspaceId(10)}");
         Assert.Equal(row.GetProperty("version").GetString(), workspace.GetProperty("version").GetString());
         Assert.Equal(-18.25m, workspace.GetProperty("proposal").GetProperty("deltas").GetProperty("balance").GetDecimal());
-        Assert.Contains("total_used agrees with the records", workspace.GetProperty("explanation").GetProperty("summary").GetString(), StringComparison.Ordinal);
+        Assert.Contains("agree with the records", workspace.GetProperty("explanation").GetProperty("summary").GetString(), StringComparison.Ordinal);
 
         using var unknown = await engineer.GetAsync($"/api/credits/workspaces/{Guid.NewGuid()}");
         await AssertProblemAsync(unknown, HttpStatusCode.NotFound, "No workspace");

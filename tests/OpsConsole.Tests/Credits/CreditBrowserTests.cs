@@ -31,7 +31,7 @@ public sealed class CreditBrowserTests(BrowserFixture browser) : IClassFixture<B
     }
 
     [Fact]
-    public async Task Support_fixes_the_debit_missing_from_total_used_from_the_proposal()
+    public async Task Support_fixes_the_unrecorded_earnings_from_the_proposal()
     {
         var support = await SignedInAsync("support");
         var row = DriftRow(support, DemoSeeder.WorkspaceId(7));
@@ -40,14 +40,14 @@ public sealed class CreditBrowserTests(BrowserFixture browser) : IClassFixture<B
 
         await row.GetByTestId("drift-open").ClickAsync();
         var drawer = support.GetByTestId("workspace-drawer");
-        await Assertions.Expect(drawer.GetByTestId("explanation")).ToContainTextAsync("used 42.00 in 3 credit purchases, total_used says 0.00");
+        await Assertions.Expect(drawer.GetByTestId("explanation")).ToContainTextAsync("earned 42.00 from 3 sales, total_earned says 0.00");
         await Assertions.Expect(drawer.GetByTestId("after-discrepancy")).ToHaveTextAsync("0.00");
-        await Field(drawer, "reason").FillAsync("Debits of three purchases never added to total_used");
+        await Field(drawer, "reason").FillAsync("Earnings of three sales never added to total_earned");
         await drawer.GetByTestId("submit-adjustment").ClickAsync();
 
         await Assertions.Expect(support.GetByTestId("notice")).ToContainTextAsync("applied");
         await Assertions.Expect(support.Locator("[data-testid=drift-row]")).ToHaveCountAsync(before - 1);
-        await Assertions.Expect(support.Locator("[data-testid=journal-row][data-status=applied]").First).ToContainTextAsync("total_used +42.00");
+        await Assertions.Expect(support.Locator("[data-testid=journal-row][data-status=applied]").First).ToContainTextAsync("total_earned +42.00");
         await support.ScreenshotAsync(new() { Path = BrowserFixture.ArtifactPath("credits-fixed.png"), FullPage = true });
     }
 

@@ -1,23 +1,20 @@
 using Dapper;
 using Npgsql;
-using OpsConsole.Testing;
 
 namespace OpsConsole.Tests.Credits;
 
 /// <summary>Credit rows made to order and read back, for the page, API and browser tests.</summary>
 internal static class CreditRows
 {
-    /// <summary>A new workspace (with its owner user) and a credit row of these values (drifted unless the formula holds).</summary>
+    /// <summary>A new workspace with a credit row of these values (drifted unless the formula holds).</summary>
     public static async Task<Guid> WorkspaceAsync(NpgsqlDataSource dataSource, decimal balance, decimal purchased)
     {
-        var id = (await MarketSeed.WorkspacesWithoutCreditsAsync(dataSource, 1))[0];
+        var id = Guid.NewGuid();
         await using var connection = await dataSource.OpenConnectionAsync();
-        await connection.ExecuteAsync(
-            """
-            UPDATE workspaces SET name = 'Test ' || left(@Id::text, 8) WHERE id = @Id;
+        await connection.ExecuteAsync("""
+            INSERT INTO workspaces (id, name) VALUES (@Id, 'Test ' || left(@Id::text, 8));
             INSERT INTO workspace_credits (workspace_id, balance, total_purchased) VALUES (@Id, @Balance, @Purchased);
-            """,
-            new { Id = id, Balance = balance, Purchased = purchased });
+            """, new { Id = id, Balance = balance, Purchased = purchased });
         return id;
     }
 

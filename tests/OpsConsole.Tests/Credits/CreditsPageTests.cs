@@ -33,11 +33,10 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
         await cut.FindAndClickAsync($"[data-testid=drift-row][data-workspace='{DemoSeeder.WorkspaceId(7)}'] [data-testid=drift-open]");
 
         await Eventually(cut, () => Assert.NotEmpty(cut.FindAll("[data-testid=workspace-drawer]")));
-        Assert.Contains("used 42.00 in 3 credit purchases, total_used says 0.00", cut.Find("[data-testid=explanation]").TextContent, StringComparison.Ordinal);
-        Assert.Equal("no", cut.Find("[data-testid=finding][data-column=total_used]").GetAttribute("data-agrees"));
-        Assert.Contains("total_used +42.00", cut.Find("[data-testid=proposal]").TextContent, StringComparison.Ordinal);
-        Assert.NotEmpty(cut.FindAll("[data-testid=history-entry][data-kind=purchase]"));
-        Assert.Empty(cut.FindAll("[data-testid=history-entry][data-kind=sale]"));
+        Assert.Contains("earned 42.00 from 3 sales, total_earned says 0.00", cut.Find("[data-testid=explanation]").TextContent, StringComparison.Ordinal);
+        Assert.Equal("no", cut.Find("[data-testid=finding][data-column=total_earned]").GetAttribute("data-agrees"));
+        Assert.Contains("total_earned +42.00", cut.Find("[data-testid=proposal]").TextContent, StringComparison.Ordinal);
+        Assert.NotEmpty(cut.FindAll("[data-testid=history-entry][data-kind=sale]"));
         Assert.Empty(cut.FindAll("[data-testid=submit-adjustment]"));
         Assert.Empty(cut.FindAll("[data-testid=reverse]"));
         Assert.Empty(cut.FindAll("[data-testid=approve]"));
@@ -54,7 +53,7 @@ public sealed class CreditsPageTests(MarketplaceDatabase database) : CreditPageT
 
         await Eventually(cut, () => Assert.Equal(granite.ToString(), cut.Find("[data-testid=workspace-drawer]").GetAttribute("data-workspace")));
         Assert.Equal("true", cut.Find($"[data-testid=drift-row][data-workspace='{granite}']").GetAttribute("data-focused"));
-        Assert.Contains("used 42.00 in 3 credit purchases", cut.Find("[data-testid=explanation]").TextContent, StringComparison.Ordinal);
+        Assert.Contains("earned 42.00 from 3 sales", cut.Find("[data-testid=explanation]").TextContent, StringComparison.Ordinal);
         Assert.Single(cut.FindAll("[data-testid=drift-row][data-focused]"));
     }
 

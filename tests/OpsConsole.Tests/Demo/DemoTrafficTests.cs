@@ -74,7 +74,7 @@ public sealed class DemoTrafficTests(MarketplaceDatabase database) : IClassFixtu
 
             Assert.True(started.Succeeded, started.Refusal?.Message);
             var audit = await connection.QuerySingleAsync<(string Actor, string Details)>(
-                "SELECT metadata->>'actor', new_values::text FROM audit_logs WHERE action = @Action", new { Action = DemoScenarios.StartedAuditAction });
+                "SELECT actor, details::text FROM audit_logs WHERE action = @Action", new { Action = DemoScenarios.StartedAuditAction });
             Assert.Equal(TestActors.Admin.AuditName, audit.Actor);
             Assert.Contains("hot-lead-rush", audit.Details, StringComparison.Ordinal);
             var second = await scenarios.StartAsync(TestActors.Admin, DemoScenario.SlowCheckout, CancellationToken.None);
@@ -91,7 +91,7 @@ public sealed class DemoTrafficTests(MarketplaceDatabase database) : IClassFixtu
 
             Assert.Null(scenarios.Running);
             Assert.True(await connection.ExecuteScalarAsync<int>(
-                "SELECT count(*) FROM audit_logs WHERE action = 'purchase_conflict' AND metadata->>'actor' = @Actor", new { Actor = DemoScenarios.Actor }) >= 10);
+                "SELECT count(*) FROM audit_logs WHERE action = 'purchase_conflict' AND actor = @Actor", new { Actor = DemoScenarios.Actor }) >= 10);
         }
         finally
         {
@@ -123,7 +123,7 @@ public sealed class DemoTrafficTests(MarketplaceDatabase database) : IClassFixtu
     {
         var settings = new Dictionary<string, string?>
         {
-            // The seed and restock write as the migrating login, as the console's demo does.
+            // The seed and restock write as the owner, as the console's demo does.
             ["ConnectionStrings:MarketplaceMigrations"] = database.SuperuserConnectionString,
             ["Demo:Enabled"] = "true",
             ["Demo:Buyers"] = "6",

@@ -182,9 +182,7 @@ public sealed class DeploymentBrowserTests(BrowserFixture browser, ITestOutputHe
             await using (var connection = await browser.Database.DataSource.OpenConnectionAsync())
             {
                 await connection.ExecuteAsync("""
-                    WITH w AS (INSERT INTO workspaces (id, name, slug)
-                               SELECT gen_random_uuid(), @drifted, 'drifted-' || n || '-' || substr(md5(random()::text), 1, 8)
-                               FROM generate_series(1, 12) AS n RETURNING id)
+                    WITH w AS (INSERT INTO workspaces (id, name) SELECT gen_random_uuid(), @drifted FROM generate_series(1, 12) RETURNING id)
                     INSERT INTO workspace_credits (workspace_id, balance, total_purchased) SELECT id, 10, 0 FROM w
                     """, new { drifted });
             }

@@ -78,10 +78,12 @@ public sealed class DeploymentRunOutlineTests(MarketplaceDatabase fixture) : Dep
     public async Task After_run_checks_the_failing_checks_are_listed_with_what_they_expect_and_what_they_returned()
     {
         // A workspace whose balance disagrees with its totals: the credit checks return it.
-        var drifted = (await MarketSeed.WorkspacesAsync(_database.DataSource, 1, 0m)).Single();
         await using (var connection = await _database.DataSource.OpenConnectionAsync())
         {
-            await connection.ExecuteAsync("UPDATE workspace_credits SET balance = 10 WHERE workspace_id = @Id", new { Id = drifted });
+            await connection.ExecuteAsync("""
+                WITH w AS (INSERT INTO workspaces (id, name) VALUES (gen_random_uuid(), 'drifted for the outline test') RETURNING id)
+                INSERT INTO workspace_credits (workspace_id, balance, total_purchased) SELECT id, 10, 0 FROM w
+                """);
         }
 
         var runId = await DeploymentScenario.StartAsync(Service);

@@ -21,7 +21,7 @@ public sealed class LocksBrowserTests(BrowserFixture browser, ITestOutputHelper 
         var buyers = await MarketSeed.WorkspacesAsync(browser.Database.DataSource, 2, 1000m);
         var lead = (await MarketSeed.ListedLeadsAsync(browser.Database.DataSource, [seller], 1, 5m))[0];
         var demo = browser.Factory.Services.GetRequiredService<SlowCheckoutDemo>();
-        var checkout = demo.RunAsync(new SlowCheckoutPlan(lead, buyers[0], 1, TimeSpan.FromMinutes(2)), CancellationToken.None);
+        var checkout = demo.RunAsync(new SlowCheckoutPlan(lead, buyers[0], [buyers[1]], TimeSpan.FromMinutes(2)), CancellationToken.None);
 
         await using var context = await browser.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new() { Width = 1400, Height = 1000 } });
         var page = await context.NewPageAsync();

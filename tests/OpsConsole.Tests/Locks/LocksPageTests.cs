@@ -226,8 +226,12 @@ public sealed class LocksPageTests(MarketplaceDatabase database) : ConsoleBunitC
 
     private async Task<(Guid Lead, Guid Other)> LeadAsync()
     {
-        var seller = (await MarketSeed.WorkspacesWithoutCreditsAsync(database.DataSource, 1)).Single();
-        var leads = await MarketSeed.ListedLeadsAsync(database.DataSource, [seller], perSeller: 2, price: 10m);
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        var seller = Guid.NewGuid();
+        await connection.ExecuteAsync("INSERT INTO workspaces (id, name) VALUES (@Seller, 'Page seller')", new { Seller = seller });
+        var leads = (await connection.QueryAsync<Guid>(
+            "INSERT INTO leads (id, workspace_id, is_marketplace_listed, marketplace_price) SELECT gen_random_uuid(), @Seller, true, 10 FROM generate_series(1, 2) RETURNING id",
+            new { Seller = seller })).ToArray();
         return (leads[0], leads[1]);
     }
 

@@ -22,8 +22,13 @@ public sealed class DemoSafetyTests(MarketplaceDatabase database) : IClassFixtur
     public async Task Demo_traffic_buys_only_from_and_for_the_demos_own_workspaces()
     {
         await using var connection = await database.DataSource.OpenConnectionAsync();
-        var outsider = (await MarketSeed.WorkspacesAsync(database.DataSource, 1, 100000m)).Single();
-        await MarketSeed.ListedLeadsAsync(database.DataSource, [outsider], perSeller: 50, price: 1m);
+        var outsider = Guid.NewGuid();
+        await connection.ExecuteAsync("""
+            INSERT INTO workspaces (id, name) VALUES (@outsider, 'not the demo');
+            INSERT INTO workspace_credits (workspace_id, balance, total_purchased) VALUES (@outsider, 100000, 100000);
+            INSERT INTO leads (id, workspace_id, is_marketplace_listed, marketplace_price)
+            SELECT gen_random_uuid(), @outsider, true, 1 FROM generate_series(1, 50);
+            """, new { outsider });
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["ConnectionStrings:Marketplace"] = database.ConnectionString,

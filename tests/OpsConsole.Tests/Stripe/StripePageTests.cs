@@ -40,16 +40,6 @@ public sealed class StripePageTests(MarketplaceDatabase database) : ConsoleBunit
         SignInAs("support", OpsRoles.Support);
         var (refundId, paymentIntent) = await StripeScenario.RefundRequiredAsync(Services, database.DataSource);
         var pendingId = await StripeScenario.PendingAsync(Services, database.DataSource);
-        var lapsedId = await StripeScenario.PendingAsync(Services, database.DataSource);
-        await using (var connection = await database.DataSource.OpenConnectionAsync())
-        {
-            // The customer took longer than the reservation: its lead is held for nobody now, the payment may still come.
-            await connection.ExecuteAsync("""
-                UPDATE leads SET reserved_until = now() - interval '1 minute'
-                WHERE id IN (SELECT lead_id FROM marketplace_purchase_items WHERE purchase_id = @Id)
-                """, new { Id = lapsedId });
-        }
-
         await Services.GetRequiredService<ReservationExpirySweeper>().SweepOnceAsync(CancellationToken.None);
 
         var page = Render<StripePage>();
@@ -62,8 +52,6 @@ public sealed class StripePageTests(MarketplaceDatabase database) : ConsoleBunit
         Assert.Equal(pendingId.ToString(), pending.GetAttribute("title"));
         Assert.Equal(IdDisplay.Distinguishing(pendingId.ToString()), pending.QuerySelector("[data-testid=object-id-text]")!.TextContent);
         Assert.Matches(@"\d+ min \d+ s left", page.Find("[data-testid=pending-purchases] [data-testid=time-left]").TextContent);
-        Assert.Contains(lapsedId.ToString()[..8], page.Find("[data-testid=expired-purchases]").TextContent, StringComparison.Ordinal);
-        Assert.DoesNotContain(lapsedId.ToString()[..8], page.Find("[data-testid=pending-purchases]").TextContent, StringComparison.Ordinal);
         Assert.Contains("refund_required", page.Find("[data-testid=deliveries]").TextContent, StringComparison.Ordinal);
         Assert.Contains("Last sweep", page.Find("[data-testid=last-sweep-text]").TextContent, StringComparison.Ordinal);
         Assert.Equal("No replay yet.", page.Find("[data-testid=last-replay-text]").TextContent.Trim());
@@ -124,7 +112,7 @@ public sealed class StripePageTests(MarketplaceDatabase database) : ConsoleBunit
         await using var connection = await database.DataSource.OpenConnectionAsync();
         Assert.Equal(("error", 0), await connection.QuerySingleAsync<(string, int)>(
             "SELECT min(outcome), count(*) FILTER (WHERE outcome = 'issued')::int FROM ops.stripe_refunds WHERE purchase_id = @Id", new { Id = refundId }));
-        Assert.Equal(0, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM audit_logs WHERE action = 'refund_issued' AND resource_id = @Id", new { Id = refundId }));
+        Assert.Equal(0, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM audit_logs WHERE action = 'refund_issued' AND details->'details'->>'purchaseId' = @Id", new { Id = refundId.ToString() }));
         await page.WaitForAssertionAsync(() => Assert.NotNull(page.Find($"[data-testid=refund-{refundId}] [data-testid=refund-error]")), Deadline);
     }
 

@@ -54,7 +54,7 @@ public sealed class StripeRefundBrowserTests(StripeBrowserFixture browser, ITest
         Assert.Equal(1, browser.Stripe.RefundsCreated);
         await using var connection = await browser.Database.DataSource.OpenConnectionAsync();
         Assert.Equal(1, await connection.ExecuteScalarAsync<int>(
-            "SELECT count(*) FROM audit_logs WHERE action = 'refund_issued' AND resource_id = @Id", new { Id = purchaseId }));
+            "SELECT count(*) FROM audit_logs WHERE action = 'refund_issued' AND details->'details'->>'purchaseId' = @Id", new { Id = purchaseId.ToString() }));
 
         var screenshot = BrowserFixture.ArtifactPath("stripe-refund.png");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot, FullPage = true });

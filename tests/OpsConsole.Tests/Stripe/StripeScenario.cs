@@ -17,13 +17,14 @@ internal static class StripeScenario
     public static async Task<(Guid PurchaseId, string PaymentIntentId)> RefundRequiredAsync(IServiceProvider services, NpgsqlDataSource db)
     {
         var (creditBuyer, leads) = await MarketAsync(db);
-        var cardBuyer = (await MarketSeed.WorkspacesAsync(db, 1, 0m))[0];
+        var cardBuyer = await MetricsRows.BuyerAsync(db);
         var purchases = services.GetRequiredService<IPurchaseService>();
         var reserved = await purchases.ReserveForStripeAsync(cardBuyer, leads, "page-test", CancellationToken.None);
         Assert.Equal(PurchaseOutcome.Reserved, reserved.Outcome);
         await using (var connection = await db.OpenConnectionAsync())
         {
-            // As if the customer had taken longer than the reservation (on the leads, for the buyer): it ran out a minute ago.
+            // As if the customer had taken longer than the reservation: it ran out a minute ago.
+            await connection.ExecuteAsync("UPDATE marketplace_purchases SET reserved_until = now() - interval '1 minute' WHERE id = @Id", new { Id = reserved.PurchaseId });
             await connection.ExecuteAsync("UPDATE leads SET reserved_until = now() - interval '1 minute' WHERE id = ANY(@Leads)", new { Leads = leads });
         }
 
@@ -38,7 +39,7 @@ internal static class StripeScenario
     public static async Task<Guid> PendingAsync(IServiceProvider services, NpgsqlDataSource db)
     {
         var (_, leads) = await MarketAsync(db);
-        var cardBuyer = (await MarketSeed.WorkspacesAsync(db, 1, 0m))[0];
+        var cardBuyer = await MetricsRows.BuyerAsync(db);
         var reserved = await services.GetRequiredService<IPurchaseService>().ReserveForStripeAsync(cardBuyer, leads, "page-test", CancellationToken.None);
         return reserved.PurchaseId!.Value;
     }

@@ -24,8 +24,8 @@
 CREATE TABLE IF NOT EXISTS ops.purchase_metrics_minutes (
     minute         timestamptz PRIMARY KEY,
     purchases      bigint NOT NULL DEFAULT 0,  -- by created_at, every status
-    completed      bigint NOT NULL DEFAULT 0,  -- completed or partially_refunded: the leads stayed sold
-    failed         bigint NOT NULL DEFAULT 0,  -- failed, expired, refund_required, refunded: ended without a kept sale
+    completed      bigint NOT NULL DEFAULT 0,
+    failed         bigint NOT NULL DEFAULT 0,  -- failed, expired or refund_required: ended without a sale
     pending        bigint NOT NULL DEFAULT 0,
     credit_timed   bigint NOT NULL DEFAULT 0,  -- completed credit purchases with a measured duration_ms
     credit_ms      float8 NOT NULL DEFAULT 0,  -- their sum of duration_ms
@@ -102,18 +102,18 @@ CREATE OR REPLACE TRIGGER audit_logs_metrics_insert
 
 -- Webhook events: a repeated delivery moves the event from its old minute to now.
 CREATE OR REPLACE TRIGGER stripe_webhook_events_metrics_insert
-    AFTER INSERT ON ops.stripe_webhook_events
+    AFTER INSERT ON public.stripe_webhook_events
     FOR EACH ROW WHEN (NEW.last_received_at < now() - interval '30 minutes')
     EXECUTE FUNCTION ops.purchase_metrics_mark_dirty();
 
 CREATE OR REPLACE TRIGGER stripe_webhook_events_metrics_update
-    AFTER UPDATE ON ops.stripe_webhook_events
+    AFTER UPDATE ON public.stripe_webhook_events
     FOR EACH ROW WHEN ((OLD.last_received_at < now() - interval '30 minutes' OR NEW.last_received_at < now() - interval '30 minutes')
                        AND (OLD.last_received_at, OLD.deliveries) IS DISTINCT FROM (NEW.last_received_at, NEW.deliveries))
     EXECUTE FUNCTION ops.purchase_metrics_mark_dirty();
 
 CREATE OR REPLACE TRIGGER stripe_webhook_events_metrics_delete
-    AFTER DELETE ON ops.stripe_webhook_events
+    AFTER DELETE ON public.stripe_webhook_events
     FOR EACH ROW WHEN (OLD.last_received_at < now() - interval '30 minutes')
     EXECUTE FUNCTION ops.purchase_metrics_mark_dirty();
 
@@ -150,7 +150,7 @@ BEGIN
         SELECT date_trunc('minute', least(
                    (SELECT min(p.created_at) FROM public.marketplace_purchases AS p),
                    (SELECT min(a.created_at) FROM public.audit_logs AS a WHERE a.action = 'purchase_conflict'),
-                   (SELECT min(e.last_received_at) FROM ops.stripe_webhook_events AS e),
+                   (SELECT min(e.last_received_at) FROM public.stripe_webhook_events AS e),
                    v_horizon))
           INTO v_from;
     END IF;
@@ -170,14 +170,14 @@ BEGIN
     ), p AS (
         SELECT date_trunc('minute', p.created_at) AS minute,
                count(*) AS purchases,
-               count(*) FILTER (WHERE p.status IN ('completed', 'partially_refunded')) AS completed,
-               count(*) FILTER (WHERE p.status IN ('failed', 'expired', 'refund_required', 'refunded')) AS failed,
+               count(*) FILTER (WHERE p.status = 'completed') AS completed,
+               count(*) FILTER (WHERE p.status IN ('failed', 'expired', 'refund_required')) AS failed,
                count(*) FILTER (WHERE p.status = 'pending') AS pending,
-               count(p.duration_ms) FILTER (WHERE p.status IN ('completed', 'partially_refunded') AND p.payment_method = 'credits') AS credit_timed,
-               coalesce(sum(p.duration_ms::float8) FILTER (WHERE p.status IN ('completed', 'partially_refunded') AND p.payment_method = 'credits'), 0) AS credit_ms,
-               count(*) FILTER (WHERE p.status IN ('completed', 'partially_refunded') AND p.payment_method = 'stripe' AND p.completed_at IS NOT NULL) AS checkouts,
+               count(p.duration_ms) FILTER (WHERE p.status = 'completed' AND p.payment_method = 'credits') AS credit_timed,
+               coalesce(sum(p.duration_ms::float8) FILTER (WHERE p.status = 'completed' AND p.payment_method = 'credits'), 0) AS credit_ms,
+               count(*) FILTER (WHERE p.status = 'completed' AND p.payment_method = 'stripe' AND p.completed_at IS NOT NULL) AS checkouts,
                coalesce(sum(date_part('epoch', p.completed_at - p.created_at) * 1000)
-                   FILTER (WHERE p.status IN ('completed', 'partially_refunded') AND p.payment_method = 'stripe' AND p.completed_at IS NOT NULL), 0) AS checkout_ms
+                   FILTER (WHERE p.status = 'completed' AND p.payment_method = 'stripe' AND p.completed_at IS NOT NULL), 0) AS checkout_ms
           FROM spans AS s
           JOIN public.marketplace_purchases AS p ON p.created_at >= s.lo AND p.created_at < s.hi
          GROUP BY 1
@@ -190,7 +190,7 @@ BEGIN
         SELECT date_trunc('minute', e.last_received_at) AS minute,
                count(*) AS events, sum(e.deliveries) AS deliveries, sum(e.deliveries - 1) AS repeats
           FROM spans AS s
-          JOIN ops.stripe_webhook_events AS e ON e.last_received_at >= s.lo AND e.last_received_at < s.hi
+          JOIN public.stripe_webhook_events AS e ON e.last_received_at >= s.lo AND e.last_received_at < s.hi
          GROUP BY 1
     )
     INSERT INTO ops.purchase_metrics_minutes

@@ -1,10 +1,10 @@
 -- 0030_least_privilege.sql
 --
 -- Least privilege for the console's three group roles (0003):
---   opsconsole_owner    owns the console's objects: the schema ops and everything in it. The marketplace's
---                       tables and the drop-in's functions keep their owner (on Supabase: postgres); the
---                       owner role reads them through the grants and policies of 0004.
---   opsconsole_runtime  owns nothing; EXECUTE on the five functions (0004, never service_role), the reads and
+--   opsconsole_owner    owns the console's objects: the schema ops and everything in it, the contract's
+--                       tables and the SECURITY DEFINER purchase functions (a non-superuser owner, so that
+--                       the functions run with no more than the tables they need).
+--   opsconsole_runtime  owns nothing; EXECUTE on the five functions through service_role, the reads and
 --                       writes the console's code makes, and on audit and evidence tables INSERT and
 --                       SELECT only: no UPDATE, DELETE, TRUNCATE, and no DDL anywhere.
 --   opsconsole_probe    SELECT on what the shipped runbook's checks read, and EXECUTE on the five functions
@@ -29,14 +29,17 @@ BEGIN
         ALTER SCHEMA ops OWNER TO opsconsole_owner;
     END IF;
 
-    -- Tables, views and free-standing sequences of ops. Sequences of identity columns follow their table.
+    -- Tables, views and free-standing sequences of ops, and the contract's tables. Sequences of identity
+    -- columns follow their table.
     FOR obj IN
         SELECT c.oid::regclass AS name, c.relkind
         FROM pg_class AS c
         JOIN pg_namespace AS n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S')
           AND c.relowner <> 'opsconsole_owner'::regrole
-          AND n.nspname = 'ops'
+          AND (n.nspname = 'ops'
+               OR (n.nspname = 'public' AND c.relname IN ('workspaces', 'leads', 'workspace_credits', 'marketplace_purchases',
+                                                          'marketplace_purchase_items', 'audit_logs', 'stripe_webhook_events')))
           AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend AS d
                                                WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i')))
     LOOP
@@ -45,13 +48,16 @@ BEGIN
                        obj.name);
     END LOOP;
 
-    -- Functions of ops.
+    -- Functions of ops, and the contract's functions with the trigger function of its tables.
     FOR obj IN
         SELECT p.oid::regprocedure AS name, p.prokind
         FROM pg_proc AS p
         JOIN pg_namespace AS n ON n.oid = p.pronamespace
         WHERE p.proowner <> 'opsconsole_owner'::regrole
-          AND n.nspname = 'ops'
+          AND (n.nspname = 'ops'
+               OR (n.nspname = 'public' AND p.proname IN ('validate_and_lock_leads_for_purchase', 'complete_credit_lead_purchase',
+                                                          'complete_stripe_lead_purchase', 'mark_leads_sold_bulk',
+                                                          'release_expired_lead_reservations', 'workspace_credits_refuse_negative_balance')))
     LOOP
         EXECUTE format('ALTER %s %s OWNER TO opsconsole_owner', CASE obj.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, obj.name);
     END LOOP;
@@ -87,13 +93,13 @@ BEGIN
 END
 $database$;
 
--- 3. The runtime role is NOT a member of service_role: that role carries every table privilege of the
---    marketplace and its "Service role bypass" policies, which would let the console rewrite any credit row or
---    delete workspaces. It calls the five functions through its own EXECUTE (0004) and reaches the tables only
---    through the grants and policies of 0004. The probe is a member, for information_schema's sake (section 4);
---    its checks run in read-only transactions.
+-- 3. The runtime role. Membership of service_role gives EXECUTE on the five functions; granting it needs
+--    ADMIN on service_role, so only when it is missing (the administrator may have granted it already).
 DO $service$
 BEGIN
+    IF NOT pg_has_role('opsconsole_runtime', 'service_role', 'MEMBER') THEN
+        GRANT service_role TO opsconsole_runtime;
+    END IF;
     IF NOT pg_has_role('opsconsole_probe', 'service_role', 'MEMBER') THEN
         GRANT service_role TO opsconsole_probe;
     END IF;
@@ -102,17 +108,18 @@ $service$;
 
 GRANT USAGE ON SCHEMA ops TO opsconsole_runtime;
 
--- The marketplace's tables: grants and policies in 0004. The webhook event log: read and recorded.
-GRANT SELECT, INSERT, UPDATE ON ops.stripe_webhook_events TO opsconsole_runtime;
--- The leads sold more than once (0004's trigger fills it): invariant 1 of the metrics and the integrity card.
-GRANT SELECT ON ops.double_sold_leads TO opsconsole_runtime;
+-- Reads of the metrics, the invariants, the demo traffic and the deployment checks' judge.
+GRANT SELECT ON public.workspaces, public.leads, public.workspace_credits, public.marketplace_purchases,
+                public.marketplace_purchase_items, public.stripe_webhook_events TO opsconsole_runtime;
+-- The purchase service stores the duration it measured on the purchase row, nothing else.
+GRANT UPDATE (duration_ms) ON public.marketplace_purchases TO opsconsole_runtime;
 
 -- Audit and evidence: append and read only.
 REVOKE UPDATE, DELETE, TRUNCATE ON public.audit_logs, ops.deployment_events, ops.deployment_probe_results, ops.deployment_notes
     FROM opsconsole_runtime;
-GRANT SELECT, INSERT ON ops.deployment_events, ops.deployment_probe_results, ops.deployment_notes
+GRANT SELECT, INSERT ON public.audit_logs, ops.deployment_events, ops.deployment_probe_results, ops.deployment_notes
     TO opsconsole_runtime;
-GRANT USAGE ON SEQUENCE ops.deployment_events_id_seq, ops.deployment_probe_results_id_seq,
+GRANT USAGE ON SEQUENCE public.audit_logs_id_seq, ops.deployment_events_id_seq, ops.deployment_probe_results_id_seq,
                         ops.deployment_notes_id_seq TO opsconsole_runtime;
 
 -- The console's own state: read, add and change, never delete. The runbook text a run started from is kept
@@ -135,9 +142,10 @@ $journal$;
 
 -- 4. The probe role: what the shipped runbook's checks read (information_schema and pg_catalog are readable
 --    by PUBLIC; information_schema shows a role only what it has some privilege on).
+GRANT SELECT ON public.leads, public.workspace_credits, public.marketplace_purchases, public.audit_logs TO opsconsole_probe;
 -- information_schema.routine_privileges shows a role the grants made to roles it belongs to (service_role) and
 -- lists a function only when the role has some privilege on it: EXECUTE of its own keeps each function listed, so
 -- that the permission check sees a function whose grant to service_role was revoked, and fails.
-GRANT EXECUTE ON FUNCTION public.validate_and_lock_leads_for_purchase(uuid[], uuid), public.complete_credit_lead_purchase(uuid, uuid, numeric),
-                          public.complete_stripe_lead_purchase(uuid, text), public.mark_leads_sold_bulk(uuid[]),
+GRANT EXECUTE ON FUNCTION public.validate_and_lock_leads_for_purchase(uuid, uuid[], text), public.complete_credit_lead_purchase(uuid),
+                          public.complete_stripe_lead_purchase(uuid, text, text), public.mark_leads_sold_bulk(uuid, uuid[]),
                           public.release_expired_lead_reservations() TO opsconsole_probe;

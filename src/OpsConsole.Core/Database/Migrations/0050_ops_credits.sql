@@ -112,4 +112,14 @@ CREATE OR REPLACE TRIGGER credit_adjustment_events_notify
 GRANT USAGE ON SCHEMA ops TO opsconsole_runtime;
 GRANT SELECT, INSERT ON ops.credit_adjustments, ops.credit_adjustment_events TO opsconsole_runtime;
 GRANT USAGE ON SEQUENCE ops.credit_adjustments_id_seq, ops.credit_adjustment_events_id_seq TO opsconsole_runtime;
--- The marketplace's tables (credit rows, audit_logs): grants and policies in 0004.
+GRANT SELECT ON public.workspaces, public.leads, public.marketplace_purchases, public.marketplace_purchase_items
+    TO opsconsole_runtime;
+GRANT SELECT, UPDATE (balance, total_purchased, total_earned, total_used, updated_at) ON public.workspace_credits
+    TO opsconsole_runtime;
+GRANT SELECT, INSERT ON public.audit_logs TO opsconsole_runtime;
+
+DO $grants$
+BEGIN
+    EXECUTE format('GRANT USAGE ON SEQUENCE %s TO opsconsole_runtime', pg_get_serial_sequence('public.audit_logs', 'id'));
+END
+$grants$;

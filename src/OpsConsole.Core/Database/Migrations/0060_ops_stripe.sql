@@ -91,7 +91,15 @@ CREATE TABLE IF NOT EXISTS ops.stripe_expiry_sweeps (
 
 CREATE INDEX IF NOT EXISTS stripe_expiry_sweeps_latest_idx ON ops.stripe_expiry_sweeps (started_at DESC);
 
--- The /stripe page's indexes on marketplace_purchases are in 0004 (the marketplace's tables are not the owner role's).
+-- The /stripe page's lists of card purchases: the refund queue and the expired checkouts. Both
+-- keyed on created_at, which never changes, and filtered on status, which the pending-purchase
+-- index already watches, so no purchase update that was HOT before stops being HOT.
+CREATE INDEX IF NOT EXISTS marketplace_purchases_refund_required_idx
+    ON public.marketplace_purchases (created_at DESC)
+    WHERE status = 'refund_required';
+CREATE INDEX IF NOT EXISTS marketplace_purchases_expired_stripe_idx
+    ON public.marketplace_purchases (created_at DESC)
+    WHERE status = 'expired' AND payment_method = 'stripe';
 
 -- The running console: records are appended and read, never changed. DELETE on the delivery log
 -- only, for its retention (Stripe:DeliveryRetention): it holds one row per HTTP request, also

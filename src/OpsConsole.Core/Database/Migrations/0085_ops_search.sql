@@ -2,11 +2,11 @@
 --
 -- Indexes for the search box (Core/Search) and the purchase page it lands on: a Stripe payment
 -- intent in the delivery log, a backend pid in the record of cancels and terminates, and the audit
--- rows naming a purchase (audit_logs.resource_id, indexed in 0004). Without them each lookup reads its whole table.
+-- rows naming a purchase (details->>'purchase_id'). Without them each lookup reads its whole table.
 --
 -- Plain CREATE INDEX (DbUp runs each script in a transaction): it blocks inserts into the table while
 -- it builds. On a large marketplace create them CONCURRENTLY by hand before deploying, with these
--- names; the script is then a no-op. Runs as opsconsole_owner, which owns these ops tables. Indexes need
+-- names; the script is then a no-op. Runs as opsconsole_owner, which owns the tables. Indexes need
 -- no grant: opsconsole_runtime already reads all three tables (0030, 0040, 0060), and this migration
 -- grants nothing new.
 --
@@ -19,4 +19,5 @@ CREATE INDEX IF NOT EXISTS stripe_deliveries_payment_intent_idx
 CREATE INDEX IF NOT EXISTS lock_actions_pid_idx
     ON ops.lock_actions (pid, id DESC);
 
--- The audit rows naming a purchase (audit_logs.resource_id) are indexed in 0004.
+CREATE INDEX IF NOT EXISTS audit_logs_purchase_id_idx
+    ON public.audit_logs ((details ->> 'purchase_id'));

@@ -43,7 +43,7 @@ BEGIN
         SELECT date_trunc('minute', least(
                    (SELECT min(p.created_at) FROM public.marketplace_purchases AS p),
                    (SELECT min(a.created_at) FROM public.audit_logs AS a WHERE a.action = 'purchase_conflict'),
-                   (SELECT min(e.last_received_at) FROM ops.stripe_webhook_events AS e),
+                   (SELECT min(e.last_received_at) FROM public.stripe_webhook_events AS e),
                    v_horizon))
           INTO v_from;
     END IF;
@@ -63,14 +63,14 @@ BEGIN
     ), p AS (
         SELECT date_trunc('minute', p.created_at) AS minute,
                count(*) AS purchases,
-               count(*) FILTER (WHERE p.status IN ('completed', 'partially_refunded')) AS completed,
-               count(*) FILTER (WHERE p.status IN ('failed', 'expired', 'refund_required', 'refunded')) AS failed,
+               count(*) FILTER (WHERE p.status = 'completed') AS completed,
+               count(*) FILTER (WHERE p.status IN ('failed', 'expired', 'refund_required')) AS failed,
                count(*) FILTER (WHERE p.status = 'pending') AS pending,
-               count(p.duration_ms) FILTER (WHERE p.status IN ('completed', 'partially_refunded') AND p.payment_method = 'credits') AS credit_timed,
-               coalesce(sum(p.duration_ms::float8) FILTER (WHERE p.status IN ('completed', 'partially_refunded') AND p.payment_method = 'credits'), 0) AS credit_ms,
-               count(*) FILTER (WHERE p.status IN ('completed', 'partially_refunded') AND p.payment_method = 'stripe' AND p.completed_at IS NOT NULL) AS checkouts,
+               count(p.duration_ms) FILTER (WHERE p.status = 'completed' AND p.payment_method = 'credits') AS credit_timed,
+               coalesce(sum(p.duration_ms::float8) FILTER (WHERE p.status = 'completed' AND p.payment_method = 'credits'), 0) AS credit_ms,
+               count(*) FILTER (WHERE p.status = 'completed' AND p.payment_method = 'stripe' AND p.completed_at IS NOT NULL) AS checkouts,
                coalesce(sum(date_part('epoch', p.completed_at - p.created_at) * 1000)
-                   FILTER (WHERE p.status IN ('completed', 'partially_refunded') AND p.payment_method = 'stripe' AND p.completed_at IS NOT NULL), 0) AS checkout_ms
+                   FILTER (WHERE p.status = 'completed' AND p.payment_method = 'stripe' AND p.completed_at IS NOT NULL), 0) AS checkout_ms
           FROM spans AS s
           JOIN public.marketplace_purchases AS p ON p.created_at >= s.lo AND p.created_at < s.hi
          GROUP BY 1
@@ -83,7 +83,7 @@ BEGIN
         SELECT date_trunc('minute', e.last_received_at) AS minute,
                count(*) AS events, sum(e.deliveries) AS deliveries, sum(e.deliveries - 1) AS repeats
           FROM spans AS s
-          JOIN ops.stripe_webhook_events AS e ON e.last_received_at >= s.lo AND e.last_received_at < s.hi
+          JOIN public.stripe_webhook_events AS e ON e.last_received_at >= s.lo AND e.last_received_at < s.hi
          GROUP BY 1
     )
     INSERT INTO ops.purchase_metrics_minutes
